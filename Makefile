@@ -1,0 +1,35 @@
+# DropStream on Airflow. `make run` starts the product; `make test` installs what is needed and runs every test.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test deps services lint bench clean
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	@touch $@
+
+deps: $(STAMP)
+
+# Servers the tests talk to on loopback: OpenSSH's sshd (SFTP tests) and PostgreSQL (ledger tests).
+services:
+	@bash scripts/ensure-services.sh
+
+test: deps services
+	$(BIN)/python -m pytest
+
+run: deps
+	@bash scripts/run.sh
+
+lint: deps
+	$(BIN)/ruff check plugins include dags tests bench
+	$(BIN)/mypy plugins include
+
+bench: deps
+	$(BIN)/python bench/parse.py
+
+clean:
+	rm -rf $(VENV) .airflow .pytest_cache

@@ -1,0 +1,95 @@
+"""Build the three DAGs of one connection from its validated ConnectionSpec."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from dropstream.spec import FLOWS, ConnectionSpec
+from dropstream.tasks import run_step
+
+STEPS: tuple[str, ...] = ("extract", "transform", "load")
+
+DEFAULT_ARGS = {
+    "owner": "dropstream",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+_WHAT = {
+    "orders": (
+        "new paid, unfulfilled orders from the **{platform}** store *{store}*",
+        "order files in `{orders}` on the warehouse *{warehouse}* ({protocol}, {format})",
+        "Every run owns its schedule window: orders updated in the window are fetched, the "
+        "connection's rules decide which are ready, and all ready orders go into one uniquely "
+        "named file, published atomically. Each order reaches the warehouse exactly once.",
+    ),
+    "inventory": (
+        "available quantities from inventory files in `{inventory}` on the warehouse *{warehouse}*",
+        "the **{platform}** store *{store}*",
+        "The newest snapshot wins; only quantities that changed since the last push are sent "
+        "(after safety stock); files read are moved to `{archive}`.",
+    ),
+    "tracking": (
+        "shipment confirmations from `{shipments}` on the warehouse *{warehouse}*",
+        "the **{platform}** store *{store}*, as fulfillments with tracking numbers",
+        "Each package is pushed once; confirmations for orders this connection never sent are "
+        "logged and kept as `unknown_order`; files read are moved to `{archive}`.",
+    ),
+}
+
+
+def doc_md(spec: ConnectionSpec, flow: str) -> str:
+    """What the DAG moves from where to where, for the operator reading it in the UI."""
+    paths = spec.warehouse.paths
+    words = {
+        "platform": spec.store.platform, "store": spec.store.name, "warehouse": spec.warehouse.name,
+        "protocol": spec.warehouse.protocol.upper(), "format": spec.warehouse.format.name,
+        "orders": paths.orders, "inventory": paths.inventory, "shipments": paths.shipments,
+        "archive": paths.archive,
+    }
+    source, target, how = (part.format(**words) for part in _WHAT[flow])
+    return (
+        f"### {flow.capitalize()} for connection `{spec.name}` (merchant *{spec.merchant}*)\n\n"
+        f"Moves {source} to {target}, on `{spec.schedule(flow)}` (UTC).\n\n{how}\n\n"
+        "Enable with the pause toggle (or `airflow dags unpause {dag_id}`); catch up missed windows "
+        "with Trigger → Backfill (or `airflow backfill create --dag-id {dag_id} --from-date … "
+        "--to-date …`). Credentials: Airflow Connections `{store_conn}` and `{wh_conn}`."
+    ).format(dag_id=spec.dag_id(flow), store_conn=spec.store.conn_id, wh_conn=spec.warehouse.conn_id)
+
+
+def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
+    """One flow of one connection as a DAG: extract >> transform >> load."""
+    with DAG(
+        dag_id=spec.dag_id(flow),
+        schedule=CronDataIntervalTimetable(spec.schedule(flow), timezone="UTC"),
+        start_date=spec.start_date,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=True,
+        default_args=DEFAULT_ARGS,
+        tags=[
+            "dropstream",
+            f"merchant:{spec.merchant}",
+            f"platform:{spec.store.platform}",
+            f"connection:{spec.name}",
+        ],
+        doc_md=doc_md(spec, flow),
+    ) as dag:
+        previous = None
+        for step in STEPS:
+            task = PythonOperator(task_id=step, python_callable=partial(run_step, flow, step, spec))
+            if previous is not None:
+                previous >> task
+            previous = task
+    return dag
+
+
+def build_dags(spec: ConnectionSpec, flows: tuple[str, ...] = FLOWS) -> dict[str, DAG]:
+    """The connection's DAGs by id (only ``flows``, when a task run needs just one)."""
+    return {spec.dag_id(flow): build_dag(spec, flow) for flow in flows}

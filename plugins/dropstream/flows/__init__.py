@@ -1,0 +1,1 @@
+"""The three syncs as plain functions: extract, transform, load for orders, inventory, tracking."""

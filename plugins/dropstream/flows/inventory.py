@@ -1,0 +1,74 @@
+"""Inventory: warehouse -> store, hourly.
+
+extract: read new inventory snapshots (oldest first) and keep, per SKU, the newest figure;
+transform: turn the warehouse's available figure into the quantity to publish (safety stock);
+load: push only quantities that differ from the last value pushed; archive the files read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import StoreAdapter
+from dropstream.flows.common import Step, archive_read_files, read_new_files
+from dropstream.formats.base import FileFormat
+from dropstream.models import InventoryLevel
+from dropstream.rules.inventory import publishable_quantity, store_skus
+from dropstream.transports.base import Transport
+
+FLOW = "inventory"
+
+
+def extract(step: Step, transport: Transport, file_format: FileFormat) -> dict[str, Any]:
+    """Record the levels of every inventory file not yet archived: the newest snapshot wins."""
+    folder = step.spec.warehouse.paths.inventory
+    files, levels, bad = [], 0, 0
+
+    def parse(stream, name, on_error):  # type: ignore[no-untyped-def]
+        return file_format.read_inventory(stream, file_name=name, on_error=on_error)
+
+    for remote, records, errors in read_new_files(
+        step, transport, FLOW, folder, file_format.inventory_pattern, parse
+    ):
+        as_of_default = remote.modified_at or step.now
+        rows = [
+            (level.sku, level.available, level.as_of or as_of_default)
+            for level in records
+            if isinstance(level, InventoryLevel)
+        ]
+        step.ledger.record_warehouse_levels(step.name, rows, remote.name)
+        files.append(remote.name)
+        levels += len(rows)
+        bad += len(errors)
+    return {"files": files, "levels": levels, "bad_records": bad}
+
+
+def transform(step: Step) -> dict[str, Any]:
+    """Compute the quantity to publish for every SKU the warehouse has reported."""
+    targets = {
+        row["sku"]: publishable_quantity(row["warehouse_available"], step.spec.rules)
+        for row in step.ledger.warehouse_levels(step.name)
+        if row["warehouse_available"] is not None
+    }
+    step.ledger.set_targets(step.name, targets)
+    return {"skus": len(targets), "to_push": len(step.ledger.inventory_to_push(step.name))}
+
+
+def load(step: Step, adapter: StoreAdapter, transport: Transport) -> dict[str, Any]:
+    """Push changed quantities, record what the store accepted, then archive the files read."""
+    to_push = step.ledger.inventory_to_push(step.name)
+    to_store = store_skus(step.spec.rules)
+    by_store_sku = {to_store.get(sku, sku): sku for sku in to_push}
+    levels = [InventoryLevel(sku=store_sku, available=to_push[sku])
+              for store_sku, sku in sorted(by_store_sku.items())]
+    accepted: dict[str, int] = {}
+    rejected: list[tuple[str, str]] = []
+    if levels:
+        result = adapter.push_inventory(levels)
+        accepted = {by_store_sku[key]: to_push[by_store_sku[key]] for key in result.accepted}
+        rejected = list(result.rejected)
+        step.ledger.record_inventory_pushed(step.name, accepted, step.now)
+    for sku, reason in rejected:
+        step.log.warning("connection %s: store refused quantity for SKU %s: %s", step.name, sku, reason)
+    archived = archive_read_files(step, transport, FLOW, step.spec.warehouse.paths.inventory)
+    return {"pushed": len(accepted), "rejected": len(rejected), "archived": len(archived)}

@@ -1,0 +1,31 @@
+"""Warehouse file formats, looked up by name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from dropstream.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from dropstream.formats.base import FileFormat
+
+__all__ = ["FORMATS", "get_format"]
+
+_FORMATS: dict[str, str] = {
+    "header_detail_csv": "dropstream.formats.header_detail_csv:HeaderDetailCSV",
+}
+FORMATS: tuple[str, ...] = tuple(sorted(_FORMATS))
+
+
+def get_format(name: str, options: Mapping[str, Any] | None = None) -> FileFormat:
+    """Return the file format ``name`` configured with ``options``."""
+    target = _FORMATS.get(name)
+    if target is None:
+        raise ConfigurationError(
+            f"warehouse file format {name!r} is not known (known: {', '.join(FORMATS)})"
+        )
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(import_module(module_name), class_name)
+    return cls(**dict(options or {}))

@@ -1,0 +1,1 @@
+"""Fulfillment-flow rules: pure functions over typed values (no I/O, no clock)."""

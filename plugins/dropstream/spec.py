@@ -1,0 +1,169 @@
+"""ConnectionSpec: one store <-> warehouse connection, validated strictly (pydantic).
+
+Unknown keys are errors, not silently ignored; every problem names its key.
+The spec holds no secrets: credentials live in the Airflow Connections named by ``conn_id``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dropstream.errors import SpecError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+FLOWS: tuple[str, ...] = ("orders", "inventory", "tracking")
+DEFAULT_SCHEDULES: dict[str, str] = {
+    "orders": "*/15 * * * *",
+    "inventory": "0 * * * *",
+    "tracking": "0 */4 * * *",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_cron(value: str | None) -> str | None:
+    if value is None:
+        return None
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"{value!r} is not a 5-field cron expression (e.g. '*/15 * * * *')")
+    from croniter import croniter  # airflow ships croniter; imported only when a schedule is set
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a valid cron expression")
+    return value
+
+
+class StoreSpec(_Strict):
+    name: str = Field(min_length=1)
+    platform: str = Field(min_length=1)
+    conn_id: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        from adapters import PLATFORMS  # a dict lookup: no HTTP library is imported here
+
+        if value not in PLATFORMS:
+            raise ValueError(f"unsupported platform {value!r} (supported: {', '.join(PLATFORMS)})")
+        return value
+
+
+class WarehousePaths(_Strict):
+    orders: str = "/in"
+    shipments: str = "/out"
+    inventory: str = "/out"
+    archive: str = "/archive"
+
+
+class FormatRef(_Strict):
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class WarehouseSpec(_Strict):
+    name: str = Field(min_length=1)
+    protocol: Literal["ftp", "ftps", "sftp", "s3"]
+    conn_id: str = Field(min_length=1)
+    paths: WarehousePaths = Field(default_factory=WarehousePaths)
+    format: FormatRef
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_by_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class Rules(_Strict):
+    """Fulfillment-flow rules; see ``dropstream.rules``."""
+
+    sku_map: dict[str, str] = Field(default_factory=dict)
+    ship_method_map: dict[str, str] = Field(default_factory=dict)
+    default_ship_method: str = ""
+    skip_skus: list[str] = Field(default_factory=list)
+    hold_countries: list[str] = Field(default_factory=list)
+    safety_stock: int = Field(default=0, ge=0)
+
+
+class Schedules(_Strict):
+    orders: str | None = None
+    inventory: str | None = None
+    tracking: str | None = None
+
+    _cron = field_validator("orders", "inventory", "tracking")(_check_cron)
+
+
+class ConnectionSpec(_Strict):
+    name: str
+    merchant: str = Field(min_length=1)
+    store: StoreSpec
+    warehouse: WarehouseSpec
+    rules: Rules = Field(default_factory=Rules)
+    schedules: Schedules = Field(default_factory=Schedules)
+    start_date: datetime
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("must be a slug: lowercase letters, digits, '_' and '-', starting with a letter or digit")
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def schedule(self, flow: str) -> str:
+        """Cron schedule of ``flow``: the per-connection override or the default."""
+        return getattr(self.schedules, flow) or DEFAULT_SCHEDULES[flow]
+
+    def dag_id(self, flow: str) -> str:
+        return dag_id(self.name, flow)
+
+
+def dag_id(name: str, flow: str) -> str:
+    """DAG id of one flow of one connection: ``dropstream__<name>__<flow>``."""
+    return f"dropstream__{name}__{flow}"
+
+
+def parse_dag_id(value: str) -> tuple[str, str] | None:
+    """``(connection name, flow)`` of a DropStream DAG id, or None for any other id."""
+    if not value.startswith("dropstream__"):
+        return None
+    name, sep, flow = value[len("dropstream__") :].rpartition("__")
+    return (name, flow) if sep and name and flow in FLOWS else None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(entry)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"missing key '{where}'"
+    if kind == "extra_forbidden":
+        return f"unknown key '{where}'"
+    return f"'{where}': {error['msg']}"
+
+
+def parse_spec(key: str, raw: Any) -> ConnectionSpec:
+    """Validate one registry entry; raise SpecError listing every problem by key."""
+    if not isinstance(raw, dict):
+        raise SpecError(key, [f"entry must be a JSON object, got {type(raw).__name__}"])
+    problems: list[str] = []
+    if "name" in raw and raw["name"] != key:
+        problems.append(f"'name' is {raw['name']!r} but the registry key is {key!r}")
+    try:
+        spec = ConnectionSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_describe(e) for e in exc.errors(include_url=False))
+        raise SpecError(key, problems) from None
+    if problems:
+        raise SpecError(key, problems)
+    return spec
