@@ -45,7 +45,7 @@ def safe_name(name: str, *, where: str) -> str:
 
 
 def is_candidate(name: str, pattern: str) -> bool:
-    """Whether a listed name is a real file matching ``pattern`` (hidden/temporary files never are)."""
+    """Whether a listed name is a real file matching ``pattern`` (never hidden or temporary)."""
     if name.startswith(".") or name.endswith((STAGING_SUFFIX, ".tmp", "~")):
         return False
     if "/" in name or "\\" in name or name in {".", ".."}:
@@ -84,7 +84,7 @@ class Transport(ABC):
 
     @abstractmethod
     def stage(self, folder: str, name: str, data: bytes) -> str:
-        """Upload ``data`` under ``staging_name(name)`` in ``folder`` (overwriting); return its path."""
+        """Upload ``data`` as ``staging_name(name)`` in ``folder``, overwriting; return its path."""
 
     @abstractmethod
     def commit(self, folder: str, name: str) -> str:
@@ -99,7 +99,7 @@ class Transport(ABC):
         self.stage(folder, name, data)
         return self.commit(folder, name)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook
         """Release any open connection (idempotent)."""
 
     def __enter__(self) -> Transport:
