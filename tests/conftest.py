@@ -17,8 +17,10 @@ os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 
-pytest_plugins = [
-    "tests.servers.shopify",
-    "tests.servers.sshd",
-    "tests.servers.postgres",
-]
+# Every module in tests/servers/ is a fixture plugin: a real server (sshd, FTP, S3, PostgreSQL)
+# or a platform emulator. Adding a server is adding a module there.
+pytest_plugins = sorted(
+    f"tests.servers.{path.stem}"
+    for path in (ROOT / "tests" / "servers").glob("*.py")
+    if not path.name.startswith("_")
+)

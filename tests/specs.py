@@ -12,13 +12,22 @@ def spec_dict(name: str = "acme", **overrides: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": name,
         "merchant": "acme-goods",
-        "store": {"name": "Acme Shopify", "platform": "shopify", "conn_id": f"dropstream_{name}_store",
-                  "options": {}},
+        "store": {
+            "name": "Acme Shopify",
+            "platform": "shopify",
+            "conn_id": f"dropstream_{name}_store",
+            "options": {},
+        },
         "warehouse": {
             "name": "Acme 3PL",
             "protocol": "sftp",
             "conn_id": f"dropstream_{name}_warehouse",
-            "paths": {"orders": "/in", "shipments": "/out", "inventory": "/out", "archive": "/archive"},
+            "paths": {
+                "orders": "/in",
+                "shipments": "/out",
+                "inventory": "/out",
+                "archive": "/archive",
+            },
             "format": "header_detail_csv",
         },
         "rules": {"default_ship_method": "UPS_GROUND"},

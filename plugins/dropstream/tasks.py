@@ -19,19 +19,26 @@ log = logging.getLogger("dropstream")
 
 
 def run_window(spec: ConnectionSpec, context: dict[str, Any], watermark: datetime | None,
-               now: datetime) -> tuple[datetime, datetime, bool]:
-    """``(since, until, scheduled)`` for this run.
+               now: datetime) -> tuple[datetime, datetime]:
+    """``(since, until)`` for this run.
 
-    Scheduled and backfill runs own ``[data_interval_start, data_interval_end)``. A manual run
-    whose interval is empty or missing catches up from the watermark (or the start date) to now.
+    A run with a data interval (scheduled, backfill, or manual with a logical date) owns
+    ``[data_interval_start, data_interval_end)``. A run whose interval is empty or missing
+    catches up from the watermark (or the connection's start date) to now.
     """
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
-    run_type = str(getattr(context.get("dag_run"), "run_type", "") or "")
-    if start is not None and end is not None and start < end and "manual" not in run_type:
-        return start.astimezone(UTC), end.astimezone(UTC), True
+    if start is not None and end is not None and start < end:
+        return _utc(start), _utc(end)
     since = watermark or spec.start_date
-    return since, max(now, since), False
+    return since, max(now, since)
+
+
+def _utc(value: datetime) -> datetime:
+    """A plain stdlib UTC datetime (pendulum's loses its tzinfo in arithmetic with timedelta)."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                    value.microsecond, tzinfo=UTC)
 
 
 def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def _run(flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any
     try:
         if flow == "orders":
             if step_name == "extract":
-                since, until, _ = run_window(spec, context, ledger.watermark(spec.name, "orders"), now)
+                since, until = run_window(spec, context, ledger.watermark(spec.name, "orders"), now)
                 with closing(adapter()) as a:
                     return {**orders.extract(step, a, since, until), "until": until.isoformat()}
             if step_name == "transform":

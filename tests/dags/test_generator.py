@@ -35,9 +35,17 @@ def test_one_connection_three_dags_as_designed(monkeypatch):
     entry = spec_dict("acme", schedules={"tracking": "30 */6 * * *"})
     bag = load_dagbag(monkeypatch, registry_json(entry))
     assert dropstream_dags(bag) == [
-        "dropstream__acme__inventory", "dropstream__acme__orders", "dropstream__acme__tracking"]
+        "dropstream__acme__inventory",
+        "dropstream__acme__orders",
+        "dropstream__acme__tracking",
+    ]
     orders = bag.dags["dropstream__acme__orders"]
-    assert set(orders.tags) == {"dropstream", "merchant:acme-goods", "platform:shopify", "connection:acme"}
+    assert set(orders.tags) == {
+        "dropstream",
+        "merchant:acme-goods",
+        "platform:shopify",
+        "connection:acme",
+    }
     assert orders.max_active_runs == 1
     assert orders.is_paused_upon_creation is True
     assert [t.task_id for t in orders.tasks] == ["extract", "transform", "load"]
@@ -57,7 +65,10 @@ def test_broken_entry_reported_others_load(monkeypatch):
     del broken["merchant"]
     bag = load_dagbag(monkeypatch, registry_json(spec_dict("acme"), broken, spec_dict("zeta")))
     assert dropstream_dags(bag) == [
-        f"dropstream__{n}__{f}" for n in ("acme", "zeta") for f in ("inventory", "orders", "tracking")]
+        f"dropstream__{n}__{f}"
+        for n in ("acme", "zeta")
+        for f in ("inventory", "orders", "tracking")
+    ]
     # The operator sees one import error, on the check file, naming the connection and problems.
     assert list(bag.import_errors) == [str(DAGS / "dropstream_registry_check.py")]
     message = next(iter(bag.import_errors.values()))

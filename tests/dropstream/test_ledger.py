@@ -14,9 +14,17 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def order(n: int, sku: str = "SKU-1") -> Order:
     return Order(
-        order_id=f"gid://shopify/Order/{n}", number=str(1000 + n), created_at=NOW, updated_at=NOW,
-        ship_to=Address(name="Zoë Ünal", address1="1 Rue de l'Été", city="Paris",
-                        postal_code="75001", country="FR"),
+        order_id=f"gid://shopify/Order/{n}",
+        number=str(1000 + n),
+        created_at=NOW,
+        updated_at=NOW,
+        ship_to=Address(
+            name="Zoë Ünal",
+            address1="1 Rue de l'Été",
+            city="Paris",
+            postal_code="75001",
+            country="FR",
+        ),
         lines=(OrderLine(line_id=f"L{n}", sku=sku, quantity=2, unit_price=Decimal("19.99")),),
         ship_method="UPS_GROUND",
     )
@@ -56,8 +64,13 @@ def test_order_file_claims_atomically(ledger):
 
 
 def test_shipments_once_by_key(ledger):
-    s = Shipment(order_number="1001", tracking_number="1Z1", carrier="UPS",
-                 lines=(ShipmentLine(sku="SKU-1", quantity=1),), shipped_at=NOW)
+    s = Shipment(
+        order_number="1001",
+        tracking_number="1Z1",
+        carrier="UPS",
+        lines=(ShipmentLine(sku="SKU-1", quantity=1),),
+        shipped_at=NOW,
+    )
     assert ledger.record_shipments("c", [s, s], "shp_1.csv", NOW) == 1
     assert ledger.record_shipments("c", [s], "shp_2.csv", NOW) == 0
     ledger.set_shipment_state("c", s, "pushed", NOW, platform_id="gid://F/1")

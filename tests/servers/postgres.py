@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 SERVER_URL = os.environ.get(
-    "DROPSTREAM_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres"
+    "DROPSTREAM_TEST_POSTGRES_URL",
+    "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres",
 )
 
 
@@ -23,8 +24,10 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL at {SERVER_URL} is not answering ({exc}); run `make test`, "
-                    "which installs and starts it")
+        pytest.fail(
+            f"PostgreSQL at {SERVER_URL} is not answering ({exc}); run `make test`, "
+            "which installs and starts it"
+        )
     url = SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
     with admin.connect() as conn:

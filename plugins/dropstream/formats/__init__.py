@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "get_format"]
 
 _FORMATS: dict[str, str] = {
+    "flat_csv": "dropstream.formats.flat_csv:FlatCSV",
     "header_detail_csv": "dropstream.formats.header_detail_csv:HeaderDetailCSV",
+    "x12": "dropstream.formats.x12:X12",
 }
 FORMATS: tuple[str, ...] = tuple(sorted(_FORMATS))
 

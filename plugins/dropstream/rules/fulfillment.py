@@ -39,7 +39,11 @@ def decide(order: Order, rules: Rules) -> Decision:
             f"line(s) {missing_sku} have no SKU: give the product a SKU in the store or map it in rules.sku_map",
             order,
         )
-    method = rules.ship_method_map.get(order.ship_method) or rules.default_ship_method or order.ship_method
+    # With a ship-method map, an unmapped method is held (the warehouse would reject it);
+    # without one, the store's code goes through as the warehouse's code.
+    method = rules.ship_method_map.get(order.ship_method) or rules.default_ship_method
+    if not method and not rules.ship_method_map:
+        method = order.ship_method
     if not method:
         return Decision(
             "held",

@@ -14,6 +14,9 @@ __all__ = ["PROTOCOLS", "get_transport"]
 
 # protocol -> "module:Class"; imported lazily so DAG parsing never pays for paramiko/boto.
 _TRANSPORTS: dict[str, str] = {
+    "ftp": "dropstream.transports.ftp:FTPTransport",
+    "ftps": "dropstream.transports.ftp:FTPSTransport",
+    "s3": "dropstream.transports.s3:S3Transport",
     "sftp": "dropstream.transports.sftp:SFTPTransport",
 }
 PROTOCOLS: tuple[str, ...] = ("ftp", "ftps", "sftp", "s3")

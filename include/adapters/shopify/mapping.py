@@ -1,0 +1,80 @@
+"""Pure mapping between Shopify's GraphQL shapes and DropStream's models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dropstream.errors import DataError
+from dropstream.models import Address, Order, OrderLine
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def search_time(value: datetime, *, round_up: bool = False) -> str:
+    """Whole-second UTC time for a search query (widened outward; we filter exactly later)."""
+    value = value.astimezone(UTC)
+    if round_up and value.microsecond:
+        value += timedelta(seconds=1)
+    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def search_value(text: str) -> str:
+    """Quote a value for Shopify search syntax when it holds anything but plain characters."""
+    if text and all(c.isalnum() or c in "-_." for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_address(raw: dict[str, Any] | None) -> Address:
+    raw = raw or {}
+    return Address(
+        name=raw.get("name") or "",
+        company=raw.get("company") or "",
+        address1=raw.get("address1") or "",
+        address2=raw.get("address2") or "",
+        city=raw.get("city") or "",
+        state=raw.get("provinceCode") or "",
+        postal_code=raw.get("zip") or "",
+        country=raw.get("countryCodeV2") or "",
+        phone=raw.get("phone") or "",
+    )
+
+
+def to_line(raw: dict[str, Any], number: int) -> OrderLine:
+    money = ((raw.get("originalUnitPriceSet") or {}).get("shopMoney")) or {}
+    return OrderLine(
+        line_id=raw["id"],
+        sku=raw.get("sku") or "",
+        quantity=int(raw["quantity"]),
+        unit_price=Decimal(str(money.get("amount", "0"))),
+        line_number=number,
+    )
+
+
+def to_order(raw: dict[str, Any]) -> Order:
+    """One Shopify order node (as ORDERS selects it) -> Order."""
+    try:
+        lines = (raw.get("lineItems") or {}).get("nodes") or []
+        shipping = raw.get("shippingLine") or {}
+        return Order(
+            order_id=raw["id"],
+            number=str(raw["name"]).lstrip("#"),
+            created_at=parse_time(raw["createdAt"]),
+            updated_at=parse_time(raw["updatedAt"]),
+            ship_to=to_address(raw.get("shippingAddress")),
+            lines=tuple(to_line(line, n) for n, line in enumerate(lines, start=1)),
+            email=raw.get("email") or "",
+            ship_method=shipping.get("code") or shipping.get("title") or "",
+            currency=raw.get("currencyCode") or "USD",
+            financial_status=raw.get("displayFinancialStatus") or "",
+            fulfillment_status=raw.get("displayFulfillmentStatus") or "",
+            channel="shopify",
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise DataError(
+            f"Shopify order {raw.get('name') or raw.get('id')!r} is malformed: {exc!r}"
+        ) from exc

@@ -1,0 +1,289 @@
+"""CSV plumbing shared by the CSV formats: streaming decode, rows with line numbers, cell rules.
+
+Reading never holds a file: bytes are decoded as they stream through ``io.TextIOWrapper``
+(``newline=''``) into ``csv.reader``. Undecodable bytes do not stop the decoder: they are kept
+as surrogate escapes and reported against the row that holds them, so the other rows still read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import re
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from dropstream.errors import ConfigurationError, FileFormatError
+from dropstream.formats.base import OnError
+
+_CP1252_FALLBACK = "dropstream-cp1252-fallback"
+_UNDECODED = re.compile("[\udc80-\udcff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\+?[0-9 ().\-/]+")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that are not UTF-8 as Windows-1252; bytes undefined there stay escaped."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    chars = []
+    for byte in exc.object[exc.start : exc.end]:
+        try:
+            chars.append(bytes((byte,)).decode("cp1252"))
+        except UnicodeDecodeError:
+            chars.append(chr(0xDC00 + byte))  # reported against its row, like surrogateescape
+    return "".join(chars), exc.end
+
+
+codecs.register_error(_CP1252_FALLBACK, _cp1252_fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class TextEncoding:
+    """How to decode a warehouse file: the option as configured, the codec and error handler."""
+
+    option: str
+    codec: str
+    errors: str
+
+    def undecodable(self, byte: int) -> str:
+        """Why a row with ``byte`` cannot be read, and which option to set."""
+        if self.errors == _CP1252_FALLBACK:
+            return (
+                f"byte 0x{byte:02X} is neither UTF-8 nor Windows-1252; ask the warehouse which "
+                "encoding it writes and set the format option 'encoding' to it"
+            )
+        hint = (
+            "; if the warehouse writes Windows-1252 (Excel) files, set the format option "
+            "encoding='cp1252'"
+            if self.codec == "utf-8-sig"
+            else ""
+        )
+        return f"byte 0x{byte:02X} is not valid {self.option}{hint}"
+
+
+def text_encoding(option: str) -> TextEncoding:
+    """Resolve the ``encoding`` option: UTF-8 (BOM accepted), cp1252 as a fallback, or a codec."""
+    try:
+        name = codecs.lookup(option).name
+    except (LookupError, TypeError):
+        raise ConfigurationError(
+            f"format option encoding={option!r} is not a known text encoding; "
+            "use 'utf-8' (the default) or 'cp1252'"
+        ) from None
+    if name in ("utf-8", "utf-8-sig"):
+        return TextEncoding(option, "utf-8-sig", "surrogateescape")
+    if name == "cp1252":
+        # UTF-8 first (a BOM is dropped), Windows-1252 only for bytes that are not UTF-8.
+        return TextEncoding(option, "utf-8-sig", _CP1252_FALLBACK)
+    return TextEncoding(option, name, "surrogateescape")
+
+
+class RowProblem(Exception):
+    """A cell or row is invalid; the reader turns this into a FileFormatError with the line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def report(error: FileFormatError, on_error: OnError | None) -> None:
+    """Raise ``error``, or hand it to ``on_error`` so reading carries on."""
+    if on_error is None:
+        raise error
+    on_error(error)
+
+
+def column_key(name: str) -> str:
+    """Header names match case-insensitively, with spaces and hyphens read as underscores."""
+    return re.sub(r"[\s\-]+", "_", name.replace("\ufeff", "").strip().lower())
+
+
+@dataclass(slots=True)
+class Row:
+    """One record: the physical line it starts on, its cells, and a structural problem if any."""
+
+    line: int
+    values: list[str]
+    columns: dict[str, int]
+    problem: str = ""
+
+    def get(self, column: str) -> str:
+        """The stripped cell under ``column``; empty when the column or the cell is absent."""
+        index = self.columns.get(column)
+        if index is None or index >= len(self.values):
+            return ""
+        return self.values[index].strip()
+
+
+@dataclass(slots=True)
+class _Header:
+    columns: dict[str, int] = field(default_factory=dict)
+    width: int = 0
+
+
+def read_table(
+    stream: BinaryIO,
+    *,
+    file_name: str,
+    encoding: TextEncoding,
+    required: Iterable[str],
+    optional: Iterable[str] = (),
+) -> Iterator[Row]:
+    """Rows of a CSV file with a header row, streamed; blank lines are skipped.
+
+    A missing, unreadable or incomplete header row raises FileFormatError for the whole file.
+    Rows that cannot be read (undecodable bytes, wrong number of fields, broken quoting) are
+    yielded with ``problem`` set, so the caller decides whether to raise or report.
+    """
+    needed = tuple(required)
+    known = (*needed, *optional)
+    text = io.TextIOWrapper(stream, encoding=encoding.codec, errors=encoding.errors, newline="")
+    try:
+        reader = csv.reader(text)
+        header: _Header | None = None
+        last = 0  # physical lines consumed so far: a record starts on the line after
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                line, stuck, last = last + 1, reader.line_num <= last, reader.line_num
+                if header is None or stuck:
+                    raise FileFormatError(file_name, line, f"unreadable CSV: {exc}") from None
+                yield Row(line, [], header.columns, f"unreadable CSV: {exc}")
+                continue
+            line, last = last + 1, reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            undecoded = next(filter(None, map(_UNDECODED.search, values)), None)
+            if header is None:
+                if undecoded:
+                    byte = ord(undecoded.group()) - 0xDC00
+                    reason = f"header row: {encoding.undecodable(byte)}"
+                    raise FileFormatError(file_name, line, reason)
+                header = _read_header(values, file_name, line, needed, known)
+                continue
+            problem = ""
+            if undecoded:
+                problem = encoding.undecodable(ord(undecoded.group()) - 0xDC00)
+            elif len(values) < header.width:
+                problem = (
+                    f"{len(values)} fields where the header row has {header.width} "
+                    "(truncated line?)"
+                )
+            elif any(value.strip() for value in values[header.width :]):
+                problem = f"{len(values)} fields where the header row has {header.width}"
+            yield Row(line, values, header.columns, problem)
+        if header is None:
+            expected = ", ".join(needed)
+            raise FileFormatError(
+                file_name, None, f"empty file: expected a header row ({expected})"
+            )
+    finally:
+        with contextlib.suppress(ValueError):
+            text.detach()  # leave the caller's stream open
+
+
+def _read_header(
+    values: list[str], file_name: str, line: int, required: tuple[str, ...], known: tuple[str, ...]
+) -> _Header:
+    header = _Header(width=len(values))
+    for index, name in enumerate(values):
+        key = column_key(name)
+        if key in header.columns and key in known:
+            raise FileFormatError(
+                file_name, line, f"column {key!r} appears twice in the header row"
+            )
+        header.columns.setdefault(key, index)
+    missing = [name for name in required if name not in header.columns]
+    if missing:
+        found = ", ".join(repr(value.strip()) for value in values)
+        raise FileFormatError(
+            file_name,
+            line,
+            f"header row lacks required column(s) {', '.join(missing)} (found: {found})",
+        )
+    return header
+
+
+def parse_count(text: str, what: str, *, minimum: int = 0) -> int:
+    """A whole number of units (``12``, ``12.0``) no smaller than ``minimum``."""
+    if not text:
+        raise RowProblem(f"{what} is missing")
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise RowProblem(f"{what} {text!r} is not a whole number")
+    value = int(text.partition(".")[0])
+    if value < 0:
+        raise RowProblem(f"{what} {text!r} is negative")
+    if value < minimum:
+        raise RowProblem(f"{what} {text!r} must be at least {minimum}")
+    return value
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """An ISO date or date-time; no offset means UTC; the result is aware UTC."""
+    if not text:
+        raise RowProblem(f"{what} is missing")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise RowProblem(
+            f"{what} {text!r} is not an ISO date or date-time (e.g. 2024-05-01 or "
+            "2024-05-01T14:30:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def neutralize(value: str, *, phone: bool = False) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would run as a formula; a plain phone number stays."""
+    if not value.startswith(_FORMULA_START) or (phone and _PHONE.fullmatch(value)):
+        return value
+    return "'" + value
+
+
+class FingerprintSet:
+    """Strings seen so far, in 8 bytes a slot rather than a str each (open addressing).
+
+    Two different strings share a 64-bit hash with negligible odds (~1e-8 at a million).
+    """
+
+    __slots__ = ("_mask", "_slots", "_used")
+
+    def __init__(self) -> None:
+        self._slots = array("q", [0]) * 1024
+        self._mask = 1023
+        self._used = 0
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; False when it was already there."""
+        if self._used * 5 >= len(self._slots) * 4:
+            self._grow()
+        return self._insert(hash(key) or 1)
+
+    def _insert(self, fingerprint: int) -> bool:
+        slots, mask = self._slots, self._mask
+        index = fingerprint & mask
+        while slots[index]:
+            if slots[index] == fingerprint:
+                return False
+            index = (index + 1) & mask
+        slots[index] = fingerprint
+        self._used += 1
+        return True
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._slots = array("q", [0]) * (2 * len(old))
+        self._mask = 2 * len(old) - 1
+        self._used = 0
+        for fingerprint in old:
+            if fingerprint:
+                self._insert(fingerprint)

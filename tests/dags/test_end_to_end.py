@@ -1,0 +1,131 @@
+"""The three flows end to end: real DAGs run by dag.test(), the real sshd, the Shopify emulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from tests.servers.shopify import ShopifyEmulator
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
+
+
+def order_numbers(files: dict[str, bytes]) -> list[str]:
+    """Client order numbers in every order file, one per PH row, in file order."""
+    numbers = []
+    for content in files.values():
+        for row in csv.reader(io.StringIO(content.decode("utf-8-sig"))):
+            if row and row[0] == "PH":
+                numbers.append(row[1])
+    return numbers
+
+
+def seed(shop: ShopifyEmulator, number: int, at: datetime, lines=(("SKU-1", 1, "10.00"),)) -> str:
+    return shop.add_order(number, updated_at=at, created_at=at, lines=list(lines))
+
+
+def test_orders_exactly_once_across_runs_and_rerun(deployment):
+    shop = deployment.shop
+    seed(shop, 1001, T0 + timedelta(minutes=3))
+    seed(shop, 1002, T0 + timedelta(minutes=14, seconds=59))
+    seed(shop, 1003, T0 + timedelta(minutes=20))
+    run = deployment.run("orders", T0 + timedelta(minutes=15))  # window [10:00, 10:15)
+    assert run.state == "success"
+    first = deployment.files("in")
+    assert sorted(order_numbers(first)) == ["1001", "1002"]
+    assert len(first) == 1 and all(n.startswith("ord_") and n.endswith(".csv") for n in first)
+
+    run = deployment.run("orders", T0 + timedelta(minutes=30))  # [10:15, 10:30): its overlap re-sees 1002
+    assert run.state == "success"
+    run = deployment.run("orders", T0 + timedelta(minutes=30))  # rerun of the same interval
+    assert run.state == "success"
+    files = deployment.files("in")
+    assert sorted(order_numbers(files)) == ["1001", "1002", "1003"]
+    assert len(files) == 2  # the rerun had nothing new, so it published no empty file
+    assert not any(n.startswith(".") for n in files)  # no staged leftovers
+
+
+def test_backfill_sends_missed_windows_once(deployment):
+    shop = deployment.shop
+    seed(shop, 2001, T0 + timedelta(minutes=5))   # window 1: [10:00, 10:15)
+    seed(shop, 2002, T0 + timedelta(minutes=20))  # window 2: [10:15, 10:30)
+    seed(shop, 2003, T0 + timedelta(minutes=40))  # window 3: [10:30, 10:45)
+    assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"  # window 2 ran
+    assert order_numbers(deployment.files("in")) == ["2002"]
+    # Backfill: runs for the three past windows, one of which already ran.
+    for minutes in (15, 30, 45):
+        assert deployment.run("orders", T0 + timedelta(minutes=minutes)).state == "success"
+    numbers = order_numbers(deployment.files("in"))
+    assert sorted(numbers) == ["2001", "2002", "2003"]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_held_order_waits_and_unpaid_order_never_goes(deployment):
+    deployment.register(rules={"ship_method_map": {"STANDARD": "UPS_GROUND"}})  # no default
+    shop = deployment.shop
+    shop.add_order(3001, updated_at=T0 + timedelta(minutes=1), shipping_line={
+        "title": "Carrier pigeon", "code": "PIGEON", "carrierIdentifier": None, "source": "shopify"})
+    shop.add_order(3002, updated_at=T0 + timedelta(minutes=2), financial_status="PENDING")
+    seed(shop, 3003, T0 + timedelta(minutes=3))
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert order_numbers(deployment.files("in")) == ["3003"]  # PIGEON is unmapped: held
+    deployment.register(rules={"ship_method_map": {"STANDARD": "UPS_GROUND", "PIGEON": "USPS_PRI"}})
+    assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    files = deployment.files("in")
+    assert sorted(order_numbers(files)) == ["3001", "3003"]
+    methods = {row[1]: row[20] for c in files.values()
+               for row in csv.reader(io.StringIO(c.decode())) if row and row[0] == "PH"}
+    assert methods == {"3001": "USPS_PRI", "3003": "UPS_GROUND"}
+
+
+def test_inventory_pushed_once_when_files_seen_twice(deployment):
+    shop = deployment.shop
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        shop.add_variant(sku, available=0)
+    shop.add_variant("SKU-4", available=9)
+    snapshot = ("sku,quantity_available,facility,as_of\r\n"
+                "SKU-1,10,RENO,2026-11-20T09:00:00Z\r\nSKU-2,5,RENO,2026-11-20T09:00:00Z\r\n"
+                "SKU-4,9,RENO,2026-11-20T09:00:00Z\r\n")
+    newer = "sku,quantity_available,facility,as_of\r\nSKU-2,7,RENO,2026-11-20T09:30:00Z\r\n"
+    deployment.write("out", "inv_0900.csv", snapshot)
+    deployment.write("out", "inv_0930.csv", newer)
+    assert deployment.run("inventory", T0).state == "success"
+    assert shop.inventory["SKU-1"] == 10 and shop.inventory["SKU-2"] == 7  # newest wins
+    assert shop.inventory["SKU-3"] == 0  # absent from every file: never zeroed or touched
+    calls = shop.calls("inventorySetQuantities")
+    assert calls == 1
+    assert sorted(deployment.files("archive")) == ["inv_0900.csv", "inv_0930.csv"]
+    assert deployment.files("out") == {}
+    # The same files appear again (the warehouse re-sends them): nothing is pushed twice.
+    deployment.write("out", "inv_0900.csv", snapshot)
+    deployment.write("out", "inv_0930.csv", newer)
+    assert deployment.run("inventory", T0 + timedelta(hours=1)).state == "success"
+    assert shop.calls("inventorySetQuantities") == calls
+
+
+def test_tracking_pushed_once_and_unknown_orders_recorded(deployment):
+    shop = deployment.shop
+    gid = seed(shop, 4001, T0 + timedelta(minutes=2), lines=(("SKU-1", 2, "5.00"), ("SKU-2", 1, "7.50")))
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    shipments = ("order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
+                 "4001,1,SKU-1,1,UPS,Ground,1ZPART1,2026-11-20\r\n"
+                 "9999,1,SKU-9,1,UPS,Ground,1ZGHOST,2026-11-20\r\n")
+    deployment.write("out", "shp_1.csv", shipments)
+    assert deployment.run("tracking", T0 + timedelta(hours=4)).state == "success"
+    created = [f for f in shop.fulfillments if f["order_id"] == gid]
+    assert len(created) == 1
+    assert created[0]["number"] == "1ZPART1" and created[0]["company"] == "UPS"
+    assert sum(created[0]["lines"].values()) == 1  # partial: 1 of 2 units of SKU-1
+    assert deployment.files("archive") == {"shp_1.csv": shipments.encode()}
+    # The same confirmation arrives again: no second fulfillment.
+    deployment.write("out", "shp_1.csv", shipments)
+    assert deployment.run("tracking", T0 + timedelta(hours=8)).state == "success"
+    assert len([f for f in shop.fulfillments if f["order_id"] == gid]) == 1
+    from dropstream.ledger import Ledger
+
+    ledger = Ledger()
+    try:
+        assert ledger.shipment_counts(deployment.name) == {"pushed": 1, "unknown_order": 1}
+    finally:
+        ledger.close()
