@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include"), str(ROOT)]
 
 from tests.specs import spec_dict  # noqa: E402
 
-STATIC_HEADER = '''
+STATIC_HEADER = """
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
@@ -39,9 +39,9 @@ def run(flow, step, name, **context):
 DEFAULT_ARGS = {"owner": "dropstream", "retries": 3, "retry_delay": timedelta(minutes=1),
                 "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=30)}
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-'''
+"""
 
-STATIC_DAG = '''
+STATIC_DAG = """
 with DAG(dag_id="static__{name}__{flow}", schedule=CronDataIntervalTimetable("{cron}", timezone="UTC"),
          start_date=START, catchup=False, max_active_runs=1, is_paused_upon_creation=True,
          default_args=DEFAULT_ARGS, doc_md="Moves {flow} for {name}.",
@@ -50,11 +50,11 @@ with DAG(dag_id="static__{name}__{flow}", schedule=CronDataIntervalTimetable("{c
     _t = PythonOperator(task_id="transform", python_callable=partial(run, "{flow}", "transform", "{name}"))
     _l = PythonOperator(task_id="load", python_callable=partial(run, "{flow}", "load", "{name}"))
     _e >> _t >> _l
-'''
+"""
 
 CRONS = {"orders": "*/15 * * * *", "inventory": "0 * * * *", "tracking": "0 */4 * * *"}
 
-PARSE = textwrap.dedent('''
+PARSE = textwrap.dedent("""
     import sys, time
     from airflow.dag_processing.dagbag import DagBag
     start = time.perf_counter()
@@ -62,7 +62,7 @@ PARSE = textwrap.dedent('''
     elapsed = time.perf_counter() - start
     assert not bag.import_errors, bag.import_errors
     print(elapsed, len(bag.dag_ids))
-''')
+""")
 
 
 def write_static(path: Path, connections: int) -> None:
@@ -78,8 +78,13 @@ def write_static(path: Path, connections: int) -> None:
 def parse_seconds(dag_file: Path, env: dict[str, str], repeat: int) -> tuple[float, int]:
     best, count = float("inf"), 0
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", PARSE, str(dag_file)], env=env, check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", PARSE, str(dag_file)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         best, count = min(best, float(out[-2])), int(out[-1])
     return best, count
 
@@ -105,7 +110,9 @@ def main() -> None:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "include")]),
         }
         env.pop("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", None)
-        generated, n_generated = parse_seconds(ROOT / "dags" / "dropstream_connections.py", env, args.repeat)
+        generated, n_generated = parse_seconds(
+            ROOT / "dags" / "dropstream_connections.py", env, args.repeat
+        )
         handwritten, n_static = parse_seconds(static, env, args.repeat)
     print(f"connections: {args.connections}")
     print(f"generator  : {generated:7.2f} s for {n_generated} DAGs")

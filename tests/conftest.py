@@ -9,7 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Airflow reads its configuration on first import: isolate it before any test imports airflow.
-_AIRFLOW_HOME = Path(os.environ.get("DROPSTREAM_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="ds-airflow-"))
+_AIRFLOW_HOME = Path(
+    os.environ.get("DROPSTREAM_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="ds-airflow-")
+)
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
@@ -22,5 +24,5 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 pytest_plugins = sorted(
     f"tests.servers.{path.stem}"
     for path in (ROOT / "tests" / "servers").glob("*.py")
-    if not path.name.startswith("_")
+    if not path.name.startswith("_") and "@pytest.fixture" in path.read_text(encoding="utf-8")
 )

@@ -48,19 +48,27 @@ def doc_md(spec: ConnectionSpec, flow: str) -> str:
     """What the DAG moves from where to where, for the operator reading it in the UI."""
     paths = spec.warehouse.paths
     words = {
-        "platform": spec.store.platform, "store": spec.store.name, "warehouse": spec.warehouse.name,
-        "protocol": spec.warehouse.protocol.upper(), "format": spec.warehouse.format.name,
-        "orders": paths.orders, "inventory": paths.inventory, "shipments": paths.shipments,
+        "platform": spec.store.platform,
+        "store": spec.store.name,
+        "warehouse": spec.warehouse.name,
+        "protocol": spec.warehouse.protocol.upper(),
+        "format": spec.warehouse.format.name,
+        "orders": paths.orders,
+        "inventory": paths.inventory,
+        "shipments": paths.shipments,
         "archive": paths.archive,
     }
     source, target, how = (part.format(**words) for part in _WHAT[flow])
     return (
         f"### {flow.capitalize()} for connection `{spec.name}` (merchant *{spec.merchant}*)\n\n"
         f"Moves {source} to {target}, on `{spec.schedule(flow)}` (UTC).\n\n{how}\n\n"
-        "Enable with the pause toggle (or `airflow dags unpause {dag_id}`); catch up missed windows "
+        "Enable with the pause toggle (or `airflow dags unpause {dag_id}`); "
+        "catch up missed windows "
         "with Trigger → Backfill (or `airflow backfill create --dag-id {dag_id} --from-date … "
         "--to-date …`). Credentials: Airflow Connections `{store_conn}` and `{wh_conn}`."
-    ).format(dag_id=spec.dag_id(flow), store_conn=spec.store.conn_id, wh_conn=spec.warehouse.conn_id)
+    ).format(
+        dag_id=spec.dag_id(flow), store_conn=spec.store.conn_id, wh_conn=spec.warehouse.conn_id
+    )
 
 
 def build_dag(spec: ConnectionSpec, flow: str) -> DAG:

@@ -121,4 +121,6 @@ class PushResult:
 
     accepted: tuple[str, ...] = ()
     rejected: tuple[tuple[str, str], ...] = ()  # (key, reason)
-    details: dict[str, str] = field(default_factory=dict)  # key -> platform id (e.g. fulfillment id)
+    details: dict[str, str] = field(
+        default_factory=dict
+    )  # key -> platform id (e.g. fulfillment id)

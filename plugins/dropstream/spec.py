@@ -113,7 +113,10 @@ class ConnectionSpec(_Strict):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not SLUG.match(value):
-            raise ValueError("must be a slug: lowercase letters, digits, '_' and '-', starting with a letter or digit")
+            raise ValueError(
+                "must be a slug: lowercase letters, digits, '_' and '-', "
+                "starting with a letter or digit"
+            )
         return value
 
     @field_validator("start_date")

@@ -18,8 +18,9 @@ from dropstream.spec import ConnectionSpec
 log = logging.getLogger("dropstream")
 
 
-def run_window(spec: ConnectionSpec, context: dict[str, Any], watermark: datetime | None,
-               now: datetime) -> tuple[datetime, datetime]:
+def run_window(
+    spec: ConnectionSpec, context: dict[str, Any], watermark: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     """``(since, until)`` for this run.
 
     A run with a data interval (scheduled, backfill, or manual with a logical date) owns
@@ -37,8 +38,16 @@ def run_window(spec: ConnectionSpec, context: dict[str, Any], watermark: datetim
 def _utc(value: datetime) -> datetime:
     """A plain stdlib UTC datetime (pendulum's loses its tzinfo in arithmetic with timedelta)."""
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                    value.microsecond, tzinfo=UTC)
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
 
 
 def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) -> dict[str, Any]:
@@ -52,7 +61,29 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
         raise AirflowFailException(f"connection {spec.name!r}: {exc}") from exc
     parts = ", ".join(f"{k}={_short(v)}" for k, v in summary.items())
     log.info("connection %s %s %s: %s", spec.name, flow, step_name, parts)
+    if step_name == "load":
+        log.info("%s", run_summary(spec, flow, context, summary))
     return summary
+
+
+def run_summary(
+    spec: ConnectionSpec, flow: str, context: dict[str, Any], loaded: dict[str, Any]
+) -> str:
+    """One line for the whole run: counts by outcome from all three steps."""
+    ti = context.get("ti")
+    counts: dict[str, Any] = {}
+    for step_name in ("extract", "transform"):
+        pulled = ti.xcom_pull(task_ids=step_name) if ti is not None else None
+        counts.update(pulled or {})
+    counts.update(loaded)
+    shown = {
+        k: (len(v) if isinstance(v, list) and k != "window" else v)
+        for k, v in counts.items()
+        if k not in {"until", "window"}
+    }
+    window = counts.get("window")
+    where = f" window [{window[0]}, {window[1]})" if window else ""
+    return f"SUMMARY {flow} {spec.name}{where}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
 
 
 def _short(value: Any) -> str:
@@ -61,7 +92,9 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _run(flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any]) -> dict[str, Any]:
+def _run(
+    flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any]
+) -> dict[str, Any]:
     from adapters import get_adapter
     from dropstream.flows import inventory, orders, tracking
     from dropstream.flows.common import Step
@@ -76,8 +109,9 @@ def _run(flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any
     file_format = get_format(fmt_ref.name, fmt_ref.options)
 
     def adapter():  # type: ignore[no-untyped-def]
-        return get_adapter(spec.store.platform, spec.store.conn_id, spec.store.options,
-                           connection_name=spec.name)
+        return get_adapter(
+            spec.store.platform, spec.store.conn_id, spec.store.options, connection_name=spec.name
+        )
 
     def transport():  # type: ignore[no-untyped-def]
         return get_transport(spec.warehouse.protocol, spec.warehouse.conn_id)
@@ -105,4 +139,3 @@ def _run(flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any
             return module.load(step, a, t)
     finally:
         ledger.close()
-

@@ -23,8 +23,12 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """An initialised Airflow metadata DB (SQLite in the test AIRFLOW_HOME), as dag.test() needs."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   env=os.environ.copy(), capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        capture_output=True,
+    )
     from airflow import settings
 
     if settings.Session is None:
@@ -69,13 +73,17 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(request, monkeypatch, tmp_path, airflow_db, shopify_emulator, sftp_server) -> Deployment:
+def deployment(
+    request, monkeypatch, tmp_path, airflow_db, shopify_emulator, sftp_server
+) -> Deployment:
     name = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40].strip("_")
     monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
-    monkeypatch.setenv(f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE",
-                       shopify_connection_json(shopify_emulator))
-    monkeypatch.setenv(f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_WAREHOUSE",
-                       sftp_server.connection_json())
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)
+    )
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_WAREHOUSE", sftp_server.connection_json()
+    )
     deployment = Deployment(name, shopify_emulator, sftp_server, monkeypatch)
     deployment.register()
     return deployment

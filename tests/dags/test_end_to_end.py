@@ -36,7 +36,9 @@ def test_orders_exactly_once_across_runs_and_rerun(deployment):
     assert sorted(order_numbers(first)) == ["1001", "1002"]
     assert len(first) == 1 and all(n.startswith("ord_") and n.endswith(".csv") for n in first)
 
-    run = deployment.run("orders", T0 + timedelta(minutes=30))  # [10:15, 10:30): its overlap re-sees 1002
+    run = deployment.run(
+        "orders", T0 + timedelta(minutes=30)
+    )  # [10:15, 10:30): its overlap re-sees 1002
     assert run.state == "success"
     run = deployment.run("orders", T0 + timedelta(minutes=30))  # rerun of the same interval
     assert run.state == "success"
@@ -48,7 +50,7 @@ def test_orders_exactly_once_across_runs_and_rerun(deployment):
 
 def test_backfill_sends_missed_windows_once(deployment):
     shop = deployment.shop
-    seed(shop, 2001, T0 + timedelta(minutes=5))   # window 1: [10:00, 10:15)
+    seed(shop, 2001, T0 + timedelta(minutes=5))  # window 1: [10:00, 10:15)
     seed(shop, 2002, T0 + timedelta(minutes=20))  # window 2: [10:15, 10:30)
     seed(shop, 2003, T0 + timedelta(minutes=40))  # window 3: [10:30, 10:45)
     assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"  # window 2 ran
@@ -64,8 +66,16 @@ def test_backfill_sends_missed_windows_once(deployment):
 def test_held_order_waits_and_unpaid_order_never_goes(deployment):
     deployment.register(rules={"ship_method_map": {"STANDARD": "UPS_GROUND"}})  # no default
     shop = deployment.shop
-    shop.add_order(3001, updated_at=T0 + timedelta(minutes=1), shipping_line={
-        "title": "Carrier pigeon", "code": "PIGEON", "carrierIdentifier": None, "source": "shopify"})
+    shop.add_order(
+        3001,
+        updated_at=T0 + timedelta(minutes=1),
+        shipping_line={
+            "title": "Carrier pigeon",
+            "code": "PIGEON",
+            "carrierIdentifier": None,
+            "source": "shopify",
+        },
+    )
     shop.add_order(3002, updated_at=T0 + timedelta(minutes=2), financial_status="PENDING")
     seed(shop, 3003, T0 + timedelta(minutes=3))
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
@@ -74,8 +84,12 @@ def test_held_order_waits_and_unpaid_order_never_goes(deployment):
     assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
     files = deployment.files("in")
     assert sorted(order_numbers(files)) == ["3001", "3003"]
-    methods = {row[1]: row[20] for c in files.values()
-               for row in csv.reader(io.StringIO(c.decode())) if row and row[0] == "PH"}
+    methods = {
+        row[1]: row[20]
+        for c in files.values()
+        for row in csv.reader(io.StringIO(c.decode()))
+        if row and row[0] == "PH"
+    }
     assert methods == {"3001": "USPS_PRI", "3003": "UPS_GROUND"}
 
 
@@ -84,9 +98,11 @@ def test_inventory_pushed_once_when_files_seen_twice(deployment):
     for sku in ("SKU-1", "SKU-2", "SKU-3"):
         shop.add_variant(sku, available=0)
     shop.add_variant("SKU-4", available=9)
-    snapshot = ("sku,quantity_available,facility,as_of\r\n"
-                "SKU-1,10,RENO,2026-11-20T09:00:00Z\r\nSKU-2,5,RENO,2026-11-20T09:00:00Z\r\n"
-                "SKU-4,9,RENO,2026-11-20T09:00:00Z\r\n")
+    snapshot = (
+        "sku,quantity_available,facility,as_of\r\n"
+        "SKU-1,10,RENO,2026-11-20T09:00:00Z\r\nSKU-2,5,RENO,2026-11-20T09:00:00Z\r\n"
+        "SKU-4,9,RENO,2026-11-20T09:00:00Z\r\n"
+    )
     newer = "sku,quantity_available,facility,as_of\r\nSKU-2,7,RENO,2026-11-20T09:30:00Z\r\n"
     deployment.write("out", "inv_0900.csv", snapshot)
     deployment.write("out", "inv_0930.csv", newer)
@@ -102,15 +118,21 @@ def test_inventory_pushed_once_when_files_seen_twice(deployment):
     deployment.write("out", "inv_0930.csv", newer)
     assert deployment.run("inventory", T0 + timedelta(hours=1)).state == "success"
     assert shop.calls("inventorySetQuantities") == calls
+    assert deployment.files("out") == {}  # read again and archived again, under a new name
+    assert len(deployment.files("archive")) == 4
 
 
 def test_tracking_pushed_once_and_unknown_orders_recorded(deployment):
     shop = deployment.shop
-    gid = seed(shop, 4001, T0 + timedelta(minutes=2), lines=(("SKU-1", 2, "5.00"), ("SKU-2", 1, "7.50")))
+    gid = seed(
+        shop, 4001, T0 + timedelta(minutes=2), lines=(("SKU-1", 2, "5.00"), ("SKU-2", 1, "7.50"))
+    )
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
-    shipments = ("order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
-                 "4001,1,SKU-1,1,UPS,Ground,1ZPART1,2026-11-20\r\n"
-                 "9999,1,SKU-9,1,UPS,Ground,1ZGHOST,2026-11-20\r\n")
+    shipments = (
+        "order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
+        "4001,1,SKU-1,1,UPS,Ground,1ZPART1,2026-11-20\r\n"
+        "9999,1,SKU-9,1,UPS,Ground,1ZGHOST,2026-11-20\r\n"
+    )
     deployment.write("out", "shp_1.csv", shipments)
     assert deployment.run("tracking", T0 + timedelta(hours=4)).state == "success"
     created = [f for f in shop.fulfillments if f["order_id"] == gid]
@@ -122,6 +144,7 @@ def test_tracking_pushed_once_and_unknown_orders_recorded(deployment):
     deployment.write("out", "shp_1.csv", shipments)
     assert deployment.run("tracking", T0 + timedelta(hours=8)).state == "success"
     assert len([f for f in shop.fulfillments if f["order_id"] == gid]) == 1
+    assert deployment.files("out") == {}
     from dropstream.ledger import Ledger
 
     ledger = Ledger()
@@ -129,3 +152,23 @@ def test_tracking_pushed_once_and_unknown_orders_recorded(deployment):
         assert ledger.shipment_counts(deployment.name) == {"pushed": 1, "unknown_order": 1}
     finally:
         ledger.close()
+
+
+def test_unreadable_file_moved_aside_and_good_rows_kept(deployment, caplog):
+    deployment.shop.add_variant("SKU-1", available=0)
+    deployment.shop.add_variant("SKU-2", available=0)
+    deployment.write("out", "inv_broken.csv", "this,is,not\r\nan,inventory,file\r\n")
+    deployment.write(
+        "out",
+        "inv_mixed.csv",
+        "sku,quantity_available,as_of\r\n"
+        "SKU-1,4,2026-11-20T09:00:00Z\r\nSKU-2,lots,2026-11-20T09:00:00Z\r\n",
+    )
+    assert deployment.run("inventory", T0).state == "success"
+    assert deployment.shop.inventory["SKU-1"] == 4  # the valid row of the mixed file
+    assert deployment.shop.inventory["SKU-2"] == 0  # its bad row is reported, not guessed
+    assert list(deployment.files("archive/error")) == ["inv_broken.csv"]
+    assert list(deployment.files("archive")) == ["inv_mixed.csv"]
+    logged = caplog.text
+    assert "inv_broken.csv" in logged and "moved to" in logged
+    assert "inv_mixed.csv, line 3" in logged

@@ -38,35 +38,53 @@ def error_folder(step: Step) -> str:
 
 
 def read_new_files(
-    step: Step, transport: Transport, flow: str, folder: str, pattern: str,
+    step: Step,
+    transport: Transport,
+    flow: str,
+    folder: str,
+    pattern: str,
     parse: Callable[[io.BytesIO, str, Callable[[FileFormatError], None]], Iterator[T]],
 ) -> Iterator[tuple[RemoteFile, list[T], list[FileFormatError]]]:
-    """Files in ``folder`` not yet archived, oldest first, parsed; unreadable ones moved aside.
+    """Files now in ``folder``, oldest first, parsed; unreadable ones moved aside.
 
     A file whose every record fails (or whose header is unusable) is moved to the error folder
     and recorded as ``error``: reported once, never retried forever nor silently skipped.
     """
-    found = sorted(transport.list_files(folder, pattern),
-                   key=lambda f: (f.modified_at or step.now, f.name))
+    found = sorted(
+        transport.list_files(folder, pattern), key=lambda f: (f.modified_at or step.now, f.name)
+    )
     for remote in found:
-        if step.ledger.file_state(step.name, flow, remote.name) in {"archived", "error"}:
-            continue
+        # A name seen before is read again: the warehouse re-sent it, and re-reading is harmless
+        # (shipments are keyed, the newest inventory snapshot wins); it is archived again after.
         errors: list[FileFormatError] = []
         try:
-            records = list(parse(io.BytesIO(transport.read(remote.path)), remote.name, errors.append))
+            records = list(
+                parse(io.BytesIO(transport.read(remote.path)), remote.name, errors.append)
+            )
         except FileFormatError as exc:
             records, errors = [], [*errors, exc]
         if errors and not records:
             moved = transport.archive(remote.path, error_folder(step))
             detail = "; ".join(str(e) for e in errors[:5])
             step.ledger.mark_seen(step.name, flow, remote.name, "error", step.now, detail)
-            step.log.error("connection %s: %s is unreadable and was moved to %s: %s",
-                           step.name, remote.name, moved, detail)
+            step.log.error(
+                "connection %s: %s is unreadable and was moved to %s: %s",
+                step.name,
+                remote.name,
+                moved,
+                detail,
+            )
             continue
         for error in errors:
             step.log.warning("connection %s: skipped a bad record: %s", step.name, error)
-        step.ledger.mark_seen(step.name, flow, remote.name, "read", step.now,
-                              f"{len(errors)} bad record(s)" if errors else "")
+        step.ledger.mark_seen(
+            step.name,
+            flow,
+            remote.name,
+            "read",
+            step.now,
+            f"{len(errors)} bad record(s)" if errors else "",
+        )
         yield remote, records, errors
 
 

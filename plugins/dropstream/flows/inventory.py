@@ -59,8 +59,10 @@ def load(step: Step, adapter: StoreAdapter, transport: Transport) -> dict[str, A
     to_push = step.ledger.inventory_to_push(step.name)
     to_store = store_skus(step.spec.rules)
     by_store_sku = {to_store.get(sku, sku): sku for sku in to_push}
-    levels = [InventoryLevel(sku=store_sku, available=to_push[sku])
-              for store_sku, sku in sorted(by_store_sku.items())]
+    levels = [
+        InventoryLevel(sku=store_sku, available=to_push[sku])
+        for store_sku, sku in sorted(by_store_sku.items())
+    ]
     accepted: dict[str, int] = {}
     rejected: list[tuple[str, str]] = []
     if levels:
@@ -69,6 +71,8 @@ def load(step: Step, adapter: StoreAdapter, transport: Transport) -> dict[str, A
         rejected = list(result.rejected)
         step.ledger.record_inventory_pushed(step.name, accepted, step.now)
     for sku, reason in rejected:
-        step.log.warning("connection %s: store refused quantity for SKU %s: %s", step.name, sku, reason)
+        step.log.warning(
+            "connection %s: store refused quantity for SKU %s: %s", step.name, sku, reason
+        )
     archived = archive_read_files(step, transport, FLOW, step.spec.warehouse.paths.inventory)
     return {"pushed": len(accepted), "rejected": len(rejected), "archived": len(archived)}

@@ -50,8 +50,13 @@ def transform(step: Step) -> dict[str, Any]:
             changes.append((order.order_id, decision.state, decision.reason, decision.order))
             counts[decision.state] += 1
             if decision.state != "ready":
-                step.log.warning("connection %s: order %s %s: %s", step.name, order.number,
-                                 decision.state, decision.reason)
+                step.log.warning(
+                    "connection %s: order %s %s: %s",
+                    step.name,
+                    order.number,
+                    decision.state,
+                    decision.reason,
+                )
     step.ledger.set_order_states(step.name, changes, step.now)
     return counts
 
@@ -73,7 +78,9 @@ def finish_unfinished(step: Step, transport: Transport) -> list[str]:
     return finished
 
 
-def load(step: Step, transport: Transport, file_format: FileFormat, until: datetime | None) -> dict[str, Any]:
+def load(
+    step: Step, transport: Transport, file_format: FileFormat, until: datetime | None
+) -> dict[str, Any]:
     """Publish all ready orders in one file; then advance the watermark to ``until``."""
     recovered = finish_unfinished(step, transport)
     ready = step.ledger.orders_in_state(step.name, "ready")
@@ -84,13 +91,17 @@ def load(step: Step, transport: Transport, file_format: FileFormat, until: datet
         name = file_format.order_file_name(batch, step.now)
         buffer = io.BytesIO()
         file_format.write_orders(ready, buffer)
-        step.ledger.create_order_file(step.name, folder, name, buffer.getvalue(),
-                                      [o.order_id for o in ready], step.now)
+        step.ledger.create_order_file(
+            step.name, folder, name, buffer.getvalue(), [o.order_id for o in ready], step.now
+        )
         published = finish_unfinished(step, transport)
     if until is not None:
         step.ledger.advance_watermark(step.name, FLOW, until)
-    return {"files": recovered + published, "orders_published": len(ready),
-            "recovered_files": len(recovered)}
+    return {
+        "files": recovered + published,
+        "orders_published": len(ready),
+        "recovered_files": len(recovered),
+    }
 
 
 def _batch_id(step: Step) -> str:

@@ -66,16 +66,27 @@ def transform(step: Step) -> dict[str, Any]:
             unknown += 1
             if state == "received":
                 step.log.warning(
-                    "connection %s: shipment %s (tracking %s) is for order %s, which this connection "
+                    "connection %s: shipment %s (tracking %s) is for order %s, "
+                    "which this connection "
                     "never sent to the warehouse; recorded as unknown_order and retried next run",
-                    step.name, shipment.key, shipment.tracking_number, shipment.order_number)
-                step.ledger.set_shipment_state(step.name, shipment, "unknown_order", step.now,
-                                               reason="order number not in the ledger")
+                    step.name,
+                    shipment.key,
+                    shipment.tracking_number,
+                    shipment.order_number,
+                )
+                step.ledger.set_shipment_state(
+                    step.name,
+                    shipment,
+                    "unknown_order",
+                    step.now,
+                    reason="order number not in the ledger",
+                )
             continue
         order, _ = known[shipment.order_number]
         ready = replace(shipment, order_id=order.order_id, lines=_match_lines(shipment, order))
-        step.ledger.set_shipment_state(step.name, ready, "ready", step.now,
-                                       from_states=("received", "unknown_order"))
+        step.ledger.set_shipment_state(
+            step.name, ready, "ready", step.now, from_states=("received", "unknown_order")
+        )
         matched += 1
     return {"matched": matched, "unknown_order": unknown}
 
@@ -90,13 +101,18 @@ def load(step: Step, adapter: StoreAdapter, transport: Transport) -> dict[str, A
         result = adapter.push_shipments(todo)
         by_key = {s.key: s for s in todo}
         for key in result.accepted:
-            step.ledger.set_shipment_state(step.name, by_key[key], "pushed", step.now,
-                                           platform_id=result.details.get(key, ""))
+            step.ledger.set_shipment_state(
+                step.name, by_key[key], "pushed", step.now, platform_id=result.details.get(key, "")
+            )
             pushed += 1
         shipped = [(by_key[key].order_id, "shipped", "", None) for key in result.accepted]
-        step.ledger.set_order_states(step.name, shipped, step.now, from_states=("published", "shipped"))
+        step.ledger.set_order_states(
+            step.name, shipped, step.now, from_states=("published", "shipped")
+        )
         for key, reason in result.rejected:
-            step.ledger.set_shipment_state(step.name, by_key[key], "rejected", step.now, reason=reason)
+            step.ledger.set_shipment_state(
+                step.name, by_key[key], "rejected", step.now, reason=reason
+            )
             step.log.warning("connection %s: store refused shipment %s: %s", step.name, key, reason)
             rejected += 1
     archived = archive_read_files(step, transport, FLOW, step.spec.warehouse.paths.shipments)

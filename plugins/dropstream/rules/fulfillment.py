@@ -31,12 +31,15 @@ def decide(order: Order, rules: Rules) -> Decision:
         if line.sku not in skip and line.quantity > 0
     )
     if not lines:
-        return Decision("skipped", "no lines to ship (all skipped by rules or zero quantity)", order)
+        return Decision(
+            "skipped", "no lines to ship (all skipped by rules or zero quantity)", order
+        )
     missing_sku = [line.line_number for line in lines if not line.sku]
     if missing_sku:
         return Decision(
             "held",
-            f"line(s) {missing_sku} have no SKU: give the product a SKU in the store or map it in rules.sku_map",
+            f"line(s) {missing_sku} have no SKU: give the product a SKU in the store "
+            "or map it in rules.sku_map",
             order,
         )
     # With a ship-method map, an unmapped method is held (the warehouse would reject it);
@@ -47,10 +50,13 @@ def decide(order: Order, rules: Rules) -> Decision:
     if not method:
         return Decision(
             "held",
-            f"no ship method for store method {order.ship_method!r}: add it to rules.ship_method_map "
+            f"no ship method for store method {order.ship_method!r}: "
+            "add it to rules.ship_method_map "
             "or set rules.default_ship_method",
             order,
         )
     if order.ship_to.country.upper() in {c.upper() for c in rules.hold_countries}:
-        return Decision("held", f"ship-to country {order.ship_to.country} is on rules.hold_countries", order)
+        return Decision(
+            "held", f"ship-to country {order.ship_to.country} is on rules.hold_countries", order
+        )
     return Decision("ready", "", replace(order, lines=lines, ship_method=method))

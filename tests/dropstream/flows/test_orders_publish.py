@@ -1,0 +1,126 @@
+"""The exactly-once publish protocol of the orders flow, crash by crash, on the real sshd."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from dropstream.flows import orders
+from dropstream.flows.common import Step
+from dropstream.formats import get_format
+from dropstream.ledger import Ledger
+from dropstream.models import Address, Order, OrderLine
+from dropstream.spec import parse_spec
+from dropstream.transports import get_transport
+from dropstream.transports.base import staging_name
+from tests.specs import spec_dict
+
+NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+
+
+class Crash(Exception):
+    """Stands for the worker dying at this point."""
+
+
+def make_order(n: int) -> Order:
+    return Order(
+        order_id=f"gid://shopify/Order/{n}",
+        number=str(n),
+        created_at=NOW,
+        updated_at=NOW,
+        ship_to=Address(
+            name="Ada Buyer",
+            address1="1 Main St",
+            city="Springfield",
+            postal_code="97477",
+            country="US",
+            state="OR",
+        ),
+        lines=(OrderLine(line_id=f"L{n}", sku="SKU-1", quantity=1, unit_price=Decimal("10.00")),),
+        ship_method="UPS_GROUND",
+    )
+
+
+@pytest.fixture
+def setup(monkeypatch, tmp_path, sftp_server):
+    monkeypatch.setenv("AIRFLOW_CONN_WH", sftp_server.connection_json())
+    spec = parse_spec("acme", spec_dict("acme"))
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    step = Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
+    ledger.record_received("acme", [make_order(1001), make_order(1002)], NOW)
+    orders.transform(step)
+    yield step, sftp_server
+    ledger.close()
+
+
+def published(server) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (server.root / "in").iterdir()}
+
+
+def run_load(step, crash_on: str | None = None) -> dict:
+    """Run the load step with a transport that dies right before ``crash_on`` (stage/commit)."""
+    transport = get_transport("sftp", "wh")
+    if crash_on is not None:
+        method = "commit" if crash_on == "commit_after" else crash_on
+        real = getattr(transport, method)
+
+        def dying(*args, **kwargs):
+            if crash_on == "commit_after":
+                real(*args, **kwargs)  # the rename happens, then the worker dies
+            raise Crash(crash_on)
+
+        setattr(transport, method, dying)
+    try:
+        return orders.load(step, transport, get_format("header_detail_csv"), NOW)
+    finally:
+        transport.close()
+
+
+def test_clean_publish(setup):
+    step, server = setup
+    summary = run_load(step)
+    files = published(server)
+    assert list(files) == summary["files"] and len(files) == 1
+    assert step.ledger.order_counts("acme") == {"published": 2}
+    assert step.ledger.watermark("acme", "orders") == NOW
+    assert run_load(step)["files"] == []  # nothing ready: no second (empty) file
+
+
+def test_crash_mid_upload_then_retry(setup):
+    step, server = setup
+    with pytest.raises(Crash):
+        run_load(step, crash_on="stage")
+    assert published(server) == {}
+    assert step.ledger.watermark("acme", "orders") is None  # not advanced before the publish
+    summary = run_load(step)
+    files = published(server)
+    assert list(files) == summary["files"] and len(files) == 1
+    assert files[summary["files"][0]].count(b"PH,") == 2
+    assert step.ledger.order_counts("acme") == {"published": 2}
+
+
+def test_crash_before_rename_then_retry(setup):
+    step, server = setup
+    with pytest.raises(Crash):
+        run_load(step, crash_on="commit")
+    [staged] = published(server)
+    assert staged.startswith(".dropstream-")  # only the hidden temporary name exists
+    summary = run_load(step)
+    assert list(published(server)) == summary["files"]  # renamed once, temporary gone
+
+
+def test_crash_after_rename_before_record(setup):
+    step, server = setup
+    with pytest.raises(Crash):
+        run_load(step, crash_on="commit_after")
+    [final] = published(server)
+    assert step.ledger.unfinished_files("acme")[0]["state"] == "committing"
+    # The warehouse picks the file up (deletes it) before our retry: still no second copy.
+    (server.root / "in" / final).unlink()
+    summary = run_load(step)
+    assert summary["files"] == [final] and published(server) == {}
+    assert step.ledger.order_counts("acme") == {"published": 2}
+    assert not (server.root / "in" / staging_name(final)).exists()
