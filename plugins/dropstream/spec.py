@@ -145,7 +145,7 @@ def parse_dag_id(value: str) -> tuple[str, str] | None:
     return (name, flow) if sep and name and flow in FLOWS else None
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Any) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(entry)"
     kind = error["type"]
     if kind == "missing":

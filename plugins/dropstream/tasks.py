@@ -126,9 +126,9 @@ def _run(
                 return orders.transform(step)
             ti = context.get("ti")
             extracted = ti.xcom_pull(task_ids="extract") if ti is not None else None
-            until = datetime.fromisoformat(extracted["until"]) if extracted else None
+            window_end = datetime.fromisoformat(extracted["until"]) if extracted else None
             with transport() as t:
-                return orders.load(step, t, file_format, until)
+                return orders.load(step, t, file_format, window_end)
         module = {"inventory": inventory, "tracking": tracking}[flow]
         if step_name == "extract":
             with transport() as t:

@@ -17,7 +17,7 @@ from typing import Any
 from adapters.base import StoreAdapter
 from dropstream.flows.common import Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
-from dropstream.models import Order, Shipment, ShipmentLine
+from dropstream.models import Order, OrderLine, Shipment, ShipmentLine
 from dropstream.transports.base import Transport
 
 FLOW = "tracking"
@@ -42,17 +42,17 @@ def extract(step: Step, transport: Transport, file_format: FileFormat) -> dict[s
 
 
 def _match_lines(shipment: Shipment, order: Order) -> tuple[ShipmentLine, ...]:
+    """Fill each shipped line's store line id: by line number when it agrees, else by SKU."""
     by_number = {line.line_number: line for line in order.lines}
-    by_sku: dict[str, list[Any]] = {}
+    by_sku: dict[str, OrderLine] = {}
     for line in order.lines:
-        by_sku.setdefault(line.sku, []).append(line)
+        by_sku.setdefault(line.sku, line)
     matched = []
-    for line in shipment.lines:
-        found = by_number.get(line.line_number) if line.line_number is not None else None
-        if found is None or found.sku != line.sku:
-            candidates = by_sku.get(line.sku) or []
-            found = candidates[0] if candidates else None
-        matched.append(replace(line, line_id=found.line_id if found else ""))
+    for shipped in shipment.lines:
+        found = by_number.get(shipped.line_number) if shipped.line_number is not None else None
+        if found is None or found.sku != shipped.sku:
+            found = by_sku.get(shipped.sku)
+        matched.append(replace(shipped, line_id=found.line_id if found else ""))
     return tuple(matched)
 
 
