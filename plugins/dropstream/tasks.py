@@ -106,7 +106,10 @@ def _run(
     ledger = Ledger()
     step = Step(spec=spec, ledger=ledger, now=now, log=log)
     fmt_ref = spec.warehouse.format
-    file_format = get_format(fmt_ref.name, fmt_ref.options)
+    file_format = get_format(fmt_ref.name, fmt_ref.options).for_run(
+        now=now,
+        next_control_number=lambda name: ledger.next_counter(spec.name, f"{fmt_ref.name}_{name}"),
+    )
 
     def adapter():  # type: ignore[no-untyped-def]
         return get_adapter(
@@ -123,7 +126,7 @@ def _run(
                 with closing(adapter()) as a:
                     return {**orders.extract(step, a, since, until), "until": until.isoformat()}
             if step_name == "transform":
-                return orders.transform(step)
+                return orders.transform(step, file_format)
             ti = context.get("ti")
             extracted = ti.xcom_pull(task_ids="extract") if ti is not None else None
             window_end = datetime.fromisoformat(extracted["until"]) if extracted else None

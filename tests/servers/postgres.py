@@ -17,7 +17,7 @@ SERVER_URL = os.environ.get(
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """URL of a fresh database, dropped after the session. Fails (never skips) if no server answers."""
+    """URL of a fresh database, dropped after the session; fails (never skips) with no server."""
     admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
     name = f"dropstream_test_{uuid.uuid4().hex[:10]}"
     try:

@@ -22,7 +22,7 @@ from typing import Any
 from adapters.base import StoreAdapter
 from dropstream.flows.common import Step
 from dropstream.formats.base import FileFormat
-from dropstream.rules.fulfillment import decide
+from dropstream.rules.fulfillment import Decision, decide
 from dropstream.transports.base import Transport, join, staging_name
 
 FLOW = "orders"
@@ -37,13 +37,19 @@ def extract(step: Step, adapter: StoreAdapter, since: datetime, until: datetime)
     return {"window": [since.isoformat(), until.isoformat()], "fetched": len(fetched), "new": new}
 
 
-def transform(step: Step) -> dict[str, Any]:
+def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
     """Decide ready / held / skipped for every received or held order."""
     counts = {"ready": 0, "held": 0, "skipped": 0}
     changes = []
     for state in ("received", "held"):
         for order in step.ledger.orders_in_state(step.name, state):
             decision = decide(order, step.spec.rules)
+            problems = (
+                file_format.order_problems(decision.order) if decision.state == "ready" else []
+            )
+            if problems:
+                reason = f"the {file_format.name} file cannot hold it: {'; '.join(problems)}"
+                decision = Decision("held", reason, order)
             if decision.state == "held" and state == "held":
                 counts["held"] += 1
                 continue
@@ -90,7 +96,7 @@ def load(
         batch = _batch_id(step)
         name = file_format.order_file_name(batch, step.now)
         buffer = io.BytesIO()
-        file_format.write_orders(ready, buffer)
+        file_format.write_orders(ready, buffer, file_name=name)
         step.ledger.create_order_file(
             step.name, folder, name, buffer.getvalue(), [o.order_id for o in ready], step.now
         )

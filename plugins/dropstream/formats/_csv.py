@@ -13,10 +13,10 @@ import csv
 import io
 import re
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dropstream.errors import ConfigurationError, FileFormatError
 from dropstream.formats.base import OnError
@@ -135,8 +135,13 @@ def read_table(
     encoding: TextEncoding,
     required: Iterable[str],
     optional: Iterable[str] = (),
+    dialect: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> Iterator[Row]:
     """Rows of a CSV file with a header row, streamed; blank lines are skipped.
+
+    ``dialect`` holds ``csv.reader`` options (e.g. ``delimiter``). ``aliases`` maps a column
+    name to the header the file uses for it; with aliases, ``Row.get`` takes the column names.
 
     A missing, unreadable or incomplete header row raises FileFormatError for the whole file.
     Rows that cannot be read (undecodable bytes, wrong number of fields, broken quoting) are
@@ -146,7 +151,7 @@ def read_table(
     known = (*needed, *optional)
     text = io.TextIOWrapper(stream, encoding=encoding.codec, errors=encoding.errors, newline="")
     try:
-        reader = csv.reader(text)
+        reader = csv.reader(text, **dict(dialect or {}))
         header: _Header | None = None
         last = 0  # physical lines consumed so far: a record starts on the line after
         while True:
@@ -169,7 +174,7 @@ def read_table(
                     byte = ord(undecoded.group()) - 0xDC00
                     reason = f"header row: {encoding.undecodable(byte)}"
                     raise FileFormatError(file_name, line, reason)
-                header = _read_header(values, file_name, line, needed, known)
+                header = _read_header(values, file_name, line, needed, known, aliases)
                 continue
             problem = ""
             if undecoded:
@@ -193,17 +198,24 @@ def read_table(
 
 
 def _read_header(
-    values: list[str], file_name: str, line: int, required: tuple[str, ...], known: tuple[str, ...]
+    values: list[str],
+    file_name: str,
+    line: int,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+    aliases: Mapping[str, str] | None = None,
 ) -> _Header:
     header = _Header(width=len(values))
+    renamed = {name: column_key((aliases or {}).get(name, name)) for name in known}
+    wanted = set(renamed.values())
     for index, name in enumerate(values):
         key = column_key(name)
-        if key in header.columns and key in known:
+        if key in header.columns and key in wanted:
             raise FileFormatError(
                 file_name, line, f"column {key!r} appears twice in the header row"
             )
         header.columns.setdefault(key, index)
-    missing = [name for name in required if name not in header.columns]
+    missing = [(aliases or {}).get(n, n) for n in required if renamed[n] not in header.columns]
     if missing:
         found = ", ".join(repr(value.strip()) for value in values)
         raise FileFormatError(
@@ -211,6 +223,9 @@ def _read_header(
             line,
             f"header row lacks required column(s) {', '.join(missing)} (found: {found})",
         )
+    if aliases:
+        found_at = header.columns
+        header.columns = {n: found_at[key] for n, key in renamed.items() if key in found_at}
     return header
 
 

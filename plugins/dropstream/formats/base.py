@@ -12,6 +12,8 @@ from dropstream.models import InventoryLevel, Order, Shipment
 
 #: Called with each bad record; reading then carries on with the next one.
 OnError = Callable[[FileFormatError], None]
+#: Returns the next value of a persistent per-connection counter, by counter name.
+NextNumber = Callable[[str], int]
 
 
 class FileFormat(ABC):
@@ -32,8 +34,29 @@ class FileFormat(ABC):
         """Name of an order file for ``batch`` (letters, digits, '-', '_') written at ``stamp``."""
 
     @abstractmethod
-    def write_orders(self, orders: Iterable[Order], stream: BinaryIO) -> int:
-        """Write ``orders`` to ``stream``; return how many orders were written."""
+    def write_orders(
+        self, orders: Iterable[Order], stream: BinaryIO, *, file_name: str = "<order file>"
+    ) -> int:
+        """Write ``orders`` to ``stream``; return how many orders were written.
+
+        Every order is checked before anything is written: one bad order raises
+        ``FileFormatError`` naming it, and no half-written file is left behind.
+        """
+
+    def order_problems(self, order: Order) -> list[str]:
+        """Why ``order`` cannot be written in this format (empty when it can).
+
+        The orders flow holds such an order with these reasons instead of failing the file.
+        """
+        return []
+
+    def for_run(self, *, now: datetime, next_control_number: NextNumber) -> FileFormat:
+        """This format as one run uses it.
+
+        Formats that stamp documents with a time or number them (X12 control numbers) take the
+        run's clock reading and the connection's persistent counters from here; others ignore it.
+        """
+        return self
 
     @abstractmethod
     def read_shipments(

@@ -152,6 +152,9 @@ class HeaderDetailCSV(FileFormat):
         stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
         return f"ord_{batch}_{stamp:%y%m%d%H%M%S}.csv"
 
+    def order_problems(self, order: Order) -> list[str]:
+        return order_problems(order)
+
     def write_orders(
         self, orders: Iterable[Order], stream: BinaryIO, *, file_name: str = "<order file>"
     ) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -51,7 +52,7 @@ def setup(monkeypatch, tmp_path, sftp_server):
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     step = Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
     ledger.record_received("acme", [make_order(1001), make_order(1002)], NOW)
-    orders.transform(step)
+    orders.transform(step, get_format("header_detail_csv"))
     yield step, sftp_server
     ledger.close()
 
@@ -124,3 +125,15 @@ def test_crash_after_rename_before_record(setup):
     assert summary["files"] == [final] and published(server) == {}
     assert step.ledger.order_counts("acme") == {"published": 2}
     assert not (server.root / "in" / staging_name(final)).exists()
+
+
+def test_order_the_format_cannot_hold_is_held_not_blocking(setup):
+    step, server = setup
+    bad = replace(make_order(2001), number="2001/A")
+    step.ledger.record_received("acme", [bad], NOW)
+    counts = orders.transform(step, get_format("header_detail_csv"))
+    assert counts == {"ready": 0, "held": 1, "skipped": 0}
+    run_load(step)
+    [content] = published(server).values()
+    assert content.count(b"PH,") == 2 and b"2001/A" not in content
+    assert step.ledger.order_counts("acme") == {"published": 2, "held": 1}
