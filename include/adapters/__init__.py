@@ -20,7 +20,11 @@ __all__ = ["PLATFORMS", "get_adapter"]
 
 # platform -> "module:Class"; imported lazily so DAG parsing stays cheap.
 _ADAPTERS: dict[str, str] = {
+    "amazon": "adapters.amazon:AmazonAdapter",
+    "ebay": "adapters.ebay:EbayAdapter",
     "shopify": "adapters.shopify:ShopifyAdapter",
+    "woocommerce": "adapters.woocommerce:WooCommerceAdapter",
+    "bigcommerce": "adapters.bigcommerce:BigCommerceAdapter",
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted(_ADAPTERS))
 

@@ -37,6 +37,9 @@ class Bucket:
         return min(self.maximum, self.available + (now - self.seen_at) * self.restore_rate)
 
 
+PACING_HEADROOM = 1.05
+
+
 class ShopifyClient(HttpClient):
     """POSTs GraphQL documents to ``/admin/api/{version}/graphql.json``; returns ``data``."""
 
@@ -72,7 +75,9 @@ class ShopifyClient(HttpClient):
 
     def _pace(self, query: str) -> None:
         self._query = query
-        needed = self.costs.get(query, 0.0)
+        # A little headroom: the bucket was read a moment before the response reached us, and
+        # another client of the same app may be spending from it too.
+        needed = self.costs.get(query, 0.0) * PACING_HEADROOM
         if self.bucket is not None and self.bucket.restore_rate > 0:
             available = self.bucket.available_at(self.clock())
             if available < needed:

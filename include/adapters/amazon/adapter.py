@@ -1,0 +1,218 @@
+"""AmazonAdapter: the Airflow Connection, orders (v2026-01-01) and shipment confirmations.
+
+Airflow Connection: ``host`` = SP-API endpoint (e.g. ``sellingpartnerapi-na.amazon.com``),
+``login`` = LWA client id, ``password`` = LWA client secret, extra ``refresh_token``,
+``marketplace_id``, ``seller_id`` (for inventory) and ``token_url`` (default
+``https://api.amazon.com/auth/o2/token``). Options: ``page_size`` (default 100),
+``patch_max_skus`` (default 5), ``feed_poll_seconds``, ``feed_poll_attempts``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from adapters.amazon import listings
+from adapters.amazon.client import AmazonClient
+from adapters.amazon.mapping import carrier_fields, iso_time, parse_time, to_order
+from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy, paginate_cursor
+from adapters.oauth import RefreshTokenGrant
+from dropstream.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    UpstreamRejectedError,
+)
+from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+ORDERS = "orders/2026-01-01/orders"
+ORDERS_PAGE = 100
+OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
+
+
+class Rejected(Exception):
+    """This shipment cannot be pushed; the message says why."""
+
+
+class AmazonAdapter(HttpStoreAdapter):
+    """An Amazon seller account (one marketplace) over the Selling Partner API."""
+
+    platform: ClassVar[str] = "amazon"
+    # searchOrders refills at 0.0056 requests/s: a 429 may ask for ~3 minutes.
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy(max_wait=190.0)
+    feed_poll_seconds: ClassVar[float] = 30.0
+    feed_poll_attempts: ClassVar[int] = 60
+
+    def build_client(self, conn: ConnectionInfo) -> AmazonClient:
+        refresh_token = str(conn.extra.get("refresh_token") or "")
+        if not (conn.login and conn.password and refresh_token and self.marketplace_id):
+            raise ConfigurationError(
+                f"Airflow Connection {conn.conn_id!r} needs login = LWA client id, password = "
+                "LWA client secret, and extras refresh_token and marketplace_id"
+            )
+        grant = RefreshTokenGrant(
+            str(conn.extra.get("token_url") or LWA_TOKEN_URL),
+            client_id=conn.login,
+            client_secret=conn.password,
+            refresh_token=refresh_token,
+            client_auth="form",
+            where=f"Amazon store for connection {self.connection_name!r}",
+            conn_id=conn.conn_id,
+        )
+        return AmazonClient(
+            conn.base_url(),
+            platform=self.platform,
+            connection_name=self.connection_name,
+            conn_id=conn.conn_id,
+            credential_hint="LWA credentials",
+            retry=self.retry_policy,
+            grant=grant,
+        )
+
+    @property
+    def marketplace_id(self) -> str:
+        return str(self.conn.extra.get("marketplace_id") or "")
+
+    @property
+    def seller_id(self) -> str:
+        seller = str(self.conn.extra.get("seller_id") or "")
+        if not seller:
+            raise ConfigurationError(
+                f"Airflow Connection {self.conn_id!r} has no seller_id extra: inventory is set "
+                "through the Listings API, which needs the merchant token (Seller Central > "
+                "Settings > Account Info > Merchant Token)"
+            )
+        return seller
+
+    # --- connection check -------------------------------------------------------------------
+    def test_connection(self) -> None:
+        body = self.http.request("GET", "sellers/v1/marketplaceParticipations").json()
+        joined = {(p.get("marketplace") or {}).get("id") for p in body.get("payload") or []}
+        if self.marketplace_id not in joined:
+            raise NotFoundError(
+                f"Amazon seller for connection {self.connection_name!r} does not sell in "
+                f"marketplace {self.marketplace_id!r} (extra marketplace_id in Airflow "
+                f"Connection {self.conn_id!r}); it sells in: {', '.join(sorted(map(str, joined)))}"
+            )
+        self.seller_id  # noqa: B018 - fail now, not at the first inventory push
+
+    # --- orders -----------------------------------------------------------------------------
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
+        params: dict[str, Any] = {
+            "lastUpdatedAfter": iso_time(since),
+            "lastUpdatedBefore": iso_time(until, round_up=True),
+            "fulfillmentStatuses": OPEN_STATUSES,
+            "fulfilledBy": "MERCHANT",
+            "marketplaceIds": self.marketplace_id,
+            "maxResultsPerPage": int(self.options.get("page_size") or ORDERS_PAGE),
+            "includedData": "BUYER,RECIPIENT,FULFILLMENT",
+        }
+
+        def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            # The next page repeats every parameter unchanged, plus the token.
+            query = params | ({"paginationToken": token} if token else {})
+            body = self.http.request("GET", ORDERS, params=query).json()
+            return list(body.get("orders") or []), (body.get("pagination") or {}).get("nextToken")
+
+        for raw in paginate_cursor(page, what=f"Amazon orders of {self.connection_name!r}"):
+            # Half-open [since, until): an order updated exactly at a boundary is in one window.
+            if since <= parse_time(raw["lastUpdatedTime"]) < until:
+                yield self.to_order(raw)
+
+    def to_order(self, raw: dict[str, Any]) -> Order:
+        return to_order(raw)
+
+    # --- shipments --------------------------------------------------------------------------
+    def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
+        """One shipment confirmation per package; a tracking number already there is done.
+
+        One order read per order (its packages and items), then one confirmation per package.
+        """
+        by_order: dict[str, list[Shipment]] = defaultdict(list)
+        for shipment in shipments:
+            by_order[shipment.order_id].append(shipment)
+        outcome: dict[str, tuple[bool, str]] = {}
+        for order_id, group in by_order.items():
+            try:
+                order = self._order_with_packages(order_id, group[0])
+            except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
+                if isinstance(exc, AuthenticationError):
+                    raise
+                outcome |= {s.key: (False, str(exc)) for s in group}
+                continue
+            for shipment in group:
+                try:
+                    outcome[shipment.key] = (True, self._confirm(order, shipment))
+                except AuthenticationError:
+                    raise
+                except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
+                    outcome[shipment.key] = (False, str(exc))
+        keys = [s.key for s in shipments]
+        return PushResult(
+            accepted=tuple(k for k in keys if outcome[k][0]),
+            rejected=tuple((k, outcome[k][1]) for k in keys if not outcome[k][0]),
+            details={k: outcome[k][1] for k in keys if outcome[k][0]},
+        )
+
+    def _order_with_packages(self, order_id: str, first: Shipment) -> dict[str, Any]:
+        if not order_id:
+            raise Rejected(f"order {first.order_number}: Amazon order id unknown")
+        path = f"{ORDERS}/{quote(order_id, safe='')}"
+        params = {"includedData": "FULFILLMENT,PACKAGES"}
+        order = self.http.request("GET", path, params=params).json()["order"]
+        order.setdefault("packages", [])
+        return order
+
+    def _confirm(self, order: dict[str, Any], shipment: Shipment) -> str:
+        packages = order["packages"]
+        for package in packages:
+            # Already confirmed (e.g. a retry after a crash between confirm and our ledger write).
+            if package.get("trackingNumber") == shipment.tracking_number:
+                return str(package.get("packageReferenceId"))
+        by_sku = {(i.get("product") or {}).get("sellerSku"): i for i in order["orderItems"]}
+        items = []
+        for line in shipment.lines:
+            item_id = line.line_id or (by_sku.get(line.sku) or {}).get("orderItemId")
+            if not item_id:
+                raise Rejected(f"order {shipment.order_number}: no item for SKU {line.sku!r}")
+            items.append({"orderItemId": item_id, "quantity": line.quantity})
+        refs = [str(p.get("packageReferenceId") or "") for p in packages]
+        numbers = [int(ref) for ref in refs if ref.isdigit()]
+        reference = str(max(numbers, default=0) + 1)  # unique within the order, numeric
+        detail: dict[str, Any] = {
+            "packageReferenceId": reference,
+            **carrier_fields(shipment.carrier),
+            "trackingNumber": shipment.tracking_number,
+            "shipDate": iso_time(shipment.shipped_at or datetime.now(UTC)),
+            "orderItems": items,
+        }
+        if shipment.service:
+            detail["shippingMethod"] = shipment.service
+        path = f"orders/v0/orders/{quote(order['orderId'], safe='')}/shipmentConfirmation"
+        body = {"marketplaceId": self.marketplace_id, "packageDetail": detail}
+        self.http.request("POST", path, json=body)
+        packages.append(
+            {"packageReferenceId": reference, "trackingNumber": shipment.tracking_number}
+        )
+        return reference
+
+    # --- inventory --------------------------------------------------------------------------
+    def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
+        """A handful of SKUs: Listings Items PATCH each; more: one JSON_LISTINGS_FEED."""
+        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
+        if not wanted:
+            return PushResult()
+        if len(wanted) <= int(self.options.get("patch_max_skus", 5)):
+            return listings.patch_each(self.http, wanted, self.seller_id, self.marketplace_id)
+        return listings.push_feed(
+            self.http,
+            wanted,
+            self.seller_id,
+            self.marketplace_id,
+            poll_seconds=float(self.options.get("feed_poll_seconds", self.feed_poll_seconds)),
+            poll_attempts=int(self.options.get("feed_poll_attempts", self.feed_poll_attempts)),
+        )

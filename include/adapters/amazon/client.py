@@ -1,0 +1,51 @@
+"""SP-API client: Login with Amazon tokens in ``x-amz-access-token`` and Amazon's throttling.
+
+SP-API throttles per operation with a token bucket and answers ``429 QuotaExceeded``,
+usually without ``Retry-After``; ``x-amzn-RateLimit-Limit`` carries the operation's rate in
+requests per second, so one token is back after ``1 / rate`` seconds. An expired or revoked
+access token comes back as 403 ``Unauthorized`` naming the access token (or 401): that one
+is refreshed once, a 403 for a missing role is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from adapters.base import parse_retry_after
+from adapters.oauth import OAuthClient
+from dropstream.errors import RateLimitedError
+
+
+class AmazonClient(OAuthClient):
+    """OAuthClient with SP-API's token header, token-refusal shape and 429 back-off."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, auth_header="x-amz-access-token", auth_prefix="", **kwargs)
+
+    def token_refused(self, response: requests.Response) -> bool:
+        if response.status_code == 401:
+            return True
+        return response.status_code == 403 and "access token" in response.text.lower()
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        if response.status_code == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is None:
+                wait = rate_wait(response.headers.get("x-amzn-RateLimit-Limit"))
+            raise RateLimitedError(
+                f"{self.where} is throttling {response.request.method} "
+                f"{response.request.path_url.split('?')[0]} (429 QuotaExceeded)",
+                retry_after=wait,
+            )
+        super().raise_for_status(response)
+
+
+def rate_wait(limit: str | None) -> float | None:
+    """Seconds until the bucket holds one more request, from ``x-amzn-RateLimit-Limit``."""
+    try:
+        rate = float(limit or "")
+    except ValueError:
+        return None
+    return 1.0 / rate if rate > 0 else None

@@ -1,0 +1,337 @@
+"""BigCommerce store adapter (v2 orders and shipments, v3 inventory): ``BigCommerceAdapter``.
+
+Airflow Connection: ``host`` = ``https://api.bigcommerce.com/stores/{store_hash}``,
+``password`` = API account access token (``X-Auth-Token``); extra ``location_id`` (default 1).
+Requests are paced from ``X-Rate-Limit-Requests-Left`` / ``X-Rate-Limit-Time-Reset-Ms``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import requests
+
+from adapters.auth import HeaderToken
+from adapters.base import ConnectionInfo, HttpStoreAdapter
+from adapters.pacing import PacedHttpClient, WindowPacer
+from adapters.paging import paginate_pages
+from dropstream.errors import (
+    ConfigurationError,
+    DataError,
+    NotFoundError,
+    UpstreamRejectedError,
+)
+from dropstream.models import Address, InventoryLevel, Order, OrderLine, PushResult, Shipment
+
+log = logging.getLogger(__name__)
+
+AWAITING_FULFILLMENT = 11
+PAGE_MAX = 250  # v2 ``limit`` maximum
+ADJUST_MAX = 2000  # items per absolute inventory adjustment
+# tracking_carrier values BigCommerce knows (others go into shipping_method, tracking_link).
+CARRIERS = {
+    "ups",
+    "usps",
+    "fedex",
+    "dhl",
+    "royal-mail",
+    "canada-post",
+    "australia-post",
+    "auspost",
+    "dpd",
+    "gls",
+    "tnt",
+    "purolator",
+    "ontrac",
+}
+
+
+class BigCommerceClient(PacedHttpClient):
+    """JSON with exact money; 204 is an empty answer; 422 bodies kept for per-item errors."""
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json(parse_float=Decimal)
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        if response.status_code == 422:
+            self.pacer.observe(response)
+            raise Rejected422(
+                f"{self.where} rejected the request (422): {response.text[:300]}", _json(response)
+            )
+        super().raise_for_status(response)
+
+
+class Rejected422(UpstreamRejectedError):
+    def __init__(self, message: str, body: Any) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def parse_time(value: str) -> datetime:
+    """BigCommerce v2 dates are RFC 2822 (``Sun, 01 Mar 2026 12:00:00 +0000``)."""
+    return parsedate_to_datetime(value).astimezone(UTC)
+
+
+def to_order(raw: dict[str, Any]) -> Order:
+    """One v2 order with its ``products`` and ``shipping_addresses`` lists merged in."""
+    try:
+        addresses = raw.get("shipping_addresses") or []
+        if len(addresses) != 1:
+            raise DataError(
+                f"BigCommerce order {raw.get('id')} ships to {len(addresses)} "
+                "addresses; only single-address orders are supported"
+            )
+        ship = addresses[0]
+        billing = raw.get("billing_address") or {}
+        lines = raw.get("products") or []
+        return Order(
+            order_id=str(raw["id"]),
+            number=str(raw["id"]),
+            created_at=parse_time(raw["date_created"]),
+            updated_at=parse_time(raw["date_modified"]),
+            ship_to=_address(ship),
+            bill_to=_address(billing),
+            lines=tuple(
+                OrderLine(
+                    line_id=str(ln["id"]),
+                    sku=ln.get("sku") or "",
+                    quantity=int(ln["quantity"]),
+                    unit_price=Decimal(str(ln["price_inc_tax"])),
+                    line_number=n,
+                )
+                for n, ln in enumerate(lines, start=1)
+            ),
+            email=ship.get("email") or billing.get("email") or "",
+            ship_method=ship.get("shipping_method") or "",
+            currency=raw.get("currency_code") or "USD",
+            notes=raw.get("customer_message") or "",
+            financial_status=raw.get("payment_status") or "",
+            fulfillment_status=raw.get("status") or "",
+            channel="bigcommerce",
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise DataError(f"BigCommerce order {raw.get('id')!r} is malformed: {exc!r}") from exc
+
+
+def _address(raw: dict[str, Any]) -> Address:
+    return Address(
+        name=" ".join(p for p in (raw.get("first_name"), raw.get("last_name")) if p),
+        company=raw.get("company") or "",
+        address1=raw.get("street_1") or "",
+        address2=raw.get("street_2") or "",
+        city=raw.get("city") or "",
+        state=raw.get("state") or "",
+        postal_code=raw.get("zip") or "",
+        country=raw.get("country_iso2") or "",
+        phone=raw.get("phone") or "",
+    )
+
+
+class BigCommerceAdapter(HttpStoreAdapter):
+    """A BigCommerce store."""
+
+    platform: ClassVar[str] = "bigcommerce"
+
+    def build_client(self, conn: ConnectionInfo) -> BigCommerceClient:
+        if not conn.password:
+            raise ConfigurationError(
+                f"Airflow Connection {conn.conn_id!r} has no password: put the BigCommerce API "
+                "account access token (X-Auth-Token) there"
+            )
+        client = BigCommerceClient(
+            conn.base_url(),
+            platform=self.platform,
+            connection_name=self.connection_name,
+            conn_id=conn.conn_id,
+            headers={"Content-Type": "application/json"},
+            credential_hint="access token (X-Auth-Token)",
+            retry=self.retry_policy,
+            pacer=WindowPacer(
+                left_header="X-Rate-Limit-Requests-Left", reset_header="X-Rate-Limit-Time-Reset-Ms"
+            ),
+        )
+        HeaderToken("X-Auth-Token", conn.password).apply(client.session)
+        return client
+
+    @property
+    def client(self) -> BigCommerceClient:
+        client = self.http
+        assert isinstance(client, BigCommerceClient)
+        return client
+
+    def test_connection(self) -> None:
+        self.client.call("GET", "v2/store")
+
+    # --- orders -----------------------------------------------------------------------------
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
+        """Awaiting-fulfillment orders modified in [since, until).
+
+        ceil(N / 250) list calls (one more, answered 204, when N is a multiple of 250), plus
+        the two detail calls per order v2 requires (products, shipping addresses).
+        """
+        params = {
+            "status_id": AWAITING_FULFILLMENT,
+            "min_date_modified": _query_time(since),
+            "max_date_modified": _query_time(until, round_up=True),
+            "sort": "date_modified:asc",
+            "limit": PAGE_MAX,
+        }
+
+        def page(n: int) -> tuple[list[Any], bool]:
+            orders = self.client.call("GET", "v2/orders", params=params | {"page": n}) or []
+            return orders, len(orders) >= PAGE_MAX
+
+        what = f"BigCommerce orders of {self.connection_name!r}"
+        for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
+            if not since <= parse_time(raw["date_modified"]) < until:
+                continue
+            order_id = raw["id"]
+            full = raw | {
+                "products": self._all(f"v2/orders/{order_id}/products"),
+                "shipping_addresses": self._all(f"v2/orders/{order_id}/shipping_addresses"),
+            }
+            try:
+                yield self.to_order(full)
+            except DataError as exc:  # skip and report; the rest of the window goes on
+                log.error("%s; skipped", exc)
+
+    def _all(self, path: str) -> list[Any]:
+        def page(n: int) -> tuple[list[Any], bool]:
+            items = self.client.call("GET", path, params={"page": n, "limit": PAGE_MAX}) or []
+            return items, len(items) >= PAGE_MAX
+
+        return list(paginate_pages(page, what=path, key=lambda item: item["id"]))
+
+    def to_order(self, raw: dict[str, Any]) -> Order:
+        return to_order(raw)
+
+    # --- shipments --------------------------------------------------------------------------
+    def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
+        """One v2 shipment per package; a tracking number already on the order counts as done."""
+        accepted: list[str] = []
+        rejected: list[tuple[str, str]] = []
+        details: dict[str, str] = {}
+        for shipment in shipments:
+            try:
+                details[shipment.key] = self._push_shipment(shipment)
+                accepted.append(shipment.key)
+            except (DataError, UpstreamRejectedError) as exc:
+                rejected.append((shipment.key, str(exc)))
+        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+
+    def _push_shipment(self, shipment: Shipment) -> str:
+        order = f"order {shipment.order_number}"
+        if not shipment.order_id:
+            raise DataError(f"{order}: BigCommerce order id unknown")
+        base = f"v2/orders/{shipment.order_id}"
+        try:
+            existing_shipments = self.client.call("GET", f"{base}/shipments") or []
+        except NotFoundError as exc:
+            raise DataError(f"{order} ({shipment.order_id}) not found in store") from exc
+        for existing in existing_shipments:
+            if existing.get("tracking_number") == shipment.tracking_number:
+                return str(existing["id"])
+        products = self._all(f"{base}/products")
+        items: dict[int, int] = {}
+        addresses: set[int] = set()
+        for line in shipment.lines:
+            matches = [
+                p
+                for p in products
+                if (str(p["id"]) == line.line_id if line.line_id else p.get("sku") == line.sku)
+            ]
+            if not matches:
+                raise DataError(f"{order}: no line {line.line_id or 'with SKU ' + line.sku}")
+            wanted = line.quantity
+            for product in matches:
+                left = int(product["quantity"]) - int(product.get("quantity_shipped") or 0)
+                take = min(wanted, left - items.get(product["id"], 0))
+                if take > 0:
+                    items[product["id"]] = items.get(product["id"], 0) + take
+                    addresses.add(int(product["order_address_id"]))
+                    wanted -= take
+        if not items:
+            raise DataError(f"{order}: nothing left to ship (already shipped?)")
+        if len(addresses) > 1:
+            raise DataError(f"{order}: the package holds lines for {len(addresses)} addresses")
+        body: dict[str, Any] = {
+            "order_address_id": addresses.pop(),
+            "tracking_number": shipment.tracking_number,
+            "items": [{"order_product_id": pid, "quantity": qty} for pid, qty in items.items()],
+        }
+        carrier = shipment.carrier.strip().lower().replace(" ", "-")
+        if carrier in CARRIERS:
+            body["tracking_carrier"] = carrier
+        body["shipping_method"] = " ".join(p for p in (shipment.carrier, shipment.service) if p)
+        if shipment.tracking_url:
+            body["tracking_link"] = shipment.tracking_url
+        created = self.client.call("POST", f"{base}/shipments", json=body)
+        return str(created["id"])
+
+    # --- inventory --------------------------------------------------------------------------
+    def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
+        """Absolute adjustments, ≤ 2000 per call; SKUs the store refuses are resubmitted once
+        without (so a batch with unknown SKUs costs one extra call)."""
+        wanted = {level.sku: level.available for level in levels}  # last level of a SKU wins
+        location = int(self.options.get("location_id") or self.conn.extra.get("location_id") or 1)
+        skus = list(wanted)
+        accepted: list[str] = []
+        rejected: list[tuple[str, str]] = []
+        for start in range(0, len(skus), ADJUST_MAX):
+            batch = skus[start : start + ADJUST_MAX]
+            for attempt in range(2):
+                items = [{"location_id": location, "sku": s, "quantity": wanted[s]} for s in batch]
+                try:
+                    self.client.call(
+                        "PUT",
+                        "v3/inventory/adjustments/absolute",
+                        json={"reason": "DropStream warehouse sync", "items": items},
+                    )
+                except Rejected422 as exc:
+                    blamed = _blamed_items(exc.body, len(batch))
+                    if attempt or not blamed:
+                        reason = f"not applied: {exc}"
+                        rejected += [(s, blamed.get(i, reason)) for i, s in enumerate(batch)]
+                        break
+                    rejected += [(batch[i], why) for i, why in sorted(blamed.items())]
+                    batch = [s for i, s in enumerate(batch) if i not in blamed]
+                    if not batch:
+                        break
+                    continue
+                accepted += batch
+                break
+        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
+
+
+def _blamed_items(body: Any, size: int) -> dict[int, str]:
+    """Item index -> reason from a v3 422 body (``errors: {"items.3.sku": "…"}``)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    blamed: dict[int, str] = {}
+    for field, message in (errors or {}).items() if isinstance(errors, dict) else ():
+        parts = str(field).split(".")
+        if len(parts) >= 2 and parts[0] == "items" and parts[1].isdigit() and int(parts[1]) < size:
+            blamed[int(parts[1])] = str(message)
+    return blamed
+
+
+def _query_time(value: datetime, *, round_up: bool = False) -> str:
+    """Whole-second ISO 8601 UTC for ``min/max_date_modified`` (widened; filtered exactly)."""
+    value = value.astimezone(UTC)
+    if round_up and value.microsecond:
+        value += timedelta(seconds=1)
+    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -1,0 +1,175 @@
+"""OAuth2 refresh-token auth over the shared HttpClient (Login with Amazon, eBay).
+
+``RefreshTokenGrant`` exchanges a long-lived refresh token for short-lived access tokens and
+caches one until shortly before it expires. ``OAuthClient`` is the shared ``HttpClient`` that
+puts the cached token on every request and, when the platform refuses it (expired early,
+revoked), refreshes it **once** and repeats the request; a second refusal is an
+``AuthenticationError`` like any other. A refused *refresh* fails at once, naming the
+connection: retrying bad credentials only trips the platform's abuse limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import requests
+
+from adapters.base import HttpClient, parse_retry_after
+from dropstream.errors import AuthenticationError, RateLimitedError, TransientError
+
+__all__ = ["OAuthClient", "RefreshTokenGrant"]
+
+
+class RefreshTokenGrant:
+    """``grant_type=refresh_token`` against ``token_url``; the access token is cached.
+
+    ``client_auth="basic"`` sends the client id/secret as HTTP Basic (eBay);
+    ``"form"`` sends them as form fields (Login with Amazon).
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        where: str,
+        conn_id: str,
+        scopes: Sequence[str] = (),
+        client_auth: str = "form",
+        timeout: tuple[float, float] = (10.0, 30.0),
+        clock: Callable[[], float] = time.monotonic,
+        renew_before: float = 60.0,
+    ) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.where = where
+        self.conn_id = conn_id
+        self.scopes = tuple(scopes)
+        self.client_auth = client_auth
+        self.timeout = timeout
+        self.clock = clock
+        self.renew_before = renew_before  # refresh a little early: no request races expiry
+        self.refreshes = 0
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._session = requests.Session()  # never shares headers with the API session
+
+    def access_token(self) -> str:
+        """The cached access token, refreshed first when missing or about to expire."""
+        if self._token is None or self.clock() >= self._expires_at:
+            self._refresh()
+        assert self._token is not None
+        return self._token
+
+    def invalidate(self) -> None:
+        """Forget the cached token (the platform refused it): the next use refreshes."""
+        self._token = None
+
+    def _refresh(self) -> None:
+        data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+        headers = {"Accept": "application/json", "User-Agent": "DropStream/0.1"}
+        if self.scopes:
+            data["scope"] = " ".join(self.scopes)
+        if self.client_auth == "basic":
+            pair = f"{self.client_id}:{self.client_secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        else:
+            data |= {"client_id": self.client_id, "client_secret": self.client_secret}
+        try:
+            response = self._session.post(
+                self.token_url, data=data, headers=headers, timeout=self.timeout
+            )
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientError(f"{self.where}: cannot reach {self.token_url} ({exc})") from exc
+        status = response.status_code
+        if status == 429:
+            raise RateLimitedError(
+                f"{self.where}: the token endpoint is rate limiting us (429)",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status == 408 or status >= 500:
+            raise TransientError(f"{self.where}: the token endpoint is unavailable ({status})")
+        body = _json(response)
+        if status >= 400 or not body.get("access_token"):
+            reason = body.get("error_description") or body.get("error") or response.text[:200]
+            raise AuthenticationError(
+                f"{self.where}: {self.token_url} refused to issue an access token ({status}: "
+                f"{reason}). Check the client id (login), client secret (password) and the "
+                f"refresh_token extra in Airflow Connection {self.conn_id!r}; refresh tokens "
+                "expire and are revoked when the seller re-authorises the app"
+            )
+        self._token = str(body["access_token"])
+        lifetime = float(body.get("expires_in") or 3600)
+        self._expires_at = self.clock() + max(lifetime - self.renew_before, lifetime / 2)
+        self.refreshes += 1
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class _TokenRefused(AuthenticationError):
+    """The platform refused the access token: refresh it once and try again."""
+
+
+class OAuthClient(HttpClient):
+    """HttpClient sending ``{auth_header}: {auth_prefix}{token}``; one refresh on refusal."""
+
+    def __init__(
+        self,
+        *args: Any,
+        grant: RefreshTokenGrant,
+        auth_header: str = "Authorization",
+        auth_prefix: str = "Bearer ",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.grant = grant
+        self.auth_header = auth_header
+        self.auth_prefix = auth_prefix
+        self._may_refresh = True
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        before = kwargs.pop("before_send", None)
+
+        def authorize() -> None:
+            self.session.headers[self.auth_header] = self.auth_prefix + self.grant.access_token()
+            if before is not None:
+                before()
+
+        try:
+            return super().request(method, path, before_send=authorize, **kwargs)
+        except _TokenRefused:
+            self.grant.invalidate()
+            self._may_refresh = False
+            try:
+                return super().request(method, path, before_send=authorize, **kwargs)
+            finally:
+                self._may_refresh = True
+
+    def token_refused(self, response: requests.Response) -> bool:
+        """Does this response say the access token (not a permission) is bad? Default: 401."""
+        return response.status_code == 401
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        if self._may_refresh and self.token_refused(response):
+            raise _TokenRefused(f"{self.where}: access token refused ({response.status_code})")
+        super().raise_for_status(response)
+
+    def close(self) -> None:
+        super().close()
+        self.grant.close()
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

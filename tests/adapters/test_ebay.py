@@ -1,0 +1,293 @@
+"""EbayAdapter against the strict local eBay emulator (real HTTP, OAuth refresh tokens)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from adapters import get_adapter
+from adapters.base import RetryPolicy
+from adapters.ebay import EbayAdapter, unit_price
+from dropstream.errors import AuthenticationError, ConfigurationError
+from dropstream.models import InventoryLevel, Shipment, ShipmentLine
+from tests.servers.ebay import EbayEmulator, ebay_connection_json
+
+CONN_ID = "dropstream_acme_store"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FAST = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, jitter=0.01)
+ORDERS = "/sell/fulfillment/v1/order"
+TOKEN = "/identity/v1/oauth2/token"
+BULK = "/sell/inventory/v1/bulk_update_price_quantity"
+
+
+@pytest.fixture
+def ebay(ebay_emulator: EbayEmulator, monkeypatch: pytest.MonkeyPatch) -> EbayEmulator:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", ebay_connection_json(ebay_emulator))
+    monkeypatch.setattr(EbayAdapter, "retry_policy", FAST)
+    return ebay_emulator
+
+
+@pytest.fixture
+def adapter(ebay: EbayEmulator) -> EbayAdapter:
+    built = get_adapter("ebay", CONN_ID, connection_name="acme")
+    assert isinstance(built, EbayAdapter)
+    yield built
+    built.close()
+
+
+def shipment(order_id: str, tracking: str, *lines: tuple[str, int], sku: str = "") -> Shipment:
+    return Shipment(
+        order_number=order_id,
+        tracking_number=tracking,
+        carrier="UPS",
+        order_id=order_id,
+        shipped_at=T0,
+        lines=tuple(ShipmentLine(sku=sku, quantity=n, line_id=lid) for lid, n in lines),
+    )
+
+
+def line_ids(ebay: EbayEmulator, order_id: str) -> list[str]:
+    return [item["lineItemId"] for item in ebay.orders[order_id]["lineItems"]]
+
+
+# --- orders --------------------------------------------------------------------------------
+def test_orders_across_three_pages_cost_three_requests(
+    ebay: EbayEmulator, adapter: EbayAdapter
+) -> None:
+    ids = [ebay.add_order(updated_at=T0 + timedelta(seconds=i)) for i in range(450)]
+    orders = list(adapter.fetch_orders(T0, T0 + timedelta(hours=1)))
+    assert [o.order_id for o in orders] == ids
+    assert ebay.calls("GET", ORDERS) == 3  # ceil(450 / 200)
+    assert ebay.calls("POST", TOKEN) == 1  # the access token is cached
+
+
+def test_window_is_half_open(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    at_since = ebay.add_order(updated_at=T0)
+    inside = ebay.add_order(updated_at=T0 + timedelta(minutes=5))
+    at_until = ebay.add_order(updated_at=T0 + timedelta(minutes=15))
+    ebay.add_order(updated_at=T0 - timedelta(milliseconds=1))
+    got = [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(minutes=15))]
+    assert got == [at_since, inside]
+    later = adapter.fetch_orders(T0 + timedelta(minutes=15), T0 + timedelta(minutes=30))
+    assert [o.order_id for o in later] == [at_until]
+
+
+def test_only_paid_open_orders(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    paid = ebay.add_order(updated_at=T0)
+    ebay.add_order(updated_at=T0, payment_status="PENDING")
+    ebay.add_order(updated_at=T0, payment_status="FULLY_REFUNDED")
+    done = ebay.add_order(updated_at=T0)
+    ebay.orders[done]["orderFulfillmentStatus"] = "FULFILLED"
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(1))] == [paid]
+
+
+def test_non_ascii_address_and_exact_money(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    ship_to = {
+        "fullName": "Zoë Müller-Łukasiewicz",
+        "contactAddress": {
+            "addressLine1": "Straße 5",
+            "addressLine2": "2. OG",
+            "city": "Köln",
+            "stateOrProvince": "NW",
+            "postalCode": "50667",
+            "countryCode": "DE",
+        },
+        "primaryPhone": {"phoneNumber": "+49 221 000"},
+        "email": "zoe@example.de",
+    }
+    order_id = ebay.add_order(
+        updated_at=T0,
+        ship_to=ship_to,
+        currency="EUR",
+        lines=[("MUG-1", 2, "12.10"), ("TEE-9", 3, "0.10")],
+        shipping_service="DE_DHLPaket",
+    )
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(1))
+    assert order.order_id == order.number == order_id
+    assert order.ship_to.name == "Zoë Müller-Łukasiewicz" and order.ship_to.city == "Köln"
+    assert order.ship_to.address1 == "Straße 5" and order.ship_to.country == "DE"
+    assert order.currency == "EUR" and order.ship_method == "DE_DHLPaket"
+    assert order.email == "zoe@example.de"
+    assert [(ln.sku, ln.quantity, ln.unit_price) for ln in order.lines] == [
+        ("MUG-1", 2, Decimal("12.10")),
+        ("TEE-9", 3, Decimal("0.10")),
+    ]
+    assert sum(ln.unit_price * ln.quantity for ln in order.lines) == Decimal("24.50")
+    assert [ln.line_number for ln in order.lines] == [1, 2]
+    assert [ln.line_id for ln in order.lines] == line_ids(ebay, order_id)
+
+
+def test_page_size_over_the_cap_is_refused(ebay: EbayEmulator) -> None:
+    adapter = get_adapter("ebay", CONN_ID, {"page_size": 250}, connection_name="acme")
+    with pytest.raises(ConfigurationError, match="400"):
+        list(adapter.fetch_orders(T0, T0 + timedelta(1)))
+    assert ebay.calls("GET", ORDERS) == 1
+
+
+# --- throttling, failures, auth ------------------------------------------------------------
+def test_429_storm_then_success(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    ebay.add_order(updated_at=T0)
+    ebay.fail_next(4, status=429)
+    assert len(list(adapter.fetch_orders(T0, T0 + timedelta(1)))) == 1
+    assert [r["status"] for r in ebay.requests if r["path"] == ORDERS] == [429] * 4 + [200]
+
+
+def test_server_errors_then_success(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    ebay.add_order(updated_at=T0)
+    ebay.fail_next(2, status=503)
+    assert len(list(adapter.fetch_orders(T0, T0 + timedelta(1)))) == 1
+    assert [r["status"] for r in ebay.requests if r["path"] == ORDERS] == [503, 503, 200]
+
+
+def test_expired_access_token_is_refreshed_once(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    ebay.add_order(updated_at=T0)
+    assert len(list(adapter.fetch_orders(T0, T0 + timedelta(1)))) == 1
+    ebay.expire_tokens()
+    assert len(list(adapter.fetch_orders(T0, T0 + timedelta(1)))) == 1
+    assert ebay.calls("POST", TOKEN) == 2
+    assert [r["status"] for r in ebay.requests] == [200, 200, 401, 200, 200]
+
+
+def test_token_revoked_again_after_refresh_fails(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    adapter.test_connection()
+    ebay.tokens.clear()
+    real_token = ebay._token
+
+    def token_then_revoke(*args):  # the fresh token is refused too: give up after one refresh
+        reply = real_token(*args)
+        ebay.tokens.clear()
+        return reply
+
+    ebay._token = token_then_revoke
+    with pytest.raises(AuthenticationError, match="401"):
+        adapter.test_connection()
+    assert ebay.calls("POST", TOKEN) == 2
+
+
+@pytest.mark.parametrize(
+    "bad", [{"password": "PRD-wrong-secret"}, {"extra": {"refresh_token": "v^1.1#revoked"}}]
+)
+def test_wrong_credentials_fail_fast_naming_the_connection(
+    ebay: EbayEmulator, monkeypatch: pytest.MonkeyPatch, bad: dict
+) -> None:
+    conn = json.loads(ebay_connection_json(ebay)) | bad
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+    adapter = get_adapter("ebay", CONN_ID, connection_name="acme")
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert "'acme'" in message and CONN_ID in message and "refresh_token" in message
+    assert "PRD-wrong-secret" not in message and "#revoked" not in message
+    assert [r["path"] for r in ebay.requests] == [TOKEN]  # no retry storm
+
+
+def test_connection_ok(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    adapter.test_connection()
+
+
+def test_missing_refresh_token_is_a_configuration_error(
+    ebay: EbayEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = json.loads(ebay_connection_json(ebay)) | {"extra": {}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(conn))
+    with pytest.raises(ConfigurationError, match="refresh_token"):
+        get_adapter("ebay", CONN_ID, connection_name="acme").test_connection()
+    assert ebay.requests == []
+
+
+# --- shipments -----------------------------------------------------------------------------
+def test_partial_shipment_of_a_multi_line_order(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    order_id = ebay.add_order(updated_at=T0, lines=[("A", 3, "1.00"), ("B", 1, "2.00")])
+    line_a, line_b = line_ids(ebay, order_id)
+    first = adapter.push_shipments([shipment(order_id, "1Z1", (line_a, 2))])
+    assert first.accepted == (f"{order_id}|1Z1",) and not first.rejected
+    assert ebay.orders[order_id]["orderFulfillmentStatus"] == "IN_PROGRESS"
+    second = adapter.push_shipments([shipment(order_id, "1Z2", (line_a, 1), (line_b, 1))])
+    assert second.accepted == (f"{order_id}|1Z2",)
+    assert [f["lineItems"] for f in ebay.fulfillments] == [
+        [{"lineItemId": line_a, "quantity": 2}],
+        [{"lineItemId": line_a, "quantity": 1}, {"lineItemId": line_b, "quantity": 1}],
+    ]
+    assert ebay.orders[order_id]["orderFulfillmentStatus"] == "FULFILLED"
+    assert second.details[f"{order_id}|1Z2"] == ebay.fulfillments[1]["fulfillmentId"]
+    assert ebay.fulfillments[0]["shippedDate"] == "2026-03-01T12:00:00.000Z"
+
+
+def test_two_packages_for_one_order(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    order_id = ebay.add_order(updated_at=T0, lines=[("A", 1, "1.00"), ("B", 1, "2.00")])
+    line_a, line_b = line_ids(ebay, order_id)
+    result = adapter.push_shipments(
+        [shipment(order_id, "PKG1", (line_a, 1)), shipment(order_id, "PKG2", (line_b, 1))]
+    )
+    assert result.accepted == (f"{order_id}|PKG1", f"{order_id}|PKG2")
+    assert [(f["shipmentTrackingNumber"], f["shippingCarrierCode"]) for f in ebay.fulfillments] == [
+        ("PKG1", "UPS"),
+        ("PKG2", "UPS"),
+    ]
+
+
+def test_same_shipment_twice_creates_one_fulfillment(
+    ebay: EbayEmulator, adapter: EbayAdapter
+) -> None:
+    order_id = ebay.add_order(updated_at=T0, lines=[("A", 2, "1.00")])
+    package = shipment(order_id, "1ZSAME", (line_ids(ebay, order_id)[0], 1))
+    first = adapter.push_shipments([package])
+    again = adapter.push_shipments([package])
+    assert first.accepted == again.accepted == (package.key,)
+    assert first.details == again.details
+    assert len(ebay.fulfillments) == 1
+    assert ebay.calls("POST", f"{ORDERS}/") == 1
+
+
+def test_lines_known_only_by_sku_and_refusals(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    order_id = ebay.add_order(updated_at=T0, lines=[("A", 1, "1.00")])
+    result = adapter.push_shipments(
+        [
+            shipment(order_id, "BYSKU", ("", 1), sku="A"),
+            shipment(order_id, "TOOMANY", (line_ids(ebay, order_id)[0], 1)),
+            shipment("99-99999-99999", "NOORDER", ("1", 1)),
+        ]
+    )
+    assert result.accepted == (f"{order_id}|BYSKU",)
+    reasons = dict(result.rejected)
+    assert "Quantity exceeds" in reasons[f"{order_id}|TOOMANY"]
+    assert "404" in reasons["99-99999-99999|NOORDER"]
+    assert len(ebay.fulfillments) == 1
+
+
+# --- inventory -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("count", "calls"), [(25, 1), (50, 2), (51, 3)])
+def test_inventory_batches_at_the_cap(
+    ebay: EbayEmulator, adapter: EbayAdapter, count: int, calls: int
+) -> None:
+    for i in range(count):
+        ebay.add_listing(f"SKU-{i:03d}", 1)
+    result = adapter.push_inventory([InventoryLevel(f"SKU-{i:03d}", i) for i in range(count)])
+    assert len(result.accepted) == count and not result.rejected
+    assert ebay.calls("POST", BULK) == calls
+    assert ebay.quantities == {f"SKU-{i:03d}": i for i in range(count)}
+
+
+def test_unknown_sku_is_rejected_the_rest_applied(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
+    ebay.add_listing("MUG-RED", 4)
+    ebay.add_listing("Größe L/XL", 1)
+    levels = [
+        InventoryLevel("MUG-RED", 7),
+        InventoryLevel("NOPE", 3),
+        InventoryLevel("Größe L/XL", 0),
+    ]
+    result = adapter.push_inventory(levels)
+    assert set(result.accepted) == {"MUG-RED", "Größe L/XL"}
+    ((sku, reason),) = result.rejected
+    assert sku == "NOPE" and "not available" in reason
+    assert ebay.quantities == {"MUG-RED": 7, "Größe L/XL": 0}
+    assert ebay.calls("POST", BULK) == 1
+
+
+def test_unit_price_from_line_cost() -> None:
+    assert unit_price(Decimal("24.20"), 2) == Decimal("12.10")
+    assert unit_price(Decimal("7"), 1) == Decimal("7")
+    assert unit_price(Decimal("10.00"), 3) == Decimal("3.333333")  # not a whole cent: 6 places
