@@ -1,0 +1,40 @@
+"""The connection wizard: the trigger form of this DAG adds, updates, tests or removes a
+DropStream connection (store ↔ warehouse for one merchant). Configuration only; the tasks live
+in ``dropstream.setup``. See docs/setup.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG
+
+from adapters import PLATFORMS
+from dropstream.registry import load_registry
+from dropstream.setup import tasks
+from dropstream.setup.form import setup_params
+
+_merchants = sorted({spec.merchant for spec in load_registry().specs.values()})
+
+with DAG(
+    dag_id=tasks.DAG_ID,
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,  # serialises the registry's read-modify-write
+    params=setup_params(_merchants, PLATFORMS),
+    tags=["dropstream", "setup"],
+    doc_md=__doc__,
+    default_args={"owner": "dropstream", "retries": 0},
+) as dag:
+    previous = PythonOperator(task_id="receive_form", python_callable=tasks.receive_form)
+    for step in tasks.STEPS:
+        current = PythonOperator(
+            task_id=step, python_callable=getattr(tasks, step), trigger_rule="none_failed"
+        )
+        previous >> current
+        previous = current
+    previous >> PythonOperator(
+        task_id="report", python_callable=tasks.report, trigger_rule="all_done"
+    )

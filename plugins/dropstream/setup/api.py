@@ -1,0 +1,147 @@
+"""A small client for Airflow's public REST API (connections, DAG runs), as the setup tasks use it.
+
+Tasks cannot create Connections through the Task SDK, so setup goes through the API server.
+Its URL and service account come from the Airflow Connection ``dropstream_airflow_api``
+(type http): host = the API server's base URL, login/password = a user allowed to edit
+connections and DAG runs. The bearer token comes from ``POST /auth/token``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from dropstream.errors import AuthenticationError, ConfigurationError, TransientError
+
+API_CONN_ID = "dropstream_airflow_api"
+TIMEOUT = 30
+
+
+class AirflowAPI:
+    """Just the calls setup needs; errors say which call failed and what to check."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._credentials = {"username": username, "password": password}
+        self._session = requests.Session()
+        self._token: str | None = None
+
+    @classmethod
+    def from_connection(cls, conn_id: str = API_CONN_ID) -> AirflowAPI:
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = BaseHook.get_connection(conn_id)
+        except AirflowNotFoundException as exc:
+            raise ConfigurationError(
+                f"Airflow Connection {conn_id!r} is missing: create it (type http, host = the "
+                "API server URL e.g. http://localhost:8080, login/password = a service user); "
+                "see docs/setup.md"
+            ) from exc
+        host = (conn.host or "").rstrip("/")
+        if "://" not in host:
+            host = f"{conn.schema or 'http'}://{host}"
+        if conn.port and host.count(":") < 2:
+            host = f"{host}:{conn.port}"
+        return cls(host, conn.login or "", conn.password or "")
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _authenticate(self) -> str:
+        if self._token is None:
+            try:
+                response = self._session.post(
+                    f"{self.base_url}/auth/token", json=self._credentials, timeout=TIMEOUT
+                )
+            except requests.RequestException as exc:
+                raise TransientError(f"Airflow API {self.base_url} unreachable: {exc}") from exc
+            if response.status_code >= 400:
+                raise AuthenticationError(
+                    f"Airflow API {self.base_url} refused the service login "
+                    f"{self._credentials['username']!r} (HTTP {response.status_code}); fix the "
+                    f"login/password of Airflow Connection {API_CONN_ID!r}"
+                )
+            self._token = response.json()["access_token"]
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(self._token)
+        return self._token
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """Call ``/api/v2{path}``; return the JSON body (None for 204 or an ``ok`` status)."""
+        headers = {"Authorization": f"Bearer {self._authenticate()}"}
+        url = f"{self.base_url}/api/v2{path}"
+        try:
+            response = self._session.request(
+                method, url, headers=headers, timeout=TIMEOUT, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise TransientError(f"Airflow API {method} {path} failed: {exc}") from exc
+        if response.status_code in ok:
+            return None
+        if response.status_code >= 400:
+            detail = response.text[:500]
+            error = (
+                AuthenticationError if response.status_code in (401, 403) else ConfigurationError
+            )
+            raise error(
+                f"Airflow API {method} {path} answered HTTP {response.status_code}: {detail}"
+            )
+        return response.json() if response.content else None
+
+    # --- connections ----------------------------------------------------------------------
+    def connection_exists(self, conn_id: str) -> bool:
+        return self.request("GET", f"/connections/{quote(conn_id)}", ok=(404,)) is not None
+
+    def upsert_connection(self, body: dict[str, Any]) -> str:
+        """Create the connection, or replace it if it exists; return 'created' or 'updated'."""
+        body = {**body, "extra": _extra_text(body.get("extra"))}
+        conn_id = body["connection_id"]
+        if self.connection_exists(conn_id):
+            self.request("PATCH", f"/connections/{quote(conn_id)}", json=body)
+            return "updated"
+        self.request("POST", "/connections", json=body)
+        return "created"
+
+    def delete_connection(self, conn_id: str) -> bool:
+        """Delete it; False if it did not exist."""
+        if not self.connection_exists(conn_id):
+            return False
+        self.request("DELETE", f"/connections/{quote(conn_id)}", ok=(404,))
+        return True
+
+    # --- DAG runs -------------------------------------------------------------------------
+    def trigger_run(self, dag_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", f"/dags/{quote(dag_id)}/dagRuns", json=body)
+
+    def get_run(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
+        return self.request("GET", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", ok=(404,))
+
+    def list_runs(self, dag_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        body = self.request(
+            "GET",
+            f"/dags/{quote(dag_id)}/dagRuns",
+            params={"limit": limit, "order_by": "-start_date"},
+        )
+        return list(body["dag_runs"])
+
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        self.request("DELETE", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", ok=(404,))
+
+    def set_note(self, dag_id: str, run_id: str, note: str) -> None:
+        """The run's note (Markdown, at most 1000 characters)."""
+        self.request(
+            "PATCH",
+            f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}",
+            params={"update_mask": "note"},
+            json={"note": note[:1000]},
+        )
+
+
+def _extra_text(extra: Any) -> str | None:
+    if extra is None or isinstance(extra, str):
+        return extra
+    return json.dumps(extra)

@@ -1,0 +1,164 @@
+"""Test a warehouse and a store with candidate credentials, without registering anything.
+
+The candidate Airflow Connection is handed to the real transport/adapter through an
+``AIRFLOW_CONN_<ID>`` environment variable of this task process only: nothing is stored, and
+the same code that runs the flows does the checking.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dropstream.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DropStreamError,
+    TransientError,
+)
+from dropstream.transports import get_transport
+from dropstream.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+
+class CheckFailed(ConfigurationError):
+    """One side (``warehouse`` or ``store``) failed its check; the message says why."""
+
+    def __init__(self, side: str, reason: str) -> None:
+        self.side, self.reason = side, reason
+        super().__init__(f"{side} check failed: {reason}")
+
+
+@contextmanager
+def candidate_connection(body: dict[str, Any]) -> Iterator[str]:
+    """Expose ``body`` as a throwaway Airflow Connection id for the duration of the block."""
+    conn_id = f"dropstream_setup_probe_{secrets.token_hex(6)}"
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    fields = {k: v for k, v in body.items() if k != "connection_id" and v not in (None, "")}
+    if isinstance(fields.get("extra"), str):
+        fields["extra"] = json.loads(fields["extra"])
+    os.environ[variable] = json.dumps(fields)
+    try:
+        yield conn_id
+    finally:
+        os.environ.pop(variable, None)
+
+
+def presented_host_key(host: str, port: int) -> Any:
+    """The SSH host key the server presents, fetched without logging in."""
+    import paramiko
+
+    try:
+        sock = socket.create_connection((host, port), timeout=15)
+    except OSError as exc:
+        raise CheckFailed(
+            "warehouse",
+            f"host unreachable: cannot connect to {host}:{port} "
+            f"({exc.strerror or exc}); check host, port and firewall",
+        ) from exc
+    try:
+        with paramiko.Transport(sock) as transport:
+            transport.start_client(timeout=15)
+            return transport.get_remote_server_key()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise CheckFailed("warehouse", f"{host}:{port} does not speak SSH ({exc})") from exc
+
+
+def describe_key(key: Any) -> str:
+    """``ssh-ed25519 SHA256:…`` as OpenSSH prints a fingerprint."""
+    return f"{key.get_name()} {key.fingerprint.split(' ', 1)[-1]}"
+
+
+def decide_host_key(body: dict[str, Any], pin_presented: bool) -> str:
+    """The host key to pin: the configured one if the server presents it, else per the form."""
+    extra = body.get("extra") or {}
+    key = presented_host_key(body["host"], int(body.get("port") or 22))
+    presented = f"{key.get_name()} {key.get_base64()}"
+    log.info(
+        "warehouse %s:%s presents host key %s", body["host"], body.get("port"), describe_key(key)
+    )
+    configured = (extra.get("host_key") or "").strip()
+    if configured:
+        if configured.split()[:2] != presented.split()[:2]:
+            raise CheckFailed(
+                "warehouse",
+                f"host key changed or wrong: the server presents {describe_key(key)} "
+                f"('{presented}') but the configured key is '{configured[:60]}…'. Only if the "
+                "3PL confirms a new key, paste it into warehouse_host_key",
+            )
+        return configured
+    if not pin_presented:
+        raise CheckFailed(
+            "warehouse",
+            f"no host key given: the server presents {describe_key(key)} ('{presented}'). "
+            "Confirm the fingerprint with the 3PL, then paste the key into warehouse_host_key "
+            "or tick warehouse_pin_presented_key",
+        )
+    log.info("pinning the presented host key %s (trust on first use)", describe_key(key))
+    return presented
+
+
+def check_warehouse(body: dict[str, Any], protocol: str, folders: list[str]) -> None:
+    """Log in, then prove every folder exists and is writable; leave nothing behind."""
+    probe = f"dropstream-setup-probe-{secrets.token_hex(4)}"  # staged as a hidden .part file
+    with candidate_connection(body) as conn_id, get_transport(protocol, conn_id) as transport:
+        try:
+            transport.test()
+            log.info("logged in to the warehouse %s", body.get("host"))
+            for folder in dict.fromkeys(folders):
+                path = transport.stage(folder, probe, b"")
+                _remove(transport, protocol, path)
+                log.info("folder %s exists and is writable (probe %s removed)", folder, path)
+        except CheckFailed:
+            raise
+        except DropStreamError as exc:
+            raise CheckFailed("warehouse", _reason(exc)) from exc
+
+
+def _remove(transport: Transport, protocol: str, path: str) -> None:
+    """Delete the probe; transports have no delete in their contract, so use the hook."""
+    remove = getattr(transport, "remove", None)
+    if callable(remove):
+        remove(path)
+    elif protocol == "sftp":
+        transport._run("remove probe", path, lambda client: client.remove(path))  # type: ignore[attr-defined]
+    elif protocol in {"ftp", "ftps"}:
+        transport._hook.delete_file(path)  # type: ignore[attr-defined]
+    else:
+        bucket, _, key = path.removeprefix("s3://").partition("/")
+        transport._hook.delete_objects(bucket, [key])  # type: ignore[attr-defined]
+
+
+def check_store(body: dict[str, Any], platform: str, name: str) -> None:
+    """Credentials accepted and the scopes the three flows need granted."""
+    from adapters import get_adapter
+
+    with candidate_connection(body) as conn_id:
+        adapter = get_adapter(platform, conn_id, {}, connection_name=name)
+        try:
+            adapter.test_connection()
+        except DropStreamError as exc:
+            raise CheckFailed("store", _reason(exc)) from exc
+        finally:
+            adapter.close()
+    log.info("store %s accepted the credentials and grants the needed scopes", body.get("host"))
+
+
+def _reason(exc: DropStreamError) -> str:
+    text = str(exc).replace("dropstream_setup_probe_", "candidate connection ")
+    if isinstance(exc, AuthenticationError):
+        return (
+            text
+            if text.lower().startswith(("login refused", "host key"))
+            else (f"credentials or permissions refused: {text}")
+        )
+    if isinstance(exc, TransientError):
+        return f"unreachable: {text}"
+    return text

@@ -1,0 +1,158 @@
+"""A real Airflow api-server (SimpleAuthManager, one known user) sharing the tests' AIRFLOW_HOME.
+
+It serves the metadata DB the tests' ``dag.test()`` runs write to, so tasks that call the REST
+API (the setup DAG) talk to a real server with real auth. The fixture also exposes it to tasks
+as the Airflow Connection ``dropstream_airflow_api`` (an ``AIRFLOW_CONN_*`` variable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+USER = "dropstream-service"
+SIMPLE_AUTH_MANAGER = (
+    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AirflowAPIServer:
+    url: str
+    username: str
+    password: str
+    process: subprocess.Popen[bytes] = field(repr=False)
+    log_path: Path = field(repr=False)
+    _token: str | None = field(default=None, repr=False)
+
+    def connection_json(self) -> str:
+        return json.dumps(
+            {
+                "conn_type": "http",
+                "host": self.url,
+                "login": self.username,
+                "password": self.password,
+            }
+        )
+
+    def token(self) -> str:
+        if self._token is None:
+            response = requests.post(
+                f"{self.url}/auth/token",
+                timeout=30,
+                json={"username": self.username, "password": self.password},
+            )
+            response.raise_for_status()
+            self._token = response.json()["access_token"]
+        return self._token
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """``/api/v2{path}`` with the service user's bearer token."""
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.call("GET", path, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _migrate() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        capture_output=True,
+    )
+    from airflow import settings
+
+    if settings.Session is None:
+        settings.configure_orm()
+
+
+@pytest.fixture(scope="session")
+def airflow_api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowAPIServer]:
+    """Start ``airflow api-server`` on a loopback port; see the module docstring."""
+    _migrate()
+    base = tmp_path_factory.mktemp("api-server")
+    password = secrets.token_urlsafe(16)
+    passwords = base / "passwords.json"
+    passwords.write_text(json.dumps({USER: password}))
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "include")]),
+    }
+    log_path = base / "api-server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airflow",
+                "api-server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = AirflowAPIServer(f"http://127.0.0.1:{port}", USER, password, process, log_path)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"api-server exited with {process.returncode}:\n{server.log()[-3000:]}")
+        try:
+            if requests.get(f"{server.url}/api/v2/monitor/health", timeout=2).ok:
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"api-server did not answer on {server.url}:\n{server.log()[-3000:]}")
+        time.sleep(0.5)
+    os.environ["AIRFLOW_CONN_DROPSTREAM_AIRFLOW_API"] = server.connection_json()
+    try:
+        yield server
+    finally:
+        os.environ.pop("AIRFLOW_CONN_DROPSTREAM_AIRFLOW_API", None)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

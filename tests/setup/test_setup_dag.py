@@ -1,0 +1,205 @@
+"""The connection wizard end to end: real api-server, real sshd, the Shopify emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.servers.sshd import free_port, new_ed25519_key
+
+SETUP = "dropstream_setup"
+
+
+def test_add_registers_connections_registry_and_paused_dags(wizard, monkeypatch, capfd):
+    conf = wizard.form("wiz-add")
+    ran = wizard.trigger(conf)
+    assert len(ran) == 2, ran  # the form run, then the continuation that holds no secret
+    run = wizard.last_run()
+    assert run["state"] == "success", run
+    assert "dropstream__wiz-add__orders" in run["note"] and "paused" in run["note"]
+
+    store = wizard.connection("dropstream_wiz-add_store")
+    warehouse = wizard.connection("dropstream_wiz-add_warehouse")
+    assert store["conn_type"] == "http" and store["host"] == wizard.shop.url
+    assert warehouse["conn_type"] == "sftp" and warehouse["host"] == wizard.sftp.host
+    assert warehouse["port"] == wizard.sftp.port and warehouse["login"] == wizard.sftp.username
+    extra = json.loads(warehouse["extra"])
+    assert extra["host_key"] == wizard.sftp.host_key
+
+    entry = wizard.registry()["wiz-add"]
+    assert entry["merchant"] == "acme-goods" and entry["store"]["platform"] == "shopify"
+    assert entry["warehouse"]["paths"]["orders"] == "/in"
+    dags = wizard.generated_dags(monkeypatch)
+    ids = {f"dropstream__wiz-add__{f}" for f in ("orders", "inventory", "tracking")}
+    assert ids <= set(dags)
+    for dag_id in ids:
+        assert dags[dag_id].is_paused_upon_creation
+        assert "merchant:acme-goods" in dags[dag_id].tags
+    assert not [p for p in wizard.sftp.root.rglob("*") if p.is_file()]  # no probe left behind
+
+    secrets = [conf["warehouse_private_key"], conf["store_access_token"]]
+    secrets += [line for line in conf["warehouse_private_key"].splitlines()[1:-1] if line]
+    assert_no_secret_anywhere(wizard, secrets, capfd.readouterr())
+
+
+def assert_no_secret_anywhere(wizard, secrets, captured) -> None:
+    api = wizard.api
+    places = {
+        "runs and their conf": json.dumps(api.get(f"/dags/{SETUP}/dagRuns")),
+        "task instances and rendered fields": json.dumps(
+            api.get(f"/dags/{SETUP}/dagRuns/~/taskInstances")
+        ),
+        "variables": json.dumps(api.get("/variables")),
+        "connections (API view)": json.dumps(api.get("/connections")),
+        "event log": json.dumps(api.get("/eventLogs", params={"limit": 1000})),
+        "process output": captured.out + captured.err,
+    }
+    xcoms = api.get(f"/dags/{SETUP}/dagRuns/~/taskInstances/~/xcomEntries")["xcom_entries"]
+    places["xcom"] = json.dumps(
+        [
+            api.get(
+                f"/dags/{SETUP}/dagRuns/{x['run_id']}/taskInstances/{x['task_id']}"
+                f"/xcomEntries/{x['key']}"
+            )
+            for x in xcoms
+        ]
+    )
+    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+    for path in logs.rglob("*") if logs.exists() else ():
+        if path.is_file():
+            places[str(path)] = path.read_text(errors="replace")
+    assert "dropstream_setup_staged_" not in places["connections (API view)"]
+    for secret in secrets:
+        found = [where for where, text in places.items() if secret in text]
+        assert not found, f"secret {secret[:12]}… found in {found}"
+
+
+def failed_setup(wizard, capfd, name: str, **overrides) -> tuple[dict, str]:
+    """Run a setup that must fail; check nothing was registered; return (run, output)."""
+    wizard.trigger(wizard.form(name, **overrides))
+    run = wizard.last_run()
+    output = capfd.readouterr()
+    assert run["state"] == "failed", run
+    assert "nothing was registered" in run["note"]
+    assert wizard.connection(f"dropstream_{name}_store") is None
+    assert wizard.connection(f"dropstream_{name}_warehouse") is None
+    assert name not in wizard.registry()
+    assert "dropstream_setup_staged_" not in json.dumps(wizard.api.get("/connections"))
+    return run, output.out + output.err
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("unreachable", "warehouse check failed: host unreachable"),
+        ("login", "warehouse check failed: login refused"),
+        ("host_key", "warehouse check failed: host key changed"),
+        ("folder_missing", "warehouse check failed: cannot upload to folder /nowhere"),
+        ("token", "store check failed"),
+        ("scope", "is missing access scopes: read_orders"),
+    ],
+)
+def test_failed_check_registers_nothing_and_says_why(wizard, capfd, case, reason):
+    overrides = {
+        "unreachable": {"warehouse_port": free_port()},
+        "login": {"warehouse_private_key": new_ed25519_key()[0]},
+        "host_key": {"warehouse_host_key": new_ed25519_key()[1]},
+        "folder_missing": {"orders_folder": "/nowhere"},
+        "token": {"store_access_token": "shpat_not_the_token"},
+        "scope": {},
+    }[case]
+    if case == "scope":
+        wizard.shop.scopes = [s for s in wizard.shop.scopes if "orders" not in s or "fulfil" in s]
+    run, output = failed_setup(wizard, capfd, f"wiz-fail-{case.replace('_', '-')}", **overrides)
+    assert reason in run["note"], run["note"]
+    assert reason in output
+    if case == "token":
+        assert "shpat_not_the_token" not in output and "shpat_not_the_token" not in run["note"]
+
+
+def test_read_only_folder_is_reported(wizard, capfd):
+    folder = wizard.sftp.root / "out"
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem cannot make a folder immutable (chattr +i)")
+    try:
+        run, output = failed_setup(wizard, capfd, "wiz-fail-read-only")
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert "cannot upload to folder /out" in run["note"] and "permission denied" in run["note"]
+
+
+def test_form_problems_are_listed_at_once(wizard, capfd):
+    run, output = failed_setup(
+        wizard, capfd, "Bad Name!", new_merchant="", warehouse_host="", store_url=""
+    )
+    for field in ("connection_name", "warehouse_host", "store_url", "new_merchant"):
+        assert f"field '{field}" in run["note"] or f"'{field}'" in run["note"], run["note"]
+
+
+def test_second_store_then_remove_first_leaves_only_the_second(wizard, monkeypatch):
+    wizard.trigger(wizard.form("wiz-first", merchant="multi-goods"))
+    assert wizard.last_run()["state"] == "success"
+    wizard.reparse()  # the form now offers the merchant to join
+    second = wizard.form("wiz-second", merchant="", existing_merchant="multi-goods")
+    wizard.trigger(second)
+    assert wizard.last_run()["state"] == "success", wizard.last_run()
+    wizard.trigger(
+        {
+            **wizard.form("wiz-first"),
+            "action": "remove",
+            "warehouse_private_key": "",
+            "store_access_token": "",
+        }
+    )
+    run = wizard.last_run()
+    assert run["state"] == "success" and "removed" in run["note"], run
+    assert wizard.connection("dropstream_wiz-first_store") is None
+    assert wizard.connection("dropstream_wiz-first_warehouse") is None
+    assert wizard.registry()["wiz-second"]["merchant"] == "multi-goods"
+    mine = {d for d in wizard.generated_dags(monkeypatch) if d.startswith("dropstream__wiz-")}
+    assert {d for d in mine if "wiz-first" in d or "wiz-second" in d} == {
+        f"dropstream__wiz-second__{f}" for f in ("orders", "inventory", "tracking")
+    }
+
+
+def test_update_changes_only_what_was_given(wizard):
+    wizard.trigger(wizard.form("wiz-upd"))
+    assert wizard.last_run()["state"] == "success"
+    before = wizard.connection("dropstream_wiz-upd_warehouse")
+    blank = {
+        k: ""
+        for k in (
+            "new_merchant",
+            "warehouse_name",
+            "warehouse_host",
+            "warehouse_login",
+            "warehouse_private_key",
+            "warehouse_host_key",
+            "store_name",
+            "store_url",
+            "store_access_token",
+            "store_api_version",
+        )
+    }
+    wizard.trigger(
+        {
+            **wizard.form("wiz-upd"),
+            **blank,
+            "warehouse_port": None,
+            "action": "update",
+            "default_ship_method": "FEDEX_2DAY",
+        }
+    )
+    run = wizard.last_run()
+    assert run["state"] == "success" and "updated" in run["note"], run
+    entry = wizard.registry()["wiz-upd"]
+    assert entry["rules"]["default_ship_method"] == "FEDEX_2DAY"
+    assert entry["warehouse"]["name"] == "Acme 3PL" and entry["merchant"] == "acme-goods"
+    after = wizard.connection("dropstream_wiz-upd_warehouse")
+    assert {k: after[k] for k in ("host", "port", "login", "extra")} == {
+        k: before[k] for k in ("host", "port", "login", "extra")
+    }
