@@ -18,6 +18,12 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+# One Fernet key for this process and every Airflow subprocess (api-server, migrate): without
+# it each may invent its own and cannot read the Connections another one encrypted.
+if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
+    from cryptography.fernet import Fernet
+
+    os.environ["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
 
 # Every module in tests/servers/ is a fixture plugin: a real server (sshd, FTP, S3, PostgreSQL)
 # or a platform emulator. Adding a server is adding a module there.

@@ -151,4 +151,6 @@ class ShopifyAdapter(HttpStoreAdapter):
         return push_shipments(self.client, shipments)
 
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
+        if not levels:  # nothing changed: not even the location is looked up
+            return PushResult()
         return push_inventory(self.client, levels, self.location_id())

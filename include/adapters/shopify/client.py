@@ -55,7 +55,6 @@ class ShopifyClient(HttpClient):
         self.clock = clock
         self.bucket: Bucket | None = None
         self.costs: dict[str, float] = {}  # query text -> requestedQueryCost last time
-        self._sent_at = 0.0
         self._query = ""  # the document in flight (for learning its cost from a THROTTLED reply)
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,18 +81,18 @@ class ShopifyClient(HttpClient):
             available = self.bucket.available_at(self.clock())
             if available < needed:
                 self.sleep((needed - available) / self.bucket.restore_rate)
-        self._sent_at = self.clock()
 
     def _learn(self, query: str, body: dict[str, Any]) -> None:
         cost = (body.get("extensions") or {}).get("cost") or {}
         status = cost.get("throttleStatus")
         if status:
-            # Timestamp with the send time: under-estimates the refill, so pacing errs slow.
+            # Date the reading when the answer arrived, the latest moment it can describe:
+            # the refill since then is then never over-estimated, so pacing errs slow.
             self.bucket = Bucket(
                 float(status["currentlyAvailable"]),
                 float(status["maximumAvailable"]),
                 float(status["restoreRate"]),
-                self._sent_at,
+                self.clock(),
             )
         if cost.get("requestedQueryCost") is not None:
             self.costs[query] = float(cost["requestedQueryCost"])

@@ -1,0 +1,114 @@
+"""The three flows end to end on every store platform: real DAGs by dag.test(), the real sshd,
+the platform's emulator (through the harness of ``tests/adapters/harness.py``).
+
+One test per platform covers orders -> warehouse, tracking -> store and inventory -> store, and
+reruns each flow to show nothing happens twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters import PLATFORMS
+from tests.adapters.harness import PlatformHarness, harness_for
+from tests.dags.conftest import Deployment
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
+SHIPMENT_HEADER = (
+    "order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
+)
+
+
+@pytest.fixture(params=PLATFORMS)
+def platform_deployment(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    airflow_db: None,
+    sftp_server: Any,
+) -> tuple[PlatformHarness, Deployment]:
+    """A registered connection on ``platform`` wired to its emulator and the real sshd."""
+    platform = str(request.param)
+    harness = harness_for(platform)
+    emulator = request.getfixturevalue(harness.fixture_name)
+    harness.speed_up(monkeypatch)
+    name = f"e2e_{platform}"
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", harness.connection_json(emulator)
+    )
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_WAREHOUSE", sftp_server.connection_json()
+    )
+    deployment = Deployment(name, emulator, sftp_server, monkeypatch)
+    store = {
+        "name": f"Acme on {platform}",
+        "platform": platform,
+        "conn_id": f"dropstream_{name}_store",
+        "options": {},
+    }
+    deployment.register(store=store)
+    return harness, deployment
+
+
+def order_numbers(files: dict[str, bytes]) -> list[str]:
+    """Client order numbers in every order file, one per PH row, in file order."""
+    return [
+        row[1]
+        for content in files.values()
+        for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))
+        if row and row[0] == "PH"
+    ]
+
+
+def test_three_flows_once_each(platform_deployment: tuple[PlatformHarness, Deployment]) -> None:
+    h, deployment = platform_deployment
+    emu = deployment.shop
+
+    # Orders: two orders in the window -> one file holding both; a rerun publishes nothing.
+    first = h.seed_order(
+        emu, 1001, T0 + timedelta(minutes=3), lines=[("SKU-1", 2, "5.00"), ("SKU-2", 1, "7.50")]
+    )
+    second = h.seed_order(emu, 1002, T0 + timedelta(minutes=14), lines=[("SKU-3", 1, "3.00")])
+    numbers = sorted([h.order_number(emu, first), h.order_number(emu, second)])
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    published = deployment.files("in")
+    assert len(published) == 1 and sorted(order_numbers(published)) == numbers
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert deployment.files("in") == published
+
+    # Tracking: one package of the first order -> one fulfillment; the same file again -> none.
+    shipments = SHIPMENT_HEADER + (
+        f"{h.order_number(emu, first)},1,SKU-1,1,UPS,Ground,1ZE2E0001,2026-11-20\r\n"
+    )
+    deployment.write("out", "shp_1.csv", shipments)
+    assert deployment.run("tracking", T0 + timedelta(hours=4)).state == "success"
+    created = [(tn, sum(lines.values())) for tn, lines in h.fulfillments(emu, first)]
+    assert created == [("1ZE2E0001", 1)]
+    assert h.fulfillments(emu, second) == []
+    assert deployment.files("archive") == {"shp_1.csv": shipments.encode()}
+    writes = h.requests(emu, "fulfillment")
+    deployment.write("out", "shp_1.csv", shipments)
+    assert deployment.run("tracking", T0 + timedelta(hours=8)).state == "success"
+    assert [(tn, sum(lines.values())) for tn, lines in h.fulfillments(emu, first)] == created
+    assert h.requests(emu, "fulfillment") == writes
+    assert deployment.files("out") == {}
+
+    # Inventory: the snapshot sets the quantity; the same snapshot again pushes nothing.
+    h.seed_sku(emu, "SKU-1", 0)
+    h.seed_sku(emu, "SKU-2", 5)
+    snapshot = "sku,quantity_available,as_of\r\nSKU-1,12,2026-11-20T09:00:00Z\r\n"
+    deployment.write("out", "inv_1.csv", snapshot)
+    assert deployment.run("inventory", T0 + timedelta(hours=1)).state == "success"
+    assert (h.quantity(emu, "SKU-1"), h.quantity(emu, "SKU-2")) == (12, 5)
+    pushes = h.requests(emu, "inventory_push")
+    assert pushes == 1
+    deployment.write("out", "inv_1.csv", snapshot)
+    assert deployment.run("inventory", T0 + timedelta(hours=2)).state == "success"
+    assert h.requests(emu, "inventory_push") == pushes
+    assert deployment.files("out") == {}
