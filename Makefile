@@ -30,6 +30,8 @@ lint: deps
 
 bench: deps
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/formats.py
+	$(BIN)/python bench/api_calls.py
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache

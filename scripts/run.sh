@@ -23,6 +23,14 @@ for _ in $(seq 1 300); do
 done
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 for _ in $(seq 1 30); do [ -s "$passwords" ] && break; sleep 1; done
+# The setup DAG registers connections through the REST API: give it the API's URL and the admin
+# login (embedded default only; production uses a service user, see docs/setup.md).
+admin_pw=$(python -c "import json,sys; print(json.load(open(sys.argv[1])).get('admin',''))" "$passwords" 2>/dev/null || true)
+if [ -n "$admin_pw" ] && ! airflow connections get dropstream_airflow_api >/dev/null 2>&1; then
+  airflow connections add dropstream_airflow_api --conn-type http --conn-host "http://localhost:$PORT" \
+    --conn-login admin --conn-password "$admin_pw" >/dev/null 2>&1 \
+    && echo "Created Airflow Connection dropstream_airflow_api (used by the dropstream_setup DAG)."
+fi
 echo
 echo "DropStream is running:  http://localhost:$PORT"
 echo "Login:                  $(python -c "import json,sys; d=json.load(open(sys.argv[1])); print(', '.join(f'{u} / {p}' for u,p in d.items()))" "$passwords" 2>/dev/null || echo "see $passwords")"
