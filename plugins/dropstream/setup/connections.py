@@ -1,13 +1,13 @@
-"""Airflow Connection bodies (REST API shape) for a connection's warehouse and store."""
+"""Airflow Connection bodies (REST API shape) for a connection's warehouse and store, built
+from the per-platform / per-protocol tables in ``dropstream.setup.targets``."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from dropstream.setup.targets import STORES, WAREHOUSES, Target
 from dropstream.setup.validate import Plan
-
-_CONN_TYPES = {"sftp": "sftp", "ftp": "ftp", "ftps": "ftp", "s3": "aws"}
 
 
 def existing_body(conn_id: str) -> dict[str, Any] | None:
@@ -33,55 +33,71 @@ def existing_body(conn_id: str) -> dict[str, Any] | None:
     }
 
 
+def build_body(
+    target: Target,
+    conn_id: str,
+    description: str,
+    side: dict[str, Any],
+    secrets: dict[str, str],
+    base: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The Connection of ``target`` from its table: ``base`` (update) with what was given laid
+    over it. A fresh side (add, or a changed protocol/platform) ignores ``base``."""
+    if side.get("fresh") or (base and base.get("conn_type") != target.conn_type):
+        base = None
+    body = dict(base or {"conn_type": target.conn_type, "extra": {}})
+    body["connection_id"] = conn_id
+    body["description"] = description
+    extra = dict(body.get("extra") or {})
+    given = side.get("fields") or {}
+    for form_field, where in target.field_mapping.items():
+        if form_field in target.secret_fields:
+            if not secrets.get(form_field):
+                continue
+            value: Any = secrets[form_field]
+        elif form_field in given:
+            value = given[form_field]
+        else:
+            continue
+        if where.startswith("extra."):
+            extra[where.removeprefix("extra.")] = value
+        else:
+            body[where] = value
+    extra.update(side.get("options") or {})
+    extra.update(target.fixed_extra)
+    body["extra"] = extra
+    return body
+
+
 def warehouse_body(
     plan: Plan, secrets: dict[str, str], base: dict[str, Any] | None, host_key: str | None = None
 ) -> dict[str, Any]:
-    """The warehouse Connection: ``base`` (update) with what the form gave laid over it."""
-    given = plan.warehouse
-    protocol = given.get("protocol") or "sftp"
-    body = dict(base or {"conn_type": _CONN_TYPES[protocol], "extra": {}})
-    body["connection_id"] = plan.warehouse_conn_id
-    body["description"] = f"DropStream warehouse of connection {plan.name} (dropstream_setup)"
-    extra = dict(body.get("extra") or {})
-    for key in ("host", "login", "port"):
-        if key in given:
-            body[key] = given[key]
-    if "warehouse_password" in secrets:
-        body["password"] = secrets["warehouse_password"]
-    if protocol == "sftp":
-        if "warehouse_private_key" in secrets:
-            extra["private_key"] = secrets["warehouse_private_key"]
-        if "warehouse_private_key_passphrase" in secrets:
-            extra["private_key_passphrase"] = secrets["warehouse_private_key_passphrase"]
-        if "host_key" in given:
-            extra["host_key"] = given["host_key"]
-        if host_key:
-            extra["host_key"] = host_key
-        extra["look_for_keys"] = "false"  # only the key given here, never the worker's ~/.ssh
-    elif protocol == "s3" and "region" in given:
-        extra["region_name"] = given["region"]
-    body["extra"] = extra
+    """The warehouse Connection (type per ``targets.WAREHOUSES``)."""
+    target = WAREHOUSES[plan.warehouse.get("target") or "sftp"]
+    body = build_body(
+        target,
+        plan.warehouse_conn_id,
+        f"DropStream warehouse of connection {plan.name} (dropstream_setup)",
+        plan.warehouse,
+        secrets,
+        base,
+    )
+    if host_key:  # the key test_warehouse decided to pin
+        body["extra"]["host_key"] = host_key
     return body
 
 
 def store_body(plan: Plan, secrets: dict[str, str], base: dict[str, Any] | None) -> dict[str, Any]:
-    """The store Connection (type http): host = store URL, password = API token."""
-    given = plan.store
-    body = dict(base or {"conn_type": "http", "extra": {}})
-    body["connection_id"] = plan.store_conn_id
-    body["description"] = f"DropStream store of connection {plan.name} (dropstream_setup)"
-    extra = dict(body.get("extra") or {})
-    if "url" in given:
-        body["host"] = given["url"]
-    if "login" in given:
-        body["login"] = given["login"]
-    if "store_access_token" in secrets:
-        body["password"] = secrets["store_access_token"]
-    for key in ("api_version", "location_id"):
-        if key in given:
-            extra[key] = given[key]
-    body["extra"] = extra
-    return body
+    """The store Connection (type http; fields per ``targets.STORES``)."""
+    target = STORES[plan.store["target"]]
+    return build_body(
+        target,
+        plan.store_conn_id,
+        f"DropStream store of connection {plan.name} (dropstream_setup)",
+        plan.store,
+        secrets,
+        base,
+    )
 
 
 def api_body(body: dict[str, Any]) -> dict[str, Any]:

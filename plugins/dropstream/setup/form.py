@@ -12,7 +12,11 @@ from typing import Any
 from airflow.sdk import Param
 
 from dropstream.formats import FORMATS
+from dropstream.setup.targets import SECRET_FIELDS, STORE_OPTIONS_FIELD, STORES, WAREHOUSES
+from dropstream.setup.targets import applies_to as _applies_to
 from dropstream.transports import PROTOCOLS
+
+__all__ = ["SECRET_FIELDS", "setup_params"]
 
 ACTIONS: dict[str, str] = {
     "add": "Add a new connection",
@@ -45,13 +49,8 @@ DEFAULT_FOLDERS: dict[str, str] = {
     "inventory": "/out",
     "archive": "/archive",
 }
-#: Form fields holding secrets: they are staged into an encrypted Connection and scrubbed.
-SECRET_FIELDS: tuple[str, ...] = (
-    "warehouse_password",
-    "warehouse_private_key",
-    "warehouse_private_key_passphrase",
-    "store_access_token",
-)
+#: Form fields holding secrets (``targets.SECRET_FIELDS``, every target's ``secret_fields``):
+#: they are staged into an encrypted Connection and scrubbed.
 
 
 def _readable(names: dict[str, str], values: tuple[str, ...]) -> dict[str, str]:
@@ -66,6 +65,20 @@ def _text(section: str, description: str, default: str | None = "", **schema: An
 def _secret(section: str, description: str, **schema: Any) -> Param:
     return Param(
         "", type="string", format="password", section=section, description_md=description, **schema
+    )
+
+
+def _used(name: str, description: str) -> str:
+    """``description`` plus which protocols/platforms read the field (from ``targets``)."""
+    targets = STORES if name.startswith("store_") else WAREHOUSES
+    return description + _applies_to(name, targets)
+
+
+def _option_keys() -> str:
+    return "; ".join(
+        f"**{t.display}**: " + ", ".join(f"`{k}`" for k in t.option_keys)
+        for t in STORES.values()
+        if t.option_keys
     )
 
 
@@ -114,8 +127,11 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         ),
         "warehouse_host": _text(
             w,
-            "Server name from the 3PL's onboarding sheet, e.g. `sftp.3pl.example`. "
-            "For S3: the bucket name.",
+            _used(
+                "warehouse_host",
+                "Server name from the 3PL's onboarding sheet, e.g. "
+                "`sftp.3pl.example` (not for S3: use the bucket field).",
+            ),
         ),
         "warehouse_port": Param(
             None,
@@ -123,31 +139,44 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             minimum=1,
             maximum=65535,
             section=w,
-            description_md="Leave empty for the protocol's standard port (SFTP 22, FTP/FTPS 21).",
+            description_md=_used(
+                "warehouse_port",
+                "Leave empty for the protocol's standard port (SFTP 22, FTP/FTPS 21).",
+            ),
         ),
         "warehouse_login": _text(
             w,
-            "User name the 3PL gave you (for S3: the access key id).",
+            _used("warehouse_login", "User name the 3PL gave you (for S3: the access key id)."),
         ),
         "warehouse_password": _secret(
             w,
-            "Password from the 3PL (for S3: the secret access key). Leave empty when you log "
-            "in with a private key.",
+            _used(
+                "warehouse_password",
+                "Password from the 3PL (for S3: the secret access key). Leave empty when you "
+                "log in to SFTP with a private key.",
+            ),
         ),
         "warehouse_private_key": _text(
             w,
-            "SFTP only: the private key the 3PL authorised for your user, pasted whole "
-            "(`-----BEGIN OPENSSH PRIVATE KEY-----` …). Leave empty to log in with the password.",
+            _used(
+                "warehouse_private_key",
+                "The private key the 3PL authorised for your user, pasted whole "
+                "(`-----BEGIN OPENSSH PRIVATE KEY-----` …). Leave empty to log in with the "
+                "password.",
+            ),
             format="multiline",
         ),
         "warehouse_private_key_passphrase": _secret(
             w,
-            "SFTP only: the private key's passphrase, if it has one.",
+            _used("warehouse_private_key_passphrase", "The private key's passphrase, if any."),
         ),
         "warehouse_host_key": _text(
             w,
-            "SFTP only: the server's public host key, e.g. `ssh-ed25519 AAAA…`. Ask the 3PL, "
-            "or run `ssh-keyscan -t ed25519 <host>` and confirm its fingerprint with them.",
+            _used(
+                "warehouse_host_key",
+                "The server's public host key, e.g. `ssh-ed25519 AAAA…`. Ask the 3PL, or run "
+                "`ssh-keyscan -t ed25519 <host>` and confirm its fingerprint with them.",
+            ),
         ),
         "warehouse_pin_presented_key": Param(
             False,
@@ -157,7 +186,71 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             "the server presents now (trust on first use). The run log shows its fingerprint; "
             "compare it with the 3PL's.",
         ),
-        "warehouse_region": _text(w, "S3 only: the bucket's region, e.g. `us-east-1`."),
+        "warehouse_passive": Param(
+            True,
+            type="boolean",
+            section=w,
+            description_md=_used(
+                "warehouse_passive",
+                "Passive-mode data connections (leave on unless the 3PL says active mode).",
+            ),
+        ),
+        "warehouse_ca_cert": _text(
+            w,
+            _used(
+                "warehouse_ca_cert",
+                "The CA certificate(s) that sign the server's certificate, pasted as PEM "
+                "(`-----BEGIN CERTIFICATE-----` …). Empty = the system CA store. Not secret.",
+            ),
+            format="multiline",
+        ),
+        "warehouse_ca_cert_path": _text(
+            w,
+            _used("warehouse_ca_cert_path", "Or: the path of such a PEM file on the workers."),
+        ),
+        "warehouse_cert_fingerprint": _text(
+            w,
+            _used(
+                "warehouse_cert_fingerprint",
+                "Pin the server certificate by its SHA-256 (`sha256:AB:CD:…`), e.g. for a "
+                "self-signed certificate; a failed test shows the one presented.",
+            ),
+        ),
+        "warehouse_bucket": _text(
+            w,
+            _used("warehouse_bucket", "The bucket the 3PL exchanges files in (name only)."),
+        ),
+        "warehouse_region": _text(
+            w, _used("warehouse_region", "The bucket's region, e.g. `us-east-1`.")
+        ),
+        "warehouse_endpoint_url": _text(
+            w,
+            _used(
+                "warehouse_endpoint_url",
+                "Only for an S3-compatible store (MinIO, Wasabi, …): its endpoint URL. "
+                "Empty = AWS.",
+            ),
+        ),
+        "warehouse_server_side_encryption": Param(
+            "",
+            type="string",
+            enum=["", "AES256", "aws:kms"],
+            values_display={
+                "": "— none / bucket default —",
+                "AES256": "AES256 (SSE-S3)",
+                "aws:kms": "aws:kms (SSE-KMS)",
+            },
+            section=w,
+            description_md=_used(
+                "warehouse_server_side_encryption",
+                "Encryption applied to every object written, if the 3PL's bucket policy "
+                "demands one.",
+            ),
+        ),
+        "warehouse_sse_kms_key_id": _text(
+            w,
+            _used("warehouse_sse_kms_key_id", "With `aws:kms`: the KMS key id or ARN."),
+        ),
         "orders_folder": _text(
             w, "Folder the 3PL picks orders up from (their *inbound*).", DEFAULT_FOLDERS["orders"]
         ),
@@ -190,25 +283,77 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         ),
         "store_url": _text(
             s,
-            "The store's address, e.g. `https://acme.myshopify.com` (Shopify admin → "
-            "Settings → Domains shows the `myshopify.com` one).",
+            _used(
+                "store_url",
+                "The store's (API) address, e.g. `https://acme.myshopify.com` (Shopify admin "
+                "→ Settings → Domains shows the `myshopify.com` one).",
+            ),
         ),
         "store_login": _text(
             s,
-            "Only for platforms with a key *and* a secret (e.g. WooCommerce consumer key); "
-            "leave empty for Shopify.",
+            _used(
+                "store_login",
+                "The key / client id of platforms with a key *and* a secret; leave empty for "
+                "Shopify and BigCommerce.",
+            ),
         ),
         "store_access_token": _secret(
             s,
-            "Shopify: the Admin API access token (`shpat_…`) from Settings → Apps → Develop "
-            "apps → your app → API credentials, with scopes read/write orders, merchant-managed "
-            "fulfillment orders, inventory and read products.",
+            _used(
+                "store_access_token",
+                "Shopify: the Admin API access token from Settings → Apps → Develop apps → "
+                "your app → API credentials, with scopes read/write orders, merchant-managed "
+                "fulfillment orders, inventory and read products. BigCommerce: Settings → "
+                "API accounts → the account's access token.",
+            ),
         ),
-        "store_api_version": _text(s, "Optional API version, e.g. `2026-10` for Shopify."),
+        "store_client_secret": _secret(
+            s,
+            _used(
+                "store_client_secret",
+                "WooCommerce: Settings → Advanced → REST API → the key's consumer secret "
+                "(read/write). Amazon: Developer Central → your app → LWA credentials. eBay: "
+                "developer.ebay.com → Application keys → Cert ID.",
+            ),
+        ),
+        "store_refresh_token": _secret(
+            s,
+            _used(
+                "store_refresh_token",
+                "The refresh token the seller's authorisation of your app returned (Amazon: "
+                "self-authorise in Seller Central → Apps; eBay: the user consent flow).",
+            ),
+        ),
+        "store_api_version": _text(
+            s, _used("store_api_version", "Optional API version, e.g. `2026-10`.")
+        ),
         "store_location_id": _text(
             s,
-            "Optional: the location whose stock the warehouse sets, e.g. "
-            "`gid://shopify/Location/1`; empty = the store's first location.",
+            _used(
+                "store_location_id",
+                "Optional: the location whose stock the warehouse sets; empty = the store's "
+                "first (BigCommerce: default) location.",
+            ),
+        ),
+        "store_marketplace_id": _text(
+            s,
+            _used(
+                "store_marketplace_id",
+                "Seller Central → Settings → Account Info; "
+                "the marketplace's id (developer docs list them).",
+            ),
+        ),
+        "store_seller_id": _text(
+            s,
+            _used("store_seller_id", "Seller Central → Settings → Account Info → Merchant Token."),
+        ),
+        STORE_OPTIONS_FIELD: Param(
+            {},
+            type="object",
+            section=s,
+            description_md="Further **non-secret** settings of the store Connection (its "
+            f'extras), e.g. `{{"tracking": "note"}}`. Allowed: {_option_keys()}. Secrets '
+            "never go here: use the masked fields above.",
         ),
         "default_ship_method": _text(
             f,

@@ -131,9 +131,13 @@ def _remove(transport: Transport, protocol: str, path: str) -> None:
         transport._run("remove probe", path, lambda client: client.remove(path))  # type: ignore[attr-defined]
     elif protocol in {"ftp", "ftps"}:
         transport._hook.delete_file(path)  # type: ignore[attr-defined]
-    else:
-        bucket, _, key = path.removeprefix("s3://").partition("/")
-        transport._hook.delete_objects(bucket, [key])  # type: ignore[attr-defined]
+    else:  # s3: the transport's own client and bucket
+        key = path.lstrip("/")
+        transport._run(  # type: ignore[attr-defined]
+            "remove probe",
+            path,
+            lambda client: client.delete_object(Bucket=transport._bucket, Key=key),  # type: ignore[attr-defined]
+        )
 
 
 def check_store(body: dict[str, Any], platform: str, name: str) -> None:

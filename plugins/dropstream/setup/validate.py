@@ -12,6 +12,7 @@ from typing import Any
 
 from dropstream.errors import ConfigurationError, SpecError
 from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS
+from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
 from dropstream.spec import SLUG, parse_spec
 
 _FOLDER_FIELDS = {f"{flow}_folder": flow for flow in DEFAULT_FOLDERS}
@@ -35,7 +36,9 @@ class Plan:
     store_conn_id: str
     warehouse_conn_id: str
     spec: dict[str, Any] | None = None  # the registry entry to write (None for remove)
-    warehouse: dict[str, Any] = field(default_factory=dict)  # connection fields, no secrets
+    # Per side: {"target": protocol|platform, "fresh": ignore the current Connection,
+    # "fields": {form field: value} (given, non-secret, read by the target), "options": {…}}
+    warehouse: dict[str, Any] = field(default_factory=dict)
     store: dict[str, Any] = field(default_factory=dict)
     pin_presented_key: bool = False
 
@@ -94,10 +97,33 @@ def plan_setup(
 
     merging = action == "update" or (action == "test" and existing is not None)
     base = copy.deepcopy(existing) if merging and isinstance(existing, dict) else None
-    problems += _connection_problems(form, secrets, require=base is None)
+    before = _targets_of(base) if base is not None else (None, None)
     entry = _entry(form, base, name, now, problems)
-    plan.warehouse = _warehouse_fields(form)
-    plan.store = _store_fields(form)
+    protocol, platform = _targets_of(entry)
+    # A side is built afresh (every required field, the current Connection ignored) on add and
+    # when an update switches its protocol/platform.
+    fresh_w, fresh_s = before[0] != protocol, before[1] != platform
+    warehouse, store = WAREHOUSES.get(protocol), STORES.get(platform)
+    if warehouse is None:
+        problems.append(
+            f"field 'warehouse_protocol': {protocol!r} is not one of {', '.join(WAREHOUSES)}"
+        )
+    if store is None:
+        problems.append(f"field 'store_platform': {platform!r} is not one of {', '.join(STORES)}")
+    problems += _side_problems(form, secrets, warehouse, require=fresh_w)
+    problems += _side_problems(form, secrets, store, require=fresh_s)
+    problems += _connection_problems(form, protocol, require=fresh_w)
+    plan.warehouse = {
+        "target": protocol,
+        "fresh": fresh_w,
+        "fields": _given_fields(form, warehouse, fresh_w),
+    }
+    plan.store = {
+        "target": platform,
+        "fresh": fresh_s,
+        "fields": _given_fields(form, store, fresh_s),
+        "options": _options(form, store, problems),
+    }
     plan.pin_presented_key = bool(form.get("warehouse_pin_presented_key"))
     if not problems and entry is not None:
         try:
@@ -109,36 +135,110 @@ def plan_setup(
     return plan
 
 
-def _connection_problems(form: dict[str, Any], secrets: set[str], *, require: bool) -> list[str]:
+def _targets_of(entry: dict[str, Any]) -> tuple[str, str]:
+    """(protocol, platform) of a registry entry."""
+    return (
+        str((entry.get("warehouse") or {}).get("protocol") or "sftp"),
+        str((entry.get("store") or {}).get("platform") or ""),
+    )
+
+
+def _has(form: dict[str, Any], secrets: set[str], key: str) -> bool:
+    return (
+        key in secrets if key in SECRET_FIELDS else given(form, key) and not _is_default(form, key)
+    )
+
+
+def _side_problems(
+    form: dict[str, Any], secrets: set[str], target: Target | None, *, require: bool
+) -> list[str]:
+    """The target's required fields (when building it afresh) and fields it does not read."""
+    if target is None:
+        return []
     problems = []
-    protocol = form.get("warehouse_protocol") or "sftp"
     if require:
-        for key in ("warehouse_host", "warehouse_login", "store_url"):
-            if not given(form, key):
-                problems.append(f"field '{key}': required")
-        if "store_access_token" not in secrets:
-            problems.append("field 'store_access_token': required (the store's API token)")
-        if protocol == "sftp" and not secrets & {"warehouse_password", "warehouse_private_key"}:
+        for entry in target.required_fields:
+            names = (entry,) if isinstance(entry, str) else entry
+            if any(_has(form, secrets, n) for n in names):
+                continue
+            if len(names) == 1:
+                problems.append(
+                    f"field '{names[0]}': required for {target.display} ({target.label(names[0])})"
+                )
+            else:
+                quoted = " or ".join(f"'{n}'" for n in names)
+                what = " or ".join(target.label(n) for n in names)
+                problems.append(f"field {quoted}: one is required for {target.display} ({what})")
+    side = STORES if target in STORES.values() else WAREHOUSES
+    others = dict.fromkeys(f for t in side.values() for f in t.field_mapping)
+    for key in others:
+        if key not in target.field_mapping and _has(form, secrets, key):
+            users = ", ".join(t.display for t in side.values() if key in t.field_mapping)
             problems.append(
-                "field 'warehouse_password' or 'warehouse_private_key': one is "
-                "required to log in to the SFTP server"
+                f"field '{key}': not used by {target.display} (only by {users}); leave it empty"
             )
-        if protocol in {"ftp", "ftps", "s3"} and "warehouse_password" not in secrets:
-            problems.append(f"field 'warehouse_password': required for {protocol.upper()}")
-        if (
-            protocol == "sftp"
-            and not given(form, "warehouse_host_key")
-            and not form.get("warehouse_pin_presented_key")
-        ):
+    return problems
+
+
+def _given_fields(form: dict[str, Any], target: Target | None, fresh: bool) -> dict[str, Any]:
+    """Given, non-secret fields the target reads; the port filled in from the protocol."""
+    if target is None:
+        return {}
+    fields: dict[str, Any] = {}
+    for key in target.field_mapping:
+        if key in SECRET_FIELDS or not given(form, key):
+            continue
+        if not fresh and _is_default(form, key):
+            continue
+        value = form[key]
+        fields[key] = value.strip() if isinstance(value, str) else value
+    if "warehouse_port" in target.field_mapping and "warehouse_port" not in fields:
+        port = DEFAULT_PORTS.get(target.key)
+        if port and given(form, "warehouse_host"):
+            fields["warehouse_port"] = port
+    if isinstance(fields.get("warehouse_port"), str | float):
+        fields["warehouse_port"] = int(fields["warehouse_port"])
+    return fields
+
+
+def _options(form: dict[str, Any], target: Target | None, problems: list[str]) -> dict[str, Any]:
+    """The non-secret store extras of the options object, checked against the target's keys."""
+    value = form.get(STORE_OPTIONS_FIELD)
+    if value in (None, "", {}):
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"field '{STORE_OPTIONS_FIELD}': expected an object, e.g. {{\"key\": 1}}")
+        return {}
+    if target is None:
+        return {}
+    allowed = ", ".join(target.option_keys) or "none"
+    for key in value:
+        if key not in target.option_keys:
+            hint = ""
+            mapped = {w.removeprefix("extra."): f for f, w in target.field_mapping.items()}
+            if key in mapped:
+                hint = f"; use field '{mapped[key]}'"
             problems.append(
-                "field 'warehouse_host_key': required for SFTP; paste the server's "
-                "key, or tick 'warehouse_pin_presented_key' to trust the key it "
-                "presents now"
+                f"field '{STORE_OPTIONS_FIELD}': {key!r} is not a setting of "
+                f"{target.display} (allowed: {allowed}){hint}"
             )
-    if protocol != "sftp":
-        for key in ("warehouse_private_key", "warehouse_private_key_passphrase"):
-            if key in secrets:
-                problems.append(f"field '{key}': only used with SFTP")
+    return {k: v for k, v in value.items() if k in target.option_keys}
+
+
+def _connection_problems(form: dict[str, Any], protocol: str, *, require: bool) -> list[str]:
+    """Checks beyond the tables: the SFTP host key, URL shape."""
+    problems = []
+    if (
+        require
+        and protocol == "sftp"
+        and not given(form, "warehouse_host_key")
+        and not form.get("warehouse_pin_presented_key")
+    ):
+        problems.append(
+            "field 'warehouse_host_key': required for SFTP; paste the server's "
+            "key, or tick 'warehouse_pin_presented_key' to trust the key it "
+            "presents now"
+        )
     key_text = _text(form, "warehouse_host_key")
     if key_text and len(key_text.split()) < 2:
         problems.append(
@@ -218,33 +318,14 @@ _FORM_DEFAULTS = {
     **{k: DEFAULT_FOLDERS[v] for k, v in _FOLDER_FIELDS.items()},
     "warehouse_protocol": "sftp",
     "warehouse_format": "header_detail_csv",
+    "warehouse_passive": True,
+    "warehouse_pin_presented_key": False,
 }
 
 
 def _is_default(form: dict[str, Any], key: str) -> bool:
     """On update, a field left at its form default counts as "not given"."""
     return key in _FORM_DEFAULTS and form.get(key) == _FORM_DEFAULTS[key]
-
-
-def _warehouse_fields(form: dict[str, Any]) -> dict[str, Any]:
-    """Given, non-secret warehouse connection fields (port filled in from the protocol)."""
-    protocol = form.get("warehouse_protocol") or "sftp"
-    fields: dict[str, Any] = {"protocol": protocol}
-    for key in ("host", "login", "host_key", "region"):
-        if given(form, f"warehouse_{key}"):
-            fields[key] = _text(form, f"warehouse_{key}")
-    port = form.get("warehouse_port") or DEFAULT_PORTS.get(protocol)
-    if port and (given(form, "warehouse_port") or given(form, "warehouse_host")):
-        fields["port"] = int(port)
-    return fields
-
-
-def _store_fields(form: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for key in ("url", "login", "api_version", "location_id"):
-        if given(form, f"store_{key}"):
-            fields[key] = _text(form, f"store_{key}")
-    return fields
 
 
 def secret_values(form: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,322 @@
+"""Every platform and protocol through the form: WooCommerce + FTP, S3, per-target validation.
+
+End to end like ``test_setup_dag.py`` (real api-server, the WooCommerce emulator, the FTP server,
+moto's S3 server); the table-driven pieces (form, validation, Connection bodies) also directly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from adapters import PLATFORMS
+from dropstream.setup import connections as conns
+from dropstream.setup.form import SECRET_FIELDS, setup_params
+from dropstream.setup.targets import STORES, WAREHOUSES
+from dropstream.setup.validate import FormError, plan_setup
+from dropstream.transports import PROTOCOLS
+from tests.servers.woocommerce import woocommerce_connection_json
+from tests.setup.test_setup_dag import assert_no_secret_anywhere, failed_setup
+
+NO_SFTP = {
+    "warehouse_private_key": "",
+    "warehouse_host_key": "",
+}
+NO_SHOPIFY = {"store_access_token": "", "store_api_version": ""}
+
+
+def stored_password(conn_id: str) -> str | None:
+    """The Connection's password as stored (decrypted), which the REST API does not show."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        conn = session.query(Connection).filter_by(conn_id=conn_id).one()
+        return conn.password
+
+
+def woocommerce_ftp(wizard, woo, ftp, name: str, **overrides) -> dict:
+    return wizard.form(
+        name,
+        **NO_SFTP,
+        **NO_SHOPIFY,
+        warehouse_protocol="ftp",
+        warehouse_host=ftp.host,
+        warehouse_port=ftp.port,
+        warehouse_login=ftp.username,
+        warehouse_password=ftp.password,
+        store_name="Acme WooCommerce",
+        store_platform="woocommerce",
+        store_url=woo.url,
+        store_login=woo.key,
+        store_client_secret=woo.secret,
+        store_options={"tracking": "extension"},
+        **overrides,
+    )
+
+
+def test_add_woocommerce_store_with_ftp_warehouse(wizard, woocommerce_emulator, ftp_server, capfd):
+    woo, ftp = woocommerce_emulator, ftp_server
+    conf = woocommerce_ftp(wizard, woo, ftp, "wiz-woo-ftp")
+    wizard.trigger(conf)
+    run = wizard.last_run()
+    assert run["state"] == "success", run
+    assert "dropstream__wiz-woo-ftp__orders" in run["note"]
+
+    store = wizard.connection("dropstream_wiz-woo-ftp_store")
+    expected = json.loads(woocommerce_connection_json(woo, tracking="extension"))
+    assert {k: store[k] for k in ("conn_type", "host", "login")} == {
+        k: expected[k] for k in ("conn_type", "host", "login")
+    }
+    assert json.loads(store["extra"]) == expected["extra"]
+    assert stored_password("dropstream_wiz-woo-ftp_store") == woo.secret
+    assert woo.calls("GET", r".*/orders") >= 1  # test_connection() ran against the emulator
+
+    warehouse = wizard.connection("dropstream_wiz-woo-ftp_warehouse")
+    assert warehouse["conn_type"] == "ftp" and warehouse["host"] == ftp.host
+    assert warehouse["port"] == ftp.port and warehouse["login"] == ftp.username
+    assert json.loads(warehouse["extra"]) == {"passive": True}
+    assert stored_password("dropstream_wiz-woo-ftp_warehouse") == ftp.password
+    assert not [p for p in ftp.root.rglob("*") if p.is_file()]  # no probe left behind
+
+    entry = wizard.registry()["wiz-woo-ftp"]
+    assert entry["store"]["platform"] == "woocommerce"
+    assert entry["warehouse"]["protocol"] == "ftp"
+    assert_no_secret_anywhere(wizard, [woo.secret, ftp.password], capfd.readouterr())
+
+
+def test_s3_warehouse_test_only(wizard, s3_server, capfd):
+    s3 = s3_server
+    conf = wizard.form(
+        "wiz-s3",
+        **NO_SFTP,
+        action="test",
+        warehouse_protocol="s3",
+        warehouse_host="",
+        warehouse_port=None,
+        warehouse_login=s3.access_key,
+        warehouse_password=s3.secret_key,
+        warehouse_bucket=s3.bucket,
+        warehouse_region=s3.region,
+        warehouse_endpoint_url=s3.endpoint_url,
+    )
+    wizard.trigger(conf)
+    run = wizard.last_run()
+    assert run["state"] == "success", run
+    assert "tested OK" in run["note"], run["note"]
+    assert wizard.connection("dropstream_wiz-s3_warehouse") is None
+    assert wizard.connection("dropstream_wiz-s3_store") is None
+    assert "wiz-s3" not in wizard.registry()
+    assert s3.keys() == ["archive/", "in/", "out/"]  # probes removed, folders kept
+    assert_no_secret_anywhere(wizard, [s3.secret_key], capfd.readouterr())
+
+
+def test_s3_without_bucket_is_refused_by_validation(wizard, s3_server, capfd):
+    s3 = s3_server
+    run, output = failed_setup(
+        wizard,
+        capfd,
+        "wiz-s3-nobucket",
+        **NO_SFTP,
+        warehouse_protocol="s3",
+        warehouse_port=None,
+        warehouse_login=s3.access_key,
+        warehouse_password=s3.secret_key,
+    )
+    assert "field 'warehouse_bucket': required for S3" in run["note"], run["note"]
+    assert "field 'warehouse_host': not used by S3" in run["note"]
+
+
+def test_amazon_form_lists_the_platform_specific_missing_fields(wizard, capfd):
+    run, output = failed_setup(
+        wizard,
+        capfd,
+        "wiz-amazon",
+        **NO_SHOPIFY,
+        store_platform="amazon",
+        store_url="https://sellingpartnerapi-na.amazon.com",
+        store_login="amzn1.application-oa2-client.abc",
+        store_client_secret="amzn1.oa2-cs.v1.not-shown",
+    )
+    for field in ("store_refresh_token", "store_marketplace_id", "store_seller_id"):
+        assert f"field '{field}': required for Amazon" in run["note"], run["note"]
+    assert not [line for line in run["note"].splitlines() if "'store_client_secret'" in line]
+    captured = SimpleNamespace(out=output, err="")
+    assert_no_secret_anywhere(wizard, ["amzn1.oa2-cs.v1.not-shown"], captured)
+
+
+# --- the tables, directly ------------------------------------------------------------------
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def blank_form(**values) -> dict:
+    form = {k: p.value for k, p in setup_params([], PLATFORMS).items()}
+    form.update(
+        connection_name="unit",
+        new_merchant="acme",
+        warehouse_name="W",
+        store_name="S",
+        warehouse_host="files.example",
+        warehouse_login="u",
+        warehouse_host_key="ssh-ed25519 AAAA",
+        store_url="https://shop.example",
+    )
+    form.update(values)
+    return form
+
+
+def test_every_platform_and_protocol_has_a_table():
+    assert set(STORES) == set(PLATFORMS)
+    assert set(WAREHOUSES) == set(PROTOCOLS)
+
+
+def test_new_secret_fields_are_masked_and_staged():
+    params = setup_params([], PLATFORMS)
+    for name in ("store_client_secret", "store_refresh_token"):
+        assert name in SECRET_FIELDS
+        assert params[name].schema["format"] == "password"
+    for target in (*STORES.values(), *WAREHOUSES.values()):
+        assert set(target.secret_fields) <= set(SECRET_FIELDS)
+        for name in target.field_mapping:
+            assert name in params, name
+            assert target.display in params[name].schema["description_md"], name
+
+
+@pytest.mark.parametrize(
+    ("platform", "missing"),
+    [
+        ("shopify", {"store_access_token"}),
+        ("bigcommerce", {"store_access_token"}),
+        ("woocommerce", {"store_login", "store_client_secret"}),
+        (
+            "amazon",
+            {
+                "store_login",
+                "store_client_secret",
+                "store_refresh_token",
+                "store_marketplace_id",
+                "store_seller_id",
+            },
+        ),
+        ("ebay", {"store_login", "store_client_secret", "store_refresh_token"}),
+    ],
+)
+def test_required_store_fields_per_platform(platform, missing):
+    with pytest.raises(FormError) as caught:
+        plan_setup(blank_form(store_platform=platform), {}, {"warehouse_password"}, NOW)
+    named = {p.split("'")[1] for p in caught.value.problems}
+    assert named == missing, caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("protocol", "overrides", "missing"),
+    [
+        ("sftp", {}, {"warehouse_password"}),  # "… or 'warehouse_private_key'"
+        ("ftp", {}, {"warehouse_password"}),
+        ("ftps", {}, {"warehouse_password"}),
+        (
+            "s3",
+            {"warehouse_host": "", "warehouse_host_key": ""},
+            {"warehouse_password", "warehouse_bucket"},
+        ),
+    ],
+)
+def test_required_warehouse_fields_per_protocol(protocol, overrides, missing):
+    form = blank_form(warehouse_protocol=protocol, **overrides)
+    if protocol != "sftp":
+        form["warehouse_host_key"] = ""
+    with pytest.raises(FormError) as caught:
+        plan_setup(form, {}, {"store_access_token"}, NOW)
+    named = {p.split("'")[1] for p in caught.value.problems}
+    assert named == missing, caught.value.problems
+
+
+def test_options_reject_secrets_and_unknown_keys():
+    form = blank_form(
+        store_platform="ebay",
+        store_login="app",
+        store_options={"refresh_token": "v^1.1#x", "scopes": "a b", "page": 1},
+    )
+    with pytest.raises(FormError) as caught:
+        plan_setup(form, {}, {"warehouse_password", "store_client_secret"}, NOW)
+    problems = "\n".join(caught.value.problems)
+    assert "'refresh_token' is not a setting of eBay" in problems
+    assert "use field 'store_refresh_token'" in problems
+    assert "'page' is not a setting of eBay" in problems
+    assert "'scopes'" not in problems.replace("allowed: scopes", "")
+
+
+@pytest.mark.parametrize("platform", sorted(STORES))
+def test_store_bodies_follow_the_table(platform):
+    values = {
+        "store_login": "client-id",
+        "store_api_version": "2026-10",
+        "store_location_id": "7",
+        "store_marketplace_id": "ATVPDKIKX0DER",
+        "store_seller_id": "A1SELLER",
+    }
+    target = STORES[platform]
+    form = blank_form(
+        store_platform=platform, **{k: v for k, v in values.items() if k in target.field_mapping}
+    )
+    secrets = {k: f"secret-{k}" for k in target.secret_fields}
+    plan = plan_setup(form, {}, {"warehouse_password", *secrets}, NOW)
+    body = conns.store_body(plan, secrets, None)
+    assert body["conn_type"] == "http" and body["host"] == "https://shop.example"
+    for name, where in target.field_mapping.items():
+        value = secrets.get(name) or values.get(name) or form[name]
+        if where.startswith("extra."):
+            assert body["extra"][where.removeprefix("extra.")] == value
+        else:
+            assert body[where] == value
+    assert not set(body["extra"]) - {
+        w.removeprefix("extra.") for w in target.field_mapping.values()
+    }
+
+
+def test_s3_and_ftps_bodies_carry_their_extras():
+    s3 = blank_form(
+        warehouse_protocol="s3",
+        warehouse_host="",
+        warehouse_host_key="",
+        warehouse_bucket="acme-3pl",
+        warehouse_region="eu-west-1",
+        warehouse_endpoint_url="http://minio:9000",
+        warehouse_server_side_encryption="aws:kms",
+        warehouse_sse_kms_key_id="alias/3pl",
+    )
+    secrets = {"warehouse_password": "s3-secret", "store_access_token": "t"}
+    body = conns.warehouse_body(plan_setup(s3, {}, set(secrets), NOW), secrets, None)
+    assert body["conn_type"] == "aws" and body["login"] == "u" and "host" not in body
+    assert body["password"] == "s3-secret" and "port" not in body
+    assert body["extra"] == {
+        "bucket": "acme-3pl",
+        "region_name": "eu-west-1",
+        "endpoint_url": "http://minio:9000",
+        "server_side_encryption": "aws:kms",
+        "sse_kms_key_id": "alias/3pl",
+    }
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    ftps = blank_form(
+        warehouse_protocol="ftps",
+        warehouse_host_key="",
+        warehouse_passive=False,
+        warehouse_ca_cert=pem,
+        warehouse_cert_fingerprint="sha256:AB:CD",
+    )
+    body = conns.warehouse_body(plan_setup(ftps, {}, set(secrets), NOW), secrets, None)
+    assert body["conn_type"] == "ftp" and body["port"] == 21
+    assert body["extra"] == {"passive": False, "ca_cert": pem, "cert_fingerprint": "sha256:AB:CD"}
+
+
+def test_docs_name_every_field():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "setup.md").read_text()
+    for target in (*STORES.values(), *WAREHOUSES.values()):
+        for name in target.field_mapping:
+            assert f"`{name}`" in docs, name
+        for key in target.option_keys:
+            assert f"`{key}`" in docs, key
