@@ -23,6 +23,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # serialises the registry's read-modify-write
+    is_paused_upon_creation=False,  # runs only when triggered: usable without unpausing first
     params=setup_params(_merchants, PLATFORMS),
     tags=["dropstream", "setup"],
     doc_md=__doc__,
