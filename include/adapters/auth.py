@@ -53,6 +53,4 @@ class QueryStringKeys:
         session.params = dict(self.params)
 
 
-def redact_url(url: str) -> str:
-    """``url`` without its query string (it may carry credentials)."""
-    return url.split("?", 1)[0]
+from adapters.base import redact_url  # noqa: E402 - re-exported for the strategies' users

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -162,6 +163,19 @@ def parse_retry_after(value: str | None) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its query string: some platforms carry credentials there."""
+    return url.split("?", 1)[0]
+
+
+def redact_text(error: object) -> str:
+    """An error's text with every URL query string cut (requests quotes whole URLs)."""
+    return _QUERY.sub("?…", str(error))
+
+
 class HttpClient:
     """requests.Session with timeouts, retries and status -> DropStream error mapping."""
 
@@ -231,9 +245,13 @@ class HttpClient:
         try:
             return self.session.request(method, url, json=json, params=params, timeout=self.timeout)
         except requests.Timeout as exc:
-            raise TransientError(f"{self.where}: {method} {url} timed out ({exc})") from exc
+            raise TransientError(
+                f"{self.where}: {method} {redact_url(url)} timed out ({redact_text(exc)})"
+            ) from exc
         except requests.ConnectionError as exc:
-            raise TransientError(f"{self.where}: cannot reach {url} ({exc})") from exc
+            raise TransientError(
+                f"{self.where}: cannot reach {redact_url(url)} ({redact_text(exc)})"
+            ) from exc
 
     def raise_for_status(self, response: requests.Response) -> None:
         """Map an HTTP error status onto the exception tree (2xx/3xx pass)."""
@@ -254,8 +272,8 @@ class HttpClient:
             )
         if status == 404:
             raise NotFoundError(
-                f"{where}: {response.url} not found (404): check host and API version in "
-                f"Airflow Connection {conn!r}"
+                f"{where}: {redact_url(response.url)} not found (404): check host and API "
+                f"version in Airflow Connection {conn!r}"
             )
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

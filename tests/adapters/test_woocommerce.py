@@ -11,7 +11,7 @@ import pytest
 from adapters import get_adapter
 from adapters.base import RetryPolicy
 from adapters.woocommerce import WooCommerceAdapter
-from dropstream.errors import AuthenticationError
+from dropstream.errors import AuthenticationError, TransientError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from tests.servers.woocommerce import WooCommerceEmulator, woocommerce_connection_json
 
@@ -314,3 +314,25 @@ def test_emulator_is_strict(site: WooCommerceEmulator, adapter) -> None:
         http.call("POST", "wp-json/wc/v3/products/batch", json={"update": [{"id": 1}] * 101})
     with pytest.raises(NotFoundError, match="rest_no_route"):
         http.call("DELETE", "wp-json/wc/v3/orders")
+
+
+def test_unreachable_store_error_never_shows_query_string_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With query-string auth the secret is in every URL; a connection error must not echo it."""
+    from tests.servers.sshd import free_port
+
+    secret = "cs_never_print_me"
+    conn = {
+        "conn_type": "http",
+        "host": f"http://127.0.0.1:{free_port()}",
+        "login": "ck_key",
+        "password": secret,
+        "extra": {"query_string_auth": True},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_WOO_DOWN", json.dumps(conn))
+    monkeypatch.setattr(WooCommerceAdapter, "retry_policy", FAST)
+    adapter = get_adapter("woocommerce", "woo_down", connection_name="acme")
+    with pytest.raises(TransientError) as caught:
+        adapter.test_connection()
+    assert secret not in str(caught.value) and "cannot reach" in str(caught.value)
