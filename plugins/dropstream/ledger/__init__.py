@@ -1,0 +1,20 @@
+"""Exactly-once state: orders, published files, pushed shipments and inventory, watermarks.
+
+SQLAlchemy 2 Core over ``DROPSTREAM_LEDGER_URL`` (default: SQLite under ``AIRFLOW_HOME``;
+PostgreSQL in production). Every table is keyed by (connection, natural key), so a duplicate
+is impossible, not merely unlikely: inserts are insert-if-absent and state changes are
+conditional updates from the expected previous state.
+"""
+
+from __future__ import annotations
+
+from dropstream.ledger.base import default_url
+from dropstream.ledger.orders import OrderBook
+from dropstream.ledger.schema import metadata
+from dropstream.ledger.warehouse import WarehouseBook
+
+__all__ = ["Ledger", "default_url", "metadata"]
+
+
+class Ledger(OrderBook, WarehouseBook):
+    """The exactly-once store for every connection."""

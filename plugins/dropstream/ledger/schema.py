@@ -1,0 +1,109 @@
+"""The ledger's tables: every one keyed by (connection, natural key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def _conn_col() -> Column[str]:
+    return Column("connection", String(200), primary_key=True)
+
+
+def _time(name: str, **kw: Any) -> Column[datetime]:
+    return Column(name, DateTime(timezone=True), **kw)
+
+
+orders = Table(
+    "ds_orders",
+    metadata,
+    _conn_col(),
+    Column("order_id", String(200), primary_key=True),
+    Column("number", String(100), nullable=False, index=True),
+    # received -> held | skipped | ready -> in_file -> published -> shipped | cancelled
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("file_name", String(255)),
+    Column("payload", JSON, nullable=False),
+    _time("received_at", nullable=False),
+    _time("updated_at", nullable=False),
+)
+files = Table(
+    "ds_files",
+    metadata,
+    _conn_col(),
+    Column("file_name", String(255), primary_key=True),
+    Column("folder", String(500), nullable=False),
+    # staged (upload may be incomplete) -> committing (upload complete, rename next) -> published
+    Column("state", String(20), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("order_count", Integer, nullable=False),
+    _time("created_at", nullable=False),
+    _time("published_at"),
+)
+shipments = Table(
+    "ds_shipments",
+    metadata,
+    _conn_col(),
+    Column("shipment_key", String(400), primary_key=True),
+    Column("order_number", String(100), nullable=False, index=True),
+    # received -> unknown_order | ready -> pushing -> pushed | rejected
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("source_file", String(255), nullable=False),
+    Column("platform_id", String(200)),
+    Column("payload", JSON, nullable=False),
+    _time("received_at", nullable=False),
+    _time("updated_at", nullable=False),
+)
+inventory = Table(
+    "ds_inventory",
+    metadata,
+    _conn_col(),
+    Column("sku", String(200), primary_key=True),
+    Column("warehouse_available", Integer),
+    _time("as_of"),
+    Column("source_file", String(255)),
+    Column("target_quantity", Integer),
+    Column("pushed_quantity", Integer),
+    _time("pushed_at"),
+)
+seen_files = Table(
+    "ds_seen_files",
+    metadata,
+    _conn_col(),
+    Column("flow", String(20), primary_key=True),
+    Column("file_name", String(255), primary_key=True),
+    Column("state", String(20), nullable=False),  # read -> archived | error
+    Column("detail", Text, nullable=False, default=""),
+    _time("seen_at", nullable=False),
+)
+watermarks = Table(
+    "ds_watermarks",
+    metadata,
+    _conn_col(),
+    Column("flow", String(20), primary_key=True),
+    _time("value", nullable=False),
+)
+counters = Table(
+    "ds_counters",
+    metadata,
+    _conn_col(),
+    Column("name", String(100), primary_key=True),
+    Column("value", Integer, nullable=False),
+)

@@ -1,0 +1,276 @@
+"""What came back from the warehouse: shipments, inventory, files read; and watermarks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    select,
+    update,
+)
+
+from dropstream.codec import shipment_from_dict, shipment_to_dict
+from dropstream.ledger.base import LedgerBase, _aware, _json
+from dropstream.ledger.schema import counters, inventory, seen_files, shipments, watermarks
+from dropstream.models import Shipment
+
+
+class WarehouseBook(LedgerBase):
+    """Shipments pushed, inventory levels pushed, warehouse files read, watermarks, counters."""
+
+    # -- shipments ------------------------------------------------------------------------
+    def record_shipments(
+        self, connection: str, found: Iterable[Shipment], source_file: str, now: datetime
+    ) -> int:
+        """Insert shipments not seen before (state ``received``); return how many were new."""
+        new = 0
+        with self._tx() as conn:
+            for shipment in found:
+                new += conn.execute(
+                    self._insert(shipments)
+                    .values(
+                        connection=connection,
+                        shipment_key=shipment.key,
+                        order_number=shipment.order_number,
+                        state="received",
+                        reason="",
+                        source_file=source_file,
+                        payload=shipment_to_dict(shipment),
+                        received_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                ).rowcount
+        return new
+
+    def shipments_in_state(self, connection: str, *states: str) -> list[tuple[Shipment, str]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(shipments.c.payload, shipments.c.state)
+                .where(shipments.c.connection == connection, shipments.c.state.in_(states))
+                .order_by(shipments.c.received_at, shipments.c.shipment_key)
+            ).all()
+        return [(shipment_from_dict(_json(r.payload)), r.state) for r in rows]
+
+    def set_shipment_state(
+        self,
+        connection: str,
+        shipment: Shipment,
+        state: str,
+        now: datetime,
+        *,
+        reason: str = "",
+        platform_id: str | None = None,
+        from_states: Sequence[str] | None = None,
+    ) -> int:
+        query = update(shipments).where(
+            shipments.c.connection == connection, shipments.c.shipment_key == shipment.key
+        )
+        if from_states is not None:
+            query = query.where(shipments.c.state.in_(tuple(from_states)))
+        values: dict[str, Any] = {
+            "state": state,
+            "reason": reason,
+            "updated_at": now,
+            "payload": shipment_to_dict(shipment),
+        }
+        if platform_id is not None:
+            values["platform_id"] = platform_id
+        with self._tx() as conn:
+            return conn.execute(query.values(**values)).rowcount
+
+    def shipment_counts(self, connection: str) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(shipments.c.state, func.count())
+                .where(shipments.c.connection == connection)
+                .group_by(shipments.c.state)
+            ).all()
+        return {state: count for state, count in rows}
+
+    # -- inventory ------------------------------------------------------------------------
+    def record_warehouse_levels(
+        self, connection: str, levels: Iterable[tuple[str, int, datetime]], source_file: str
+    ) -> int:
+        """Store (sku, available, as_of) where newer than what is stored: newest snapshot wins."""
+        changed = 0
+        with self._tx() as conn:
+            for sku, available, as_of in levels:
+                row = {
+                    "connection": connection,
+                    "sku": sku,
+                    "warehouse_available": available,
+                    "as_of": as_of,
+                    "source_file": source_file,
+                }
+                if conn.execute(
+                    self._insert(inventory).values(row).on_conflict_do_nothing()
+                ).rowcount:
+                    changed += 1
+                    continue
+                changed += conn.execute(
+                    update(inventory)
+                    .where(
+                        inventory.c.connection == connection,
+                        inventory.c.sku == sku,
+                        (inventory.c.as_of.is_(None)) | (inventory.c.as_of <= as_of),
+                    )
+                    .values(warehouse_available=available, as_of=as_of, source_file=source_file)
+                ).rowcount
+        return changed
+
+    def warehouse_levels(self, connection: str) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = (
+                conn.execute(
+                    select(inventory)
+                    .where(inventory.c.connection == connection)
+                    .order_by(inventory.c.sku)
+                )
+                .mappings()
+                .all()
+            )
+        return [dict(r) for r in rows]
+
+    def set_targets(self, connection: str, targets: dict[str, int]) -> None:
+        with self._tx() as conn:
+            for sku, quantity in targets.items():
+                conn.execute(
+                    update(inventory)
+                    .where(inventory.c.connection == connection, inventory.c.sku == sku)
+                    .values(target_quantity=quantity)
+                )
+
+    def inventory_to_push(self, connection: str) -> dict[str, int]:
+        """SKU -> target quantity where the target differs from the last value pushed."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(inventory.c.sku, inventory.c.target_quantity)
+                .where(
+                    inventory.c.connection == connection,
+                    inventory.c.target_quantity.is_not(None),
+                    inventory.c.pushed_quantity.is_(None)
+                    | (inventory.c.pushed_quantity != inventory.c.target_quantity),
+                )
+                .order_by(inventory.c.sku)
+            ).all()
+        return {r.sku: r.target_quantity for r in rows}
+
+    def record_inventory_pushed(
+        self, connection: str, pushed: dict[str, int], now: datetime
+    ) -> None:
+        with self._tx() as conn:
+            for sku, quantity in pushed.items():
+                conn.execute(
+                    update(inventory)
+                    .where(inventory.c.connection == connection, inventory.c.sku == sku)
+                    .values(pushed_quantity=quantity, pushed_at=now)
+                )
+
+    # -- files read from the warehouse, watermarks, counters -------------------------------
+    def file_state(self, connection: str, flow: str, file_name: str) -> str | None:
+        with self._tx() as conn:
+            return conn.execute(
+                select(seen_files.c.state).where(
+                    seen_files.c.connection == connection,
+                    seen_files.c.flow == flow,
+                    seen_files.c.file_name == file_name,
+                )
+            ).scalar()
+
+    def mark_seen(
+        self,
+        connection: str,
+        flow: str,
+        file_name: str,
+        state: str,
+        now: datetime,
+        detail: str = "",
+    ) -> None:
+        row = {
+            "connection": connection,
+            "flow": flow,
+            "file_name": file_name,
+            "state": state,
+            "detail": detail,
+            "seen_at": now,
+        }
+        stmt = self._insert(seen_files).values(row)
+        with self._tx() as conn:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["connection", "flow", "file_name"],
+                    set_={"state": state, "detail": detail, "seen_at": now},
+                )
+            )
+
+    def files_in_state(self, connection: str, flow: str, state: str) -> list[str]:
+        with self._tx() as conn:
+            return list(
+                conn.execute(
+                    select(seen_files.c.file_name)
+                    .where(
+                        seen_files.c.connection == connection,
+                        seen_files.c.flow == flow,
+                        seen_files.c.state == state,
+                    )
+                    .order_by(seen_files.c.seen_at)
+                ).scalars()
+            )
+
+    def watermark(self, connection: str, flow: str) -> datetime | None:
+        with self._tx() as conn:
+            return _aware(
+                conn.execute(
+                    select(watermarks.c.value).where(
+                        watermarks.c.connection == connection, watermarks.c.flow == flow
+                    )
+                ).scalar()
+            )
+
+    def advance_watermark(self, connection: str, flow: str, value: datetime) -> datetime:
+        """Move the watermark forward to ``value`` (never back); return the watermark now."""
+        with self._tx() as conn:
+            inserted = conn.execute(
+                self._insert(watermarks)
+                .values(connection=connection, flow=flow, value=value)
+                .on_conflict_do_nothing()
+            ).rowcount
+            if not inserted:
+                conn.execute(
+                    update(watermarks)
+                    .where(
+                        watermarks.c.connection == connection,
+                        watermarks.c.flow == flow,
+                        watermarks.c.value < value,
+                    )
+                    .values(value=value)
+                )
+        current = self.watermark(connection, flow)
+        assert current is not None
+        return current
+
+    def next_counter(self, connection: str, name: str) -> int:
+        """Increment and return a persistent per-connection counter (e.g. X12 control numbers)."""
+        with self._tx() as conn:
+            conn.execute(
+                self._insert(counters)
+                .values(connection=connection, name=name, value=0)
+                .on_conflict_do_nothing()
+            )
+            conn.execute(
+                update(counters)
+                .where(counters.c.connection == connection, counters.c.name == name)
+                .values(value=counters.c.value + 1)
+            )
+            return int(
+                conn.execute(
+                    select(counters.c.value).where(
+                        counters.c.connection == connection, counters.c.name == name
+                    )
+                ).scalar_one()
+            )
