@@ -2,6 +2,8 @@
 
 An emulator implements ``handle(method, path, query, headers, body) -> (status, payload,
 headers)``; payload ``None`` sends no body (204). Not a fixture module (leading underscore).
+With ``raw_target=True`` it implements ``handle(method, target, headers, body)`` instead and
+gets the request target unsplit (path and query string), to parse and log it itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Reply = tuple[int, Any, dict[str, str]]
+JSON = "application/json; charset=UTF-8"
+#: How often ``serve_forever`` checks for ``shutdown``: a teardown waits up to this long.
+POLL_INTERVAL = 0.01
 
 
 def _default(value: Any) -> Any:
@@ -25,12 +30,25 @@ def _default(value: Any) -> Any:
 
 
 class LoopbackServer:
-    """``ThreadingHTTPServer`` on 127.0.0.1:0 dispatching every method to ``handle``."""
+    """``ThreadingHTTPServer`` on 127.0.0.1:0 dispatching every method to ``handle``.
 
-    def __init__(self, handle: Callable[[str, str, dict[str, list[str]], Any, bytes], Reply]):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(handle))
+    ``content_type`` labels JSON answers; ``json_default`` is ``json.dumps``'s ``default``.
+    """
+
+    def __init__(
+        self,
+        handle: Callable[..., Reply],
+        *,
+        raw_target: bool = False,
+        content_type: str = JSON,
+        json_default: Callable[[Any], Any] | None = _default,
+    ) -> None:
+        handler = _handler(handle, raw_target, content_type, json_default)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_INTERVAL,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -44,7 +62,12 @@ class LoopbackServer:
         self._server.server_close()
 
 
-def _handler(handle: Callable[..., Reply]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    handle: Callable[..., Reply],
+    raw_target: bool,
+    content_type: str,
+    json_default: Callable[[Any], Any] | None,
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -56,15 +79,20 @@ def _handler(handle: Callable[..., Reply]) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            split = urlsplit(self.path)
-            query = parse_qs(split.query, keep_blank_values=True)
-            status, payload, headers = handle(self.command, split.path, query, self.headers, body)
-            data = b"" if payload is None else json.dumps(payload, default=_default).encode()
+            if raw_target:
+                status, payload, headers = handle(self.command, self.path, self.headers, body)
+            else:
+                split = urlsplit(self.path)
+                query = parse_qs(split.query, keep_blank_values=True)
+                status, payload, headers = handle(
+                    self.command, split.path, query, self.headers, body
+                )
+            data = b"" if payload is None else json.dumps(payload, default=json_default).encode()
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
             if payload is not None:
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -20,13 +20,13 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-Reply = tuple[int, Any, dict[str, str]]
+from tests.servers._http import LoopbackServer, Reply
+
 ORDER = re.compile(r"^/orders/2026-01-01/orders/([^/]+)$")
 CONFIRM = re.compile(r"^/orders/v0/orders/([^/]+)/shipmentConfirmation$")
 LISTING = re.compile(r"^/listings/2021-08-01/items/([^/]+)/([^/]+)$")
@@ -100,22 +100,21 @@ class AmazonEmulator:
         self._ids = itertools.count(1)
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(
+            self.handle, raw_target=True, content_type="application/json", json_default=str
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> AmazonEmulator:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -563,32 +562,6 @@ class AmazonEmulator:
         url = f"{self.url}/feed-documents/{doc_id}?X-Amz-Signature=emulated"
         self.documents[doc_id] = {"url": url, "contentType": "application/json", "content": report}
         return doc_id
-
-
-def _handler(emulator: AmazonEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, payload, headers = emulator.handle(self.command, self.path, self.headers, body)
-            data = b"" if payload is None else json.dumps(payload, default=str).encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if payload is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
 
 
 def amazon_connection_json(emulator: AmazonEmulator, **extra: Any) -> str:

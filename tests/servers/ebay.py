@@ -19,18 +19,18 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
+from tests.servers._http import LoopbackServer, Reply
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 FILTER_DATE = re.compile(r"^(creationdate|lastmodifieddate):\[([^\]]*)\]$")
 FILTER_STATUS = re.compile(r"^orderfulfillmentstatus:\{([A-Z_|]+)\}$")
 ORDER_PATH = re.compile(r"^/sell/fulfillment/v1/order/([^/]+)(/shipping_fulfillment)?$")
 BULK_CAP = 25
-Reply = tuple[int, Any, dict[str, str]]
 
 
 def _error(status: int, error_id: int, message: str) -> Reply:
@@ -74,22 +74,21 @@ class EbayEmulator:
         self._ids = itertools.count(1)
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(
+            self.handle, raw_target=True, content_type="application/json", json_default=None
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> EbayEmulator:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -351,32 +350,6 @@ def _within(value: str, start: str, end: str) -> bool:
 
 def _sku_error(sku: Any, status: int, error_id: int, message: str) -> dict[str, Any]:
     return {"statusCode": status, "sku": sku, "errors": [{"errorId": error_id, "message": message}]}
-
-
-def _handler(emulator: EbayEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, payload, headers = emulator.handle(self.command, self.path, self.headers, body)
-            data = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if payload is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
 
 
 def ebay_connection_json(emulator: EbayEmulator, **extra: Any) -> str:

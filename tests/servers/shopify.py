@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from graphql import (
 from graphql.utilities import value_from_ast_untyped
 
 from tests.servers import shopify_store
+from tests.servers._http import LoopbackServer, Reply
 from tests.servers.shopify_store import FOLine, FulfillmentOrder, Line, Order, Store, Variant
 
 SCHEMA = build_schema((Path(__file__).with_name("shopify_schema.graphql")).read_text())
@@ -150,22 +150,24 @@ class ShopifyEmulator:
         self._refilled_at = time.monotonic()
         self._failures: list[int] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(
+            self.handle,
+            raw_target=True,
+            content_type="application/json; charset=utf-8",
+            json_default=None,
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> ShopifyEmulator:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -299,7 +301,7 @@ class ShopifyEmulator:
             },
         }
 
-    def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict]:
+    def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
         log: dict[str, Any] = {"method": method, "path": path, "fields": [], "executed": False}
         self.requests.append(log)
         try:
@@ -308,7 +310,7 @@ class ShopifyEmulator:
             log["crash"] = repr(exc)
             status, payload = 500, {"errors": f"emulator crashed: {exc!r}"}
         log["status"] = status
-        return status, payload
+        return status, payload, {}
 
     def _handle(
         self, method: str, path: str, headers: Any, body: bytes, log: dict[str, Any]
@@ -394,29 +396,6 @@ def _count_objects(data: Any) -> int:
     if isinstance(data, list):
         return sum(_count_objects(v) for v in data)
     return 0
-
-
-def _handler(emulator: ShopifyEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, payload = emulator.handle(self.command, self.path, self.headers, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
 
 
 def shopify_connection_json(emulator: ShopifyEmulator, **extra: Any) -> str:

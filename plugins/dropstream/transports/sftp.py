@@ -27,6 +27,7 @@ from dropstream.errors import (
     NotFoundError,
     TransientError,
 )
+from dropstream.transports._common import archive_targets, newest_first
 from dropstream.transports.base import (
     RemoteFile,
     Transport,
@@ -46,7 +47,6 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT = 15  # seconds, when the connection sets no ``conn_timeout``
 IO_TIMEOUT = 120.0  # seconds one SFTP request may wait for the server
-_ARCHIVE_SUFFIXES = 1000
 
 
 class SFTPTransport(Transport):
@@ -82,11 +82,7 @@ class SFTPTransport(Transport):
                 mtime = attrs.st_mtime
                 modified = datetime.fromtimestamp(mtime, tz=UTC) if mtime is not None else None
                 found.append(RemoteFile(path, name, attrs.st_size or 0, modified))
-            found.sort(key=lambda f: f.name, reverse=True)  # stable tie-break for equal times
-            found.sort(
-                key=lambda f: f.modified_at or datetime.min.replace(tzinfo=UTC), reverse=True
-            )
-            return found
+            return newest_first(found)
 
         return self._run("list folder", folder, listing)
 
@@ -142,9 +138,7 @@ class SFTPTransport(Transport):
             if not _is_file(client, path):
                 raise NotFoundError(f"cannot archive {path}: no such file on {self._where}")
             _makedirs(client, folder)
-            stem, ext = posixpath.splitext(name)
-            for n in range(1, _ARCHIVE_SUFFIXES + 1):
-                target = join(folder, name if n == 1 else f"{stem}-{n}{ext}")
+            for target in archive_targets(folder, name):
                 if _exists(client, target):
                     continue
                 try:
