@@ -111,10 +111,11 @@ def why(platform: str, kind: str, got: int, floor: int) -> str:
     if got == floor:
         return ""
     if platform == "bigcommerce" and kind == "orders" and got == floor + 1:
-        return "v2 list has no total: a full last page needs one more (204) page to end"
-    if platform == "shopify" and kind == "orders":
-        return "THROTTLED retries: the client paces slightly too early (see report)"
-    return "over the floor"
+        return (
+            "v2 lists carry no total: after a full last page only the next (204) page says it "
+            "was the last (a /count call would cost the same), so this request is unavoidable"
+        )
+    return "over the floor (see the 429/THR column for throttled retries)"
 
 
 def shopify_fulfillments(n: int, restore_rate: float) -> dict[str, float]:
