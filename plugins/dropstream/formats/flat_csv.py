@@ -24,9 +24,9 @@ from dropstream.formats._flat_options import (
     FlatCSVOptions,
     parse_options,
 )
+from dropstream.formats._packages import group_shipments
 from dropstream.formats.base import FileFormat, OnError
-from dropstream.formats.header_detail_csv import _Package
-from dropstream.models import InventoryLevel, Order, OrderLine, Shipment, ShipmentLine
+from dropstream.models import InventoryLevel, Order, OrderLine, Shipment
 
 __all__ = ["FlatCSV"]
 
@@ -176,51 +176,7 @@ class FlatCSV(FileFormat):
     ) -> Iterator[Shipment]:
         """One Shipment per run of consecutive rows sharing order number and tracking number."""
         rows = self._rows(stream, file_name, self.options.shipment_columns, SHIPMENT_REQUIRED)
-        package: _Package | None = None
-        closed: set[tuple[str, str]] = set()
-        for row in rows:
-            key = (row.get("order_number"), row.get("tracking_number"))
-            skipped = f"; package {key[1] or '?'} of order {key[0] or '?'} is skipped"
-            if row.problem:
-                if package is not None and package.key[0] == key[0]:
-                    package.poisoned = True
-                else:
-                    skipped = ""
-                report(FileFormatError(file_name, row.line, row.problem + skipped), on_error)
-                continue
-            if package is None or key != package.key:
-                if package is not None:
-                    closed.add(package.key)
-                    if shipment := package.shipment():
-                        yield shipment
-                package = _Package(key, reopened=key in closed)
-            try:
-                self._add_shipment_row(row, package)
-            except RowProblem as problem:
-                package.poisoned = True
-                report(FileFormatError(file_name, row.line, problem.reason + skipped), on_error)
-        if package is not None and (shipment := package.shipment()):
-            yield shipment
-
-    def _add_shipment_row(self, row: _csv.Row, package: _Package) -> None:
-        if package.reopened:
-            raise RowProblem("rows of one package (order + tracking number) must be consecutive")
-        for column in ("order_number", "tracking_number", "sku", "carrier"):
-            if not row.get(column):
-                raise RowProblem(f"{column.replace('_', ' ')} is missing")
-        number = row.get("line_number")
-        line = ShipmentLine(
-            sku=row.get("sku"),
-            quantity=parse_count(row.get("quantity_shipped"), "quantity shipped", minimum=1),
-            line_number=parse_count(number, "line number", minimum=1) if number else None,
-        )
-        attributes = {
-            "carrier": row.get("carrier"),
-            "service": row.get("service"),
-            "shipped_at": self._parse_time(row.get("ship_date"), "ship date"),
-            "tracking_url": row.get("tracking_url"),
-        }
-        package.add(attributes, line)
+        return group_shipments(rows, file_name, on_error, self._parse_time)
 
     def read_inventory(
         self, stream: BinaryIO, *, file_name: str = "<stream>", on_error: OnError | None = None

@@ -9,7 +9,6 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
@@ -17,8 +16,9 @@ from typing import Any, BinaryIO, ClassVar
 from dropstream.errors import ConfigurationError, FileFormatError
 from dropstream.formats import _csv
 from dropstream.formats._csv import RowProblem, parse_count, parse_time, report
+from dropstream.formats._packages import group_shipments
 from dropstream.formats.base import FileFormat, OnError
-from dropstream.models import Address, InventoryLevel, Order, Shipment, ShipmentLine
+from dropstream.models import Address, InventoryLevel, Order, Shipment
 
 __all__ = ["HeaderDetailCSV", "order_problems"]
 
@@ -83,34 +83,6 @@ def order_problems(order: Order) -> list[str]:
     if any(_UNWRITABLE.search(text) for text in texts):
         problems.append("holds text that cannot be written as UTF-8 (lone surrogates)")
     return problems
-
-
-@dataclass(slots=True)
-class _Package:
-    """Consecutive shipment rows with one order number and tracking number."""
-
-    key: tuple[str, str]
-    reopened: bool = False
-    poisoned: bool = False
-    first: dict[str, Any] = field(default_factory=dict)
-    lines: list[ShipmentLine] = field(default_factory=list)
-
-    def add(self, attributes: dict[str, Any], line: ShipmentLine) -> None:
-        if not self.first:
-            self.first = attributes
-        for name, value in attributes.items():
-            if value != self.first[name]:
-                raise RowProblem(
-                    f"{name.replace('_', ' ')} {value!s} differs from the package's first row "
-                    f"({self.first[name]!s})"
-                )
-        self.lines.append(line)
-
-    def shipment(self) -> Shipment | None:
-        if self.poisoned or not self.lines:
-            return None
-        order_number, tracking = self.key
-        return Shipment(order_number, tracking, lines=tuple(self.lines), **self.first)
 
 
 class HeaderDetailCSV(FileFormat):
@@ -213,53 +185,7 @@ class HeaderDetailCSV(FileFormat):
             stream, file_name=file_name, encoding=self.encoding,
             required=SHIPMENT_REQUIRED, optional=SHIPMENT_OPTIONAL,
         )  # fmt: skip
-        package: _Package | None = None
-        closed: set[tuple[str, str]] = set()
-        for row in rows:
-            key = (row.get("order_number"), row.get("tracking_number"))
-            skipped = f"; package {key[1] or '?'} of order {key[0] or '?'} is skipped"
-            if row.problem:
-                # A broken row of the open package's order may belong to it: hold it back whole.
-                if package is not None and package.key[0] == key[0]:
-                    package.poisoned = True
-                else:
-                    skipped = ""
-                report(FileFormatError(file_name, row.line, row.problem + skipped), on_error)
-                continue
-            if package is None or key != package.key:
-                if package is not None:
-                    closed.add(package.key)
-                    if shipment := package.shipment():
-                        yield shipment
-                package = _Package(key, reopened=key in closed)
-            try:
-                self._add_shipment_row(row, package)
-            except RowProblem as problem:
-                package.poisoned = True
-                report(FileFormatError(file_name, row.line, problem.reason + skipped), on_error)
-        if package is not None and (shipment := package.shipment()):
-            yield shipment
-
-    @staticmethod
-    def _add_shipment_row(row: _csv.Row, package: _Package) -> None:
-        if package.reopened:
-            raise RowProblem("rows of one package (order + tracking number) must be consecutive")
-        for column in ("order_number", "tracking_number", "sku", "carrier"):
-            if not row.get(column):
-                raise RowProblem(f"{column.replace('_', ' ')} is missing")
-        number = row.get("line_number")
-        line = ShipmentLine(
-            sku=row.get("sku"),
-            quantity=parse_count(row.get("quantity_shipped"), "quantity shipped", minimum=1),
-            line_number=parse_count(number, "line number", minimum=1) if number else None,
-        )
-        attributes = {
-            "carrier": row.get("carrier"),
-            "service": row.get("service"),
-            "shipped_at": parse_time(row.get("ship_date"), "ship date"),
-            "tracking_url": row.get("tracking_url"),
-        }
-        package.add(attributes, line)
+        return group_shipments(rows, file_name, on_error, parse_time)
 
     def read_inventory(
         self, stream: BinaryIO, *, file_name: str = "<stream>", on_error: OnError | None = None
