@@ -18,6 +18,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 Reply = tuple[int, Any, dict[str, str]]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 JSON = "application/json; charset=UTF-8"
 #: How often ``serve_forever`` checks for ``shutdown``: a teardown waits up to this long.
 POLL_INTERVAL = 0.01

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.servers._http import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 USER = "dropstream-service"
 SIMPLE_AUTH_MANAGER = (
@@ -29,10 +30,6 @@ SIMPLE_AUTH_MANAGER = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -15,7 +15,6 @@ server answered is in ``request_log()`` (werkzeug's access log), for counting at
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.servers._http import free_port
+
 BUCKET = "acme-3pl-exchange"
 REGION = "us-east-1"
 FOLDERS = ("in", "out", "archive")
@@ -37,10 +38,6 @@ _POLICY = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -166,7 +163,7 @@ def s3_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Se
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     proc: subprocess.Popen[bytes] | None = None
     for _attempt in range(3):  # the free port can be taken between probing and binding
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             proc = subprocess.Popen(

@@ -35,6 +35,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.servers._http import free_port
+
 SSHD = Path("/usr/sbin/sshd")
 FOLDERS = ("in", "out", "archive")
 _TOP_LEVEL = {"conn_type", "host", "port", "login", "password", "schema", "description"}
@@ -56,11 +58,6 @@ def new_ed25519_key() -> tuple[str, str]:
     return private, public
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

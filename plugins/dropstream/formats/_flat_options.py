@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from dropstream.errors import ConfigurationError
 from dropstream.formats import _csv
+from dropstream.formats.base import check_order_file_pattern
 from dropstream.models import Address, Order, OrderLine
 
 __all__ = ["ORDER_FIELDS", "FlatCSVOptions", "parse_options"]
@@ -134,13 +135,7 @@ class FlatCSVOptions(BaseModel):
     @field_validator("order_file_pattern")
     @classmethod
     def _order_file_pattern(cls, value: str) -> str:
-        try:
-            sample = value.format(batch="b", stamp=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"must use only {{batch}} and {{stamp:<strftime>}} ({exc})") from None
-        if "{batch}" not in value or "{stamp" not in value or "/" in sample or "\\" in sample:
-            raise ValueError("must hold {batch} and {stamp...} and no folder separators")
-        return value
+        return check_order_file_pattern(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> FlatCSVOptions:

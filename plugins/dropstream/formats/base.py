@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import BinaryIO, ClassVar
 
 from dropstream.errors import FileFormatError
@@ -14,6 +14,17 @@ from dropstream.models import InventoryLevel, Order, Shipment
 OnError = Callable[[FileFormatError], None]
 #: Returns the next value of a persistent per-connection counter, by counter name.
 NextNumber = Callable[[str], int]
+
+
+def check_order_file_pattern(value: str) -> str:
+    """Validate an order-file name pattern: ``{batch}`` and ``{stamp:<strftime>}``, no folders."""
+    try:
+        sample = value.format(batch="b", stamp=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"must use only {{batch}} and {{stamp:<strftime>}} ({exc})") from None
+    if "{batch}" not in value or "{stamp" not in value or "/" in sample or "\\" in sample:
+        raise ValueError("must hold {batch} and {stamp...} and no folder separators")
+    return value
 
 
 class FileFormat(ABC):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from dropstream.errors import ConfigurationError
 from dropstream.formats import _csv
+from dropstream.formats.base import check_order_file_pattern
 from dropstream.formats.x12.envelope import Separators
 
 __all__ = ["X12Options", "parse_options"]
@@ -71,13 +71,7 @@ class X12Options(BaseModel):
     @field_validator("order_file_pattern")
     @classmethod
     def _order_file_pattern(cls, value: str) -> str:
-        try:
-            sample = value.format(batch="b", stamp=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"must use only {{batch}} and {{stamp:<strftime>}} ({exc})") from None
-        if "{batch}" not in value or "{stamp" not in value or "/" in sample or "\\" in sample:
-            raise ValueError("must hold {batch} and {stamp...} and no folder separators")
-        return value
+        return check_order_file_pattern(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> X12Options:
