@@ -29,13 +29,14 @@ with DAG(
     doc_md=__doc__,
     default_args={"owner": "dropstream", "retries": 0},
 ) as dag:
-    previous = PythonOperator(task_id="receive_form", python_callable=tasks.receive_form)
-    for step in tasks.STEPS:
-        current = PythonOperator(
-            task_id=step, python_callable=getattr(tasks, step), trigger_rule="none_failed"
+
+    def task(step: str, trigger_rule: str = "none_failed") -> PythonOperator:
+        return PythonOperator(
+            task_id=step, python_callable=getattr(tasks, step), trigger_rule=trigger_rule
         )
-        previous >> current
-        previous = current
-    previous >> PythonOperator(
-        task_id="report", python_callable=tasks.report, trigger_rule="all_done"
-    )
+
+    receive, validate = task("receive_form", "all_success"), task("validate")
+    # Both sides are tested even when the other fails, so one run reports every problem.
+    checks = [task("test_warehouse"), task("test_store")]
+    register, registry = task("register_connections"), task("update_registry")
+    receive >> validate >> checks >> register >> registry >> task("report", "all_done")

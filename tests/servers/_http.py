@@ -25,6 +25,8 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
 JSON = "application/json; charset=UTF-8"
 #: How often ``serve_forever`` checks for ``shutdown``: a teardown waits up to this long.
 POLL_INTERVAL = 0.01

@@ -30,8 +30,6 @@ SIMPLE_AUTH_MANAGER = (
 )
 
 
-
-
 @dataclass
 class AirflowAPIServer:
     url: str

@@ -38,8 +38,6 @@ _POLICY = {
 }
 
 
-
-
 @dataclass
 class S3Server:
     """What a test needs to reach the server and look behind it."""

@@ -58,8 +58,6 @@ def new_ed25519_key() -> tuple[str, str]:
     return private, public
 
 
-
-
 @dataclass
 class SFTPServer:
     """What a test needs to reach the server and look behind it."""

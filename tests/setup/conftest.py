@@ -49,7 +49,7 @@ class Wizard:
         conf = dict(self.dag().params.dump())
         conf.update(
             connection_name=name,
-            new_merchant=merchant,
+            merchant=merchant,
             warehouse_name="Acme 3PL",
             warehouse_host=self.sftp.host,
             warehouse_port=self.sftp.port,

@@ -86,7 +86,7 @@ def test_add_woocommerce_store_with_ftp_warehouse(wizard, woocommerce_emulator, 
     entry = wizard.registry()["wiz-woo-ftp"]
     assert entry["store"]["platform"] == "woocommerce"
     assert entry["warehouse"]["protocol"] == "ftp"
-    assert_no_secret_anywhere(wizard, [woo.secret, ftp.password], capfd.readouterr())
+    assert_no_secret_anywhere(wizard, [woo.secret, ftp.password], capfd.readouterr(), conf_of=set())
 
 
 def test_s3_warehouse_test_only(wizard, s3_server, capfd):
@@ -112,7 +112,7 @@ def test_s3_warehouse_test_only(wizard, s3_server, capfd):
     assert wizard.connection("dropstream_wiz-s3_store") is None
     assert "wiz-s3" not in wizard.registry()
     assert s3.keys() == ["archive/", "in/", "out/"]  # probes removed, folders kept
-    assert_no_secret_anywhere(wizard, [s3.secret_key], capfd.readouterr())
+    assert_no_secret_anywhere(wizard, [s3.secret_key], capfd.readouterr(), conf_of=set())
 
 
 def test_s3_without_bucket_is_refused_by_validation(wizard, s3_server, capfd):
@@ -127,8 +127,8 @@ def test_s3_without_bucket_is_refused_by_validation(wizard, s3_server, capfd):
         warehouse_login=s3.access_key,
         warehouse_password=s3.secret_key,
     )
-    assert "field 'warehouse_bucket': required for S3" in run["note"], run["note"]
-    assert "field 'warehouse_host': not used by S3" in run["note"]
+    assert "'S3 bucket': required for S3" in run["note"], run["note"]
+    assert "'Server (host)': not used by S3" in run["note"]
 
 
 def test_amazon_form_lists_the_platform_specific_missing_fields(wizard, capfd):
@@ -142,11 +142,11 @@ def test_amazon_form_lists_the_platform_specific_missing_fields(wizard, capfd):
         store_login="amzn1.application-oa2-client.abc",
         store_client_secret="amzn1.oa2-cs.v1.not-shown",
     )
-    for field in ("store_refresh_token", "store_marketplace_id", "store_seller_id"):
-        assert f"field '{field}': required for Amazon" in run["note"], run["note"]
-    assert not [line for line in run["note"].splitlines() if "'store_client_secret'" in line]
+    for title in ("Refresh token", "Amazon marketplace id", "Amazon seller id"):
+        assert f"'{title}': required for Amazon" in run["note"], run["note"]
+    assert not [line for line in run["note"].splitlines() if "'API secret" in line]
     captured = SimpleNamespace(out=output, err="")
-    assert_no_secret_anywhere(wizard, ["amzn1.oa2-cs.v1.not-shown"], captured)
+    assert_no_secret_anywhere(wizard, ["amzn1.oa2-cs.v1.not-shown"], captured, conf_of=set())
 
 
 # --- the tables, directly ------------------------------------------------------------------
@@ -157,7 +157,7 @@ def blank_form(**values) -> dict:
     form = {k: p.value for k, p in setup_params([], PLATFORMS).items()}
     form.update(
         connection_name="unit",
-        new_merchant="acme",
+        merchant="acme",
         warehouse_name="W",
         store_name="S",
         warehouse_host="files.example",
@@ -183,7 +183,9 @@ def test_new_secret_fields_are_masked_and_staged():
         assert set(target.secret_fields) <= set(SECRET_FIELDS)
         for name in target.field_mapping:
             assert name in params, name
-            assert target.display in params[name].schema["description_md"], name
+            # The field's section or its help text says which platforms/protocols read it.
+            schema = params[name].schema
+            assert target.display in schema["section"] + schema["description_md"], name
 
 
 @pytest.mark.parametrize(
@@ -208,14 +210,14 @@ def test_new_secret_fields_are_masked_and_staged():
 def test_required_store_fields_per_platform(platform, missing):
     with pytest.raises(FormError) as caught:
         plan_setup(blank_form(store_platform=platform), {}, {"warehouse_password"}, NOW)
-    named = {p.split("'")[1] for p in caught.value.problems}
+    named = caught.value.fields
     assert named == missing, caught.value.problems
 
 
 @pytest.mark.parametrize(
     ("protocol", "overrides", "missing"),
     [
-        ("sftp", {}, {"warehouse_password"}),  # "… or 'warehouse_private_key'"
+        ("sftp", {}, {"warehouse_password", "warehouse_private_key"}),  # one of the two
         ("ftp", {}, {"warehouse_password"}),
         ("ftps", {}, {"warehouse_password"}),
         (
@@ -231,7 +233,7 @@ def test_required_warehouse_fields_per_protocol(protocol, overrides, missing):
         form["warehouse_host_key"] = ""
     with pytest.raises(FormError) as caught:
         plan_setup(form, {}, {"store_access_token"}, NOW)
-    named = {p.split("'")[1] for p in caught.value.problems}
+    named = caught.value.fields
     assert named == missing, caught.value.problems
 
 
@@ -245,7 +247,7 @@ def test_options_reject_secrets_and_unknown_keys():
         plan_setup(form, {}, {"warehouse_password", "store_client_secret"}, NOW)
     problems = "\n".join(caught.value.problems)
     assert "'refresh_token' is not a setting of eBay" in problems
-    assert "use field 'store_refresh_token'" in problems
+    assert "use the field 'Refresh token'" in problems
     assert "'page' is not a setting of eBay" in problems
     assert "'scopes'" not in problems.replace("allowed: scopes", "")
 

@@ -70,10 +70,18 @@ class AirflowAPI:
             mask_secret(self._token)
         return self._token
 
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs: Any) -> Any:
-        """Call ``/api/v2{path}``; return the JSON body (None for 204 or an ``ok`` status)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (),
+        prefix: str = "/api/v2",
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``{prefix}{path}``; return the JSON body (None for 204 or an ``ok`` status)."""
         headers = {"Authorization": f"Bearer {self._authenticate()}"}
-        url = f"{self.base_url}/api/v2{path}"
+        url = f"{self.base_url}{prefix}{path}"
         try:
             response = self._session.request(
                 method, url, headers=headers, timeout=TIMEOUT, **kwargs
@@ -130,6 +138,27 @@ class AirflowAPI:
 
     def delete_run(self, dag_id: str, run_id: str) -> None:
         self.request("DELETE", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", ok=(404,))
+
+    def scrub_setup_run(self, run_id: str, fields: list[str]) -> list[str]:
+        """Blank ``fields`` in the conf of setup run ``run_id`` (the DropStream plugin's route,
+        which runs inside the api-server); return the fields that held a value."""
+        try:
+            body = self.request(
+                "POST",
+                f"/api/setup/runs/{quote(run_id, safe='')}/scrub",
+                prefix="/dropstream",
+                json={"fields": fields},
+            )
+        except ConfigurationError as exc:
+            if "HTTP 404" in str(exc) and "no dropstream_setup run" not in str(exc):
+                raise ConfigurationError(
+                    f"the DropStream plugin is not loaded on the Airflow API server "
+                    f"{self.base_url} (no /dropstream route): put plugins/dropstream_plugin.py "
+                    "in its plugins folder and restart it, so setup can remove the secrets "
+                    "from the run"
+                ) from exc
+            raise
+        return list(body.get("blanked") or [])
 
     def set_note(self, dag_id: str, run_id: str, note: str) -> None:
         """The run's note (Markdown, at most 1000 characters)."""

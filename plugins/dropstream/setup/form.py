@@ -1,8 +1,12 @@
 """The trigger form of ``dropstream_setup``: Airflow Params in the order a person thinks.
 
-Every field says where a first-time user finds the value. Secret fields are named so that
-Airflow's own redaction (audit log, secrets masker) recognises them (``password``, ``token``,
-``private_key``), and they never leave the first task: see ``docs/setup.md``.
+Every field has a title (what the form shows and what validation messages name) and says where a
+first-time user finds the value. Only the few choices every setup makes carry a default; every
+other field is optional to the form (``["null", …]`` types, ``None`` defaults), so nothing is red
+before typing and the Trigger button is never held back by a field the chosen protocol or
+platform does not read. ``validate.plan_setup`` is the one place that says which fields a choice
+needs. Secret fields use ``format="password"`` (masked, the private key too) and never leave the
+first task: see ``docs/setup.md``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from dropstream.setup.targets import SECRET_FIELDS, STORE_OPTIONS_FIELD, STORES,
 from dropstream.setup.targets import applies_to as _applies_to
 from dropstream.transports import PROTOCOLS
 
-__all__ = ["SECRET_FIELDS", "setup_params"]
+__all__ = ["SECRET_FIELDS", "TITLES", "field_label", "setup_params"]
 
 ACTIONS: dict[str, str] = {
     "add": "Add a new connection",
     "update": "Update a connection (only the fields you fill in change)",
-    "test": "Test only (register nothing)",
+    "test": "Test only: check everything, register nothing",
     "remove": "Remove a connection (its DAGs disappear, their history stays)",
 }
 PROTOCOL_NAMES: dict[str, str] = {
@@ -49,22 +53,107 @@ DEFAULT_FOLDERS: dict[str, str] = {
     "inventory": "/out",
     "archive": "/archive",
 }
-#: Form fields holding secrets (``targets.SECRET_FIELDS``, every target's ``secret_fields``):
-#: they are staged into an encrypted Connection and scrubbed.
+
+# Sections, in the order the form shows them.
+CONNECTION = "Connection"
+WAREHOUSE = "Warehouse (3PL)"
+SFTP = "Warehouse: SFTP only"
+FTP = "Warehouse: FTP and FTPS only"
+S3 = "Warehouse: S3 only"
+FILES = "Warehouse folders and file format"
+STORE = "Store"
+FLOW = "Fulfillment flow"
+SCHEDULES = "Schedules (optional)"
+
+#: What the form calls each field; validation and run notes use the same words.
+TITLES: dict[str, str] = {
+    "action": "What to do",
+    "connection_name": "Connection name",
+    "merchant": "Merchant",
+    "warehouse_name": "Warehouse name",
+    "warehouse_protocol": "Protocol",
+    "warehouse_host": "Server (host)",
+    "warehouse_port": "Port",
+    "warehouse_login": "User name / access key id",
+    "warehouse_password": "Password / secret access key",
+    "warehouse_private_key": "SFTP private key",
+    "warehouse_private_key_passphrase": "SFTP private key passphrase",
+    "warehouse_host_key": "SFTP host key",
+    "warehouse_pin_presented_key": "Trust the host key the server presents now",
+    "warehouse_passive": "Passive mode",
+    "warehouse_ca_cert": "FTPS CA certificate (PEM)",
+    "warehouse_ca_cert_path": "FTPS CA file on the workers",
+    "warehouse_cert_fingerprint": "FTPS certificate fingerprint",
+    "warehouse_bucket": "S3 bucket",
+    "warehouse_region": "S3 region",
+    "warehouse_endpoint_url": "S3 endpoint URL",
+    "warehouse_server_side_encryption": "S3 server-side encryption",
+    "warehouse_sse_kms_key_id": "S3 KMS key id",
+    "orders_folder": "Orders folder",
+    "shipments_folder": "Shipments folder",
+    "inventory_folder": "Inventory folder",
+    "archive_folder": "Archive folder",
+    "warehouse_format": "File format",
+    "store_name": "Store name",
+    "store_platform": "Platform",
+    "store_url": "Store URL",
+    "store_login": "API key / client id",
+    "store_access_token": "Access token",
+    "store_client_secret": "API secret / client secret",
+    "store_refresh_token": "Refresh token",
+    "store_api_version": "API version",
+    "store_location_id": "Location id",
+    "store_marketplace_id": "Amazon marketplace id",
+    "store_seller_id": "Amazon seller id",
+    STORE_OPTIONS_FIELD: "More store settings",
+    "default_ship_method": "Default ship method",
+    "ship_method_map": "Ship-method map",
+    "safety_stock": "Safety stock",
+    "hold_countries": "Hold orders to these countries",
+    "start_date": "First day to cover",
+    "orders_schedule": "Orders schedule",
+    "inventory_schedule": "Inventory schedule",
+    "tracking_schedule": "Tracking schedule",
+}
+
+
+def field_label(name: str) -> str:
+    """How a message names a form field: its title, as the form shows it."""
+    return f"'{TITLES.get(name, name)}'"
 
 
 def _readable(names: dict[str, str], values: tuple[str, ...]) -> dict[str, str]:
     return {v: names.get(v, v.replace("_", " ").title()) for v in values}
 
 
-def _text(section: str, description: str, default: str | None = "", **schema: Any) -> Param:
-    kind: Any = "string" if default is not None else ["null", "string"]
-    return Param(default, type=kind, section=section, description_md=description, **schema)
-
-
-def _secret(section: str, description: str, **schema: Any) -> Param:
+def _optional(section: str, name: str, description: str, **schema: Any) -> Param:
+    """A text field the form never insists on (empty = not given)."""
     return Param(
-        "", type="string", format="password", section=section, description_md=description, **schema
+        None,
+        type=["null", "string"],
+        title=TITLES[name],
+        section=section,
+        description_md=description,
+        **schema,
+    )
+
+
+def _secret(section: str, name: str, description: str) -> Param:
+    """A masked field; its value is moved out of the run before anything else happens."""
+    return _optional(section, name, description, format="password")
+
+
+def _choice(
+    section: str, name: str, default: str, names: dict[str, str], description: str
+) -> Param:
+    return Param(
+        default,
+        type="string",
+        enum=list(names),
+        values_display=names,
+        title=TITLES[name],
+        section=section,
+        description_md=description,
     )
 
 
@@ -72,6 +161,17 @@ def _used(name: str, description: str) -> str:
     """``description`` plus which protocols/platforms read the field (from ``targets``)."""
     targets = STORES if name.startswith("store_") else WAREHOUSES
     return description + _applies_to(name, targets)
+
+
+def _folder(name: str, description: str) -> Param:
+    flow = name.removesuffix("_folder")
+    return Param(
+        DEFAULT_FOLDERS[flow],
+        type=["null", "string"],
+        title=TITLES[name],
+        section=FILES,
+        description_md=description,
+    )
 
 
 def _option_keys() -> str:
@@ -83,54 +183,52 @@ def _option_keys() -> str:
 
 
 def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, Param]:
-    """The form, in sections; ``merchants`` are the registry's merchants, to join one."""
-    c, m, w, s, f = "Connection", "Merchant", "Warehouse", "Store", "Fulfillment flow"
-    return {
-        "action": Param(
+    """The form; ``merchants`` are the registry's merchants, offered as suggestions."""
+    merchant_hint = (
+        f" Existing merchants: {', '.join(f'`{m}`' for m in merchants)}." if merchants else ""
+    )
+    params: dict[str, Param] = {
+        "action": _choice(
+            CONNECTION,
+            "action",
             "add",
-            type="string",
-            enum=list(ACTIONS),
-            values_display=ACTIONS,
-            section=c,
-            description_md="What to do. **Test only** runs every check and registers nothing; "
-            "**update** keeps every field you leave empty (or at its default).",
+            ACTIONS,
+            "**Test only** runs every check of both sides and registers nothing; **update** "
+            "keeps every field you leave empty.",
         ),
-        "connection_name": _text(
-            c,
+        "connection_name": _optional(
+            CONNECTION,
+            "connection_name",
             "Short id of this store ↔ warehouse pair: lowercase letters, digits, `-`, `_` "
-            "(e.g. `acme-shopify-reno`). It names the DAGs `dropstream__<name>__orders|inventory|"
-            "tracking` and the Airflow Connections `dropstream_<name>_store|_warehouse`.",
+            "(e.g. `acme-shopify-reno`). It names the DAGs `dropstream__NAME__orders` (and "
+            "`__inventory`, `__tracking`).",
         ),
-        "existing_merchant": Param(
-            "",
-            type="string",
-            enum=["", *merchants],
-            values_display={"": "— create a new merchant below —", **{x: x for x in merchants}},
-            section=m,
-            description_md="Join a merchant that already has connections (the "
-            "merchant's name is the `merchant:<name>` tag on every one of its DAGs).",
+        "merchant": _optional(
+            CONNECTION,
+            "merchant",
+            "The business that owns the store and pays the 3PL, e.g. `acme-goods`: a new one, "
+            "or one that already has connections (pick it from the suggestions). It becomes "
+            f"the `merchant:` tag of every DAG of the connection.{merchant_hint}",
+            **({"examples": merchants} if merchants else {}),
         ),
-        "new_merchant": _text(
-            m,
-            "Or create a merchant: the business that owns the store and pays the 3PL "
-            "(e.g. `acme-goods`). Leave empty when you picked an existing merchant.",
+        "warehouse_name": _optional(
+            WAREHOUSE, "warehouse_name", "The 3PL's name as your team calls it, e.g. `Acme 3PL`."
         ),
-        "warehouse_name": _text(w, "The 3PL's name as your team calls it, e.g. `Acme 3PL (Reno)`."),
-        "warehouse_protocol": Param(
+        "warehouse_protocol": _choice(
+            WAREHOUSE,
+            "warehouse_protocol",
             "sftp",
-            type="string",
-            enum=list(PROTOCOLS),
-            values_display=_readable(PROTOCOL_NAMES, PROTOCOLS),
-            section=w,
-            description_md="How the 3PL exchanges files: its onboarding sheet or portal "
-            '("FTP/SFTP credentials") says which.',
+            _readable(PROTOCOL_NAMES, PROTOCOLS),
+            "How the 3PL exchanges files: its onboarding sheet says which. Then fill in the "
+            "fields below and the section of that protocol; leave the other sections empty.",
         ),
-        "warehouse_host": _text(
-            w,
+        "warehouse_host": _optional(
+            WAREHOUSE,
+            "warehouse_host",
             _used(
                 "warehouse_host",
-                "Server name from the 3PL's onboarding sheet, e.g. "
-                "`sftp.3pl.example` (not for S3: use the bucket field).",
+                "Server name from the 3PL's onboarding sheet, e.g. `sftp.3pl.example` "
+                "(not for S3: use the bucket field).",
             ),
         ),
         "warehouse_port": Param(
@@ -138,177 +236,161 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             type=["null", "integer"],
             minimum=1,
             maximum=65535,
-            section=w,
-            description_md=_used(
-                "warehouse_port",
-                "Leave empty for the protocol's standard port (SFTP 22, FTP/FTPS 21).",
-            ),
+            title=TITLES["warehouse_port"],
+            section=WAREHOUSE,
+            description_md="Empty = the protocol's standard port (SFTP 22, FTP and FTPS 21).",
         ),
-        "warehouse_login": _text(
-            w,
+        "warehouse_login": _optional(
+            WAREHOUSE,
+            "warehouse_login",
             _used("warehouse_login", "User name the 3PL gave you (for S3: the access key id)."),
         ),
         "warehouse_password": _secret(
-            w,
+            WAREHOUSE,
+            "warehouse_password",
             _used(
                 "warehouse_password",
                 "Password from the 3PL (for S3: the secret access key). Leave empty when you "
                 "log in to SFTP with a private key.",
             ),
         ),
-        "warehouse_private_key": _text(
-            w,
-            _used(
-                "warehouse_private_key",
-                "The private key the 3PL authorised for your user, pasted whole "
-                "(`-----BEGIN OPENSSH PRIVATE KEY-----` …). Leave empty to log in with the "
-                "password.",
-            ),
-            format="multiline",
+        "warehouse_private_key": _secret(
+            SFTP,
+            "warehouse_private_key",
+            "The private key the 3PL authorised for your user, pasted whole "
+            "(`-----BEGIN OPENSSH PRIVATE KEY-----` … `-----END OPENSSH PRIVATE KEY-----`); the "
+            "masked field joins its lines, setup restores them. Leave empty to log in with "
+            "the password.",
         ),
         "warehouse_private_key_passphrase": _secret(
-            w,
-            _used("warehouse_private_key_passphrase", "The private key's passphrase, if any."),
+            SFTP, "warehouse_private_key_passphrase", "The private key's passphrase, if any."
         ),
-        "warehouse_host_key": _text(
-            w,
-            _used(
-                "warehouse_host_key",
-                "The server's public host key, e.g. `ssh-ed25519 AAAA…`. Ask the 3PL, or run "
-                "`ssh-keyscan -t ed25519 <host>` and confirm its fingerprint with them.",
-            ),
+        "warehouse_host_key": _optional(
+            SFTP,
+            "warehouse_host_key",
+            "The server's public host key, e.g. `ssh-ed25519 AAAA…`. Ask the 3PL, or run "
+            "`ssh-keyscan -t ed25519 HOST` and confirm its fingerprint with them.",
         ),
         "warehouse_pin_presented_key": Param(
             False,
             type="boolean",
-            section=w,
-            description_md="SFTP only, when the host key above is empty: trust and pin the key "
-            "the server presents now (trust on first use). The run log shows its fingerprint; "
+            title=TITLES["warehouse_pin_presented_key"],
+            section=SFTP,
+            description_md="Only when the host key above is empty: trust and pin the key the "
+            "server presents now (trust on first use). The run's note shows its fingerprint; "
             "compare it with the 3PL's.",
         ),
         "warehouse_passive": Param(
             True,
             type="boolean",
-            section=w,
-            description_md=_used(
-                "warehouse_passive",
-                "Passive-mode data connections (leave on unless the 3PL says active mode).",
-            ),
+            title=TITLES["warehouse_passive"],
+            section=FTP,
+            description_md="Passive-mode data connections (leave on unless the 3PL says "
+            "active mode).",
         ),
-        "warehouse_ca_cert": _text(
-            w,
-            _used(
-                "warehouse_ca_cert",
-                "The CA certificate(s) that sign the server's certificate, pasted as PEM "
-                "(`-----BEGIN CERTIFICATE-----` …). Empty = the system CA store. Not secret.",
-            ),
+        "warehouse_ca_cert": _optional(
+            FTP,
+            "warehouse_ca_cert",
+            "FTPS: the CA certificate(s) that sign the server's certificate, pasted as PEM "
+            "(`-----BEGIN CERTIFICATE-----` …). Empty = the system CA store. Not secret.",
             format="multiline",
         ),
-        "warehouse_ca_cert_path": _text(
-            w,
-            _used("warehouse_ca_cert_path", "Or: the path of such a PEM file on the workers."),
+        "warehouse_ca_cert_path": _optional(
+            FTP, "warehouse_ca_cert_path", "FTPS: or the path of such a PEM file on the workers."
         ),
-        "warehouse_cert_fingerprint": _text(
-            w,
-            _used(
-                "warehouse_cert_fingerprint",
-                "Pin the server certificate by its SHA-256 (`sha256:AB:CD:…`), e.g. for a "
-                "self-signed certificate; a failed test shows the one presented.",
-            ),
+        "warehouse_cert_fingerprint": _optional(
+            FTP,
+            "warehouse_cert_fingerprint",
+            "FTPS: pin the server certificate by its SHA-256 (`sha256:AB:CD:…`), e.g. for a "
+            "self-signed certificate; a failed test shows the one presented.",
         ),
-        "warehouse_bucket": _text(
-            w,
-            _used("warehouse_bucket", "The bucket the 3PL exchanges files in (name only)."),
+        "warehouse_bucket": _optional(
+            S3, "warehouse_bucket", "The bucket the 3PL exchanges files in (name only)."
         ),
-        "warehouse_region": _text(
-            w, _used("warehouse_region", "The bucket's region, e.g. `us-east-1`.")
+        "warehouse_region": _optional(
+            S3, "warehouse_region", "The bucket's region, e.g. `us-east-1`."
         ),
-        "warehouse_endpoint_url": _text(
-            w,
-            _used(
-                "warehouse_endpoint_url",
-                "Only for an S3-compatible store (MinIO, Wasabi, …): its endpoint URL. "
-                "Empty = AWS.",
-            ),
+        "warehouse_endpoint_url": _optional(
+            S3,
+            "warehouse_endpoint_url",
+            "Only for an S3-compatible store (MinIO, Wasabi, …): its endpoint URL. Empty = AWS.",
         ),
         "warehouse_server_side_encryption": Param(
-            "",
-            type="string",
-            enum=["", "AES256", "aws:kms"],
+            None,
+            type=["null", "string"],
+            enum=[None, "AES256", "aws:kms"],
             values_display={
-                "": "— none / bucket default —",
+                "None": "none / the bucket's default",
                 "AES256": "AES256 (SSE-S3)",
                 "aws:kms": "aws:kms (SSE-KMS)",
             },
-            section=w,
-            description_md=_used(
-                "warehouse_server_side_encryption",
-                "Encryption applied to every object written, if the 3PL's bucket policy "
-                "demands one.",
-            ),
+            title=TITLES["warehouse_server_side_encryption"],
+            section=S3,
+            description_md="Encryption applied to every object written, if the 3PL's bucket "
+            "policy demands one.",
         ),
-        "warehouse_sse_kms_key_id": _text(
-            w,
-            _used("warehouse_sse_kms_key_id", "With `aws:kms`: the KMS key id or ARN."),
+        "warehouse_sse_kms_key_id": _optional(
+            S3, "warehouse_sse_kms_key_id", "With `aws:kms`: the KMS key id or ARN."
         ),
-        "orders_folder": _text(
-            w, "Folder the 3PL picks orders up from (their *inbound*).", DEFAULT_FOLDERS["orders"]
+        "orders_folder": _folder("orders_folder", "Folder the 3PL picks orders up from."),
+        "shipments_folder": _folder(
+            "shipments_folder", "Folder where the 3PL drops shipment confirmations."
         ),
-        "shipments_folder": _text(
-            w, "Folder where the 3PL drops shipment confirmations.", DEFAULT_FOLDERS["shipments"]
+        "inventory_folder": _folder(
+            "inventory_folder", "Folder where the 3PL drops inventory snapshots."
         ),
-        "inventory_folder": _text(
-            w, "Folder where the 3PL drops inventory snapshots.", DEFAULT_FOLDERS["inventory"]
+        "archive_folder": _folder(
+            "archive_folder", "Folder files are moved to once read; it must exist."
         ),
-        "archive_folder": _text(
-            w, "Folder files are moved to once read; it must exist.", DEFAULT_FOLDERS["archive"]
-        ),
-        "warehouse_format": Param(
+        "warehouse_format": _choice(
+            FILES,
+            "warehouse_format",
             "header_detail_csv",
-            type="string",
-            enum=list(FORMATS),
-            values_display=_readable(FORMAT_NAMES, FORMATS),
-            section=w,
-            description_md="File layout the 3PL expects, from its integration guide; see "
-            "`docs/formats.md`.",
+            _readable(FORMAT_NAMES, FORMATS),
+            "File layout the 3PL expects, from its integration guide; see `docs/formats.md`.",
         ),
-        "store_name": _text(s, "The store's name as your team calls it, e.g. `Acme on Shopify`."),
-        "store_platform": Param(
+        "store_name": _optional(
+            STORE, "store_name", "The store's name as your team calls it, e.g. `Acme on Shopify`."
+        ),
+        "store_platform": _choice(
+            STORE,
+            "store_platform",
             "shopify" if "shopify" in platforms else platforms[0],
-            type="string",
-            enum=list(platforms),
-            values_display=_readable(PLATFORM_NAMES, platforms),
-            section=s,
-            description_md="The eCommerce platform the store runs on.",
+            _readable(PLATFORM_NAMES, platforms),
+            "The eCommerce platform the store runs on. Fill in the fields it reads (each "
+            "field below says which platforms use it) and leave the others empty.",
         ),
-        "store_url": _text(
-            s,
+        "store_url": _optional(
+            STORE,
+            "store_url",
             _used(
                 "store_url",
-                "The store's (API) address, e.g. `https://acme.myshopify.com` (Shopify admin "
-                "→ Settings → Domains shows the `myshopify.com` one).",
+                "The store's (API) address, e.g. `https://acme.myshopify.com` (Shopify admin → "
+                "Settings → Domains shows the `myshopify.com` one).",
             ),
         ),
-        "store_login": _text(
-            s,
+        "store_login": _optional(
+            STORE,
+            "store_login",
             _used(
                 "store_login",
-                "The key / client id of platforms with a key *and* a secret; leave empty for "
+                "The key or client id of platforms with a key *and* a secret; leave empty for "
                 "Shopify and BigCommerce.",
             ),
         ),
         "store_access_token": _secret(
-            s,
+            STORE,
+            "store_access_token",
             _used(
                 "store_access_token",
-                "Shopify: the Admin API access token from Settings → Apps → Develop apps → "
-                "your app → API credentials, with scopes read/write orders, merchant-managed "
-                "fulfillment orders, inventory and read products. BigCommerce: Settings → "
-                "API accounts → the account's access token.",
+                "Shopify: Settings → Apps → Develop apps → your app → API credentials (scopes: "
+                "read/write orders, merchant-managed fulfillment orders, inventory, read "
+                "products). BigCommerce: Settings → API accounts → the account's access token.",
             ),
         ),
         "store_client_secret": _secret(
-            s,
+            STORE,
+            "store_client_secret",
             _used(
                 "store_client_secret",
                 "WooCommerce: Settings → Advanced → REST API → the key's consumer secret "
@@ -317,73 +399,89 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             ),
         ),
         "store_refresh_token": _secret(
-            s,
+            STORE,
+            "store_refresh_token",
             _used(
                 "store_refresh_token",
                 "The refresh token the seller's authorisation of your app returned (Amazon: "
                 "self-authorise in Seller Central → Apps; eBay: the user consent flow).",
             ),
         ),
-        "store_api_version": _text(
-            s, _used("store_api_version", "Optional API version, e.g. `2026-10`.")
+        "store_api_version": _optional(
+            STORE, "store_api_version", _used("store_api_version", "Optional, e.g. `2026-10`.")
         ),
-        "store_location_id": _text(
-            s,
+        "store_location_id": _optional(
+            STORE,
+            "store_location_id",
             _used(
                 "store_location_id",
                 "Optional: the location whose stock the warehouse sets; empty = the store's "
                 "first (BigCommerce: default) location.",
             ),
         ),
-        "store_marketplace_id": _text(
-            s,
-            _used(
-                "store_marketplace_id",
-                "Seller Central → Settings → Account Info; "
-                "the marketplace's id (developer docs list them).",
-            ),
+        "store_marketplace_id": _optional(
+            STORE,
+            "store_marketplace_id",
+            _used("store_marketplace_id", "Seller Central → Settings → Account Info."),
         ),
-        "store_seller_id": _text(
-            s,
+        "store_seller_id": _optional(
+            STORE,
+            "store_seller_id",
             _used("store_seller_id", "Seller Central → Settings → Account Info → Merchant Token."),
         ),
         STORE_OPTIONS_FIELD: Param(
             {},
-            type="object",
-            section=s,
-            description_md="Further **non-secret** settings of the store Connection (its "
-            f'extras), e.g. `{{"tracking": "note"}}`. Allowed: {_option_keys()}. Secrets '
-            "never go here: use the masked fields above.",
+            type=["object", "null"],
+            title=TITLES[STORE_OPTIONS_FIELD],
+            section=STORE,
+            description_md="Further **non-secret** settings of the store, e.g. "
+            f'`{{"tracking": "note"}}`. Allowed: {_option_keys()}. Secrets never go here: use '
+            "the masked fields above.",
         ),
-        "default_ship_method": _text(
-            f,
+        "default_ship_method": _optional(
+            FLOW,
+            "default_ship_method",
             "Carrier service code the 3PL uses when an order's shipping method is not mapped "
             "below, e.g. `UPS_GROUND`. Empty = such orders are held.",
         ),
         "ship_method_map": Param(
             {},
-            type="object",
-            section=f,
+            type=["object", "null"],
+            title=TITLES["ship_method_map"],
+            section=FLOW,
             description_md="Store shipping-method code → 3PL service code, e.g. "
             '`{"standard": "UPS_GROUND", "express": "UPS_2DAY"}`.',
         ),
         "safety_stock": Param(
-            0,
-            type="integer",
+            None,
+            type=["null", "integer"],
             minimum=0,
-            section=f,
-            description_md="Units held back from each SKU's quantity pushed to the store.",
+            title=TITLES["safety_stock"],
+            section=FLOW,
+            description_md="Units held back from each SKU's quantity pushed to the store "
+            "(empty = 0, or unchanged on update).",
         ),
         "hold_countries": Param(
             [],
-            type="array",
+            type=["array", "null"],
             items={"type": "string"},
-            section=f,
-            description_md="ISO country codes whose orders wait for a person (e.g. `PR`).",
+            title=TITLES["hold_countries"],
+            section=FLOW,
+            description_md="ISO country codes whose orders wait for a person (e.g. `PR`), one "
+            "per line.",
         ),
-        "start_date": _text(
-            f,
-            "First day the flows cover (`YYYY-MM-DD`, UTC); empty = today.",
-            None,
+        "start_date": _optional(
+            FLOW,
+            "start_date",
+            "First day the flows cover (UTC); empty = today.",
+            format="date",
         ),
     }
+    for flow, every in (("orders", "15 minutes"), ("inventory", "hour"), ("tracking", "4 hours")):
+        name = f"{flow}_schedule"
+        params[name] = _optional(
+            SCHEDULES,
+            name,
+            f"Cron expression in UTC, e.g. `*/5 * * * *`. Empty = every {every}.",
+        )
+    return params

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 from collections.abc import Iterator
@@ -29,10 +30,13 @@ log = logging.getLogger(__name__)
 
 
 class CheckFailed(ConfigurationError):
-    """One side (``warehouse`` or ``store``) failed its check; the message says why."""
+    """One side (``warehouse`` or ``store``) failed its check; the message says why.
 
-    def __init__(self, side: str, reason: str) -> None:
-        self.side, self.reason = side, reason
+    ``fields`` are the form fields to look at (the note names them by their titles).
+    """
+
+    def __init__(self, side: str, reason: str, fields: tuple[str, ...] = ()) -> None:
+        self.side, self.reason, self.fields = side, reason, fields
         super().__init__(f"{side} check failed: {reason}")
 
 
@@ -62,13 +66,18 @@ def presented_host_key(host: str, port: int) -> Any:
             "warehouse",
             f"host unreachable: cannot connect to {host}:{port} "
             f"({exc.strerror or exc}); check host, port and firewall",
+            ("warehouse_host", "warehouse_port"),
         ) from exc
     try:
         with paramiko.Transport(sock) as transport:
             transport.start_client(timeout=15)
             return transport.get_remote_server_key()
     except (paramiko.SSHException, EOFError, OSError) as exc:
-        raise CheckFailed("warehouse", f"{host}:{port} does not speak SSH ({exc})") from exc
+        raise CheckFailed(
+            "warehouse",
+            f"{host}:{port} does not speak SSH ({exc})",
+            ("warehouse_host", "warehouse_port", "warehouse_protocol"),
+        ) from exc
 
 
 def describe_key(key: Any) -> str:
@@ -91,35 +100,74 @@ def decide_host_key(body: dict[str, Any], pin_presented: bool) -> str:
                 "warehouse",
                 f"host key changed or wrong: the server presents {describe_key(key)} "
                 f"('{presented}') but the configured key is '{configured[:60]}…'. Only if the "
-                "3PL confirms a new key, paste it into warehouse_host_key",
+                "3PL confirms a new key, paste it into the SFTP host key field",
+                ("warehouse_host_key",),
             )
         return configured
     if not pin_presented:
         raise CheckFailed(
             "warehouse",
             f"no host key given: the server presents {describe_key(key)} ('{presented}'). "
-            "Confirm the fingerprint with the 3PL, then paste the key into warehouse_host_key "
-            "or tick warehouse_pin_presented_key",
+            "Confirm the fingerprint with the 3PL, then paste the key into the SFTP host key "
+            "field or tick 'Trust the host key the server presents now'",
+            ("warehouse_host_key", "warehouse_pin_presented_key"),
         )
     log.info("pinning the presented host key %s (trust on first use)", describe_key(key))
     return presented
 
 
-def check_warehouse(body: dict[str, Any], protocol: str, folders: list[str]) -> None:
-    """Log in, then prove every folder exists and is writable; leave nothing behind."""
+def check_warehouse(body: dict[str, Any], protocol: str, folders: dict[str, str]) -> list[str]:
+    """Log in, then prove every folder exists and is writable; leave nothing behind.
+
+    ``folders`` maps each folder field of the form to its path. Every folder is tried, and every
+    one that fails is reported (one CheckFailed naming all of them). Returns what was proven.
+    """
     probe = f"dropstream-setup-probe-{secrets.token_hex(4)}"  # staged as a hidden .part file
+    where = body.get("host") or (body.get("extra") or {}).get("bucket") or "the warehouse"
+    proven: list[str] = []
     with candidate_connection(body) as conn_id, get_transport(protocol, conn_id) as transport:
         try:
             transport.test()
-            log.info("logged in to the warehouse %s", body.get("host"))
-            for folder in dict.fromkeys(folders):
+        except DropStreamError as exc:
+            raise CheckFailed("warehouse", _reason(exc), _login_fields(exc, protocol)) from exc
+        log.info("logged in to the warehouse %s", where)
+        proven.append(f"logged in to {where}")
+        by_path: dict[str, list[str]] = {}
+        for form_field, path in folders.items():
+            by_path.setdefault(path, []).append(form_field)
+        failed: list[tuple[tuple[str, ...], str]] = []
+        for folder, fields in by_path.items():
+            try:
                 path = transport.stage(folder, probe, b"")
                 _remove(transport, protocol, path)
-                log.info("folder %s exists and is writable (probe %s removed)", folder, path)
-        except CheckFailed:
-            raise
-        except DropStreamError as exc:
-            raise CheckFailed("warehouse", _reason(exc)) from exc
+            except DropStreamError as exc:
+                failed.append((tuple(fields), _reason(exc)))
+                continue
+            log.info("folder %s exists and is writable (probe %s removed)", folder, path)
+            proven.append(f"folder {folder} is writable")
+    if failed:
+        raise CheckFailed(
+            "warehouse",
+            "; ".join(reason for _, reason in failed),
+            tuple(f for fields, _ in failed for f in fields),
+        )
+    return proven
+
+
+def _login_fields(exc: DropStreamError, protocol: str) -> tuple[str, ...]:
+    """The form fields behind a failed login or connection."""
+    if isinstance(exc, AuthenticationError):
+        if "certificate" in str(exc).lower():
+            return ("warehouse_ca_cert", "warehouse_cert_fingerprint")
+        secret = (
+            ("warehouse_password", "warehouse_private_key")
+            if protocol == "sftp"
+            else ("warehouse_password",)
+        )
+        return ("warehouse_login", *secret)
+    if protocol == "s3":
+        return ("warehouse_bucket", "warehouse_region", "warehouse_endpoint_url")
+    return ("warehouse_host", "warehouse_port")
 
 
 def _remove(transport: Transport, protocol: str, path: str) -> None:
@@ -140,23 +188,42 @@ def _remove(transport: Transport, protocol: str, path: str) -> None:
         )
 
 
-def check_store(body: dict[str, Any], platform: str, name: str) -> None:
-    """Credentials accepted and the scopes the three flows need granted."""
+def check_store(body: dict[str, Any], platform: str, name: str) -> list[str]:
+    """Credentials accepted and the scopes the three flows need granted; what was proven."""
     from adapters import get_adapter
+    from dropstream.setup.targets import STORES
 
+    target = STORES[platform]
     with candidate_connection(body) as conn_id:
         adapter = get_adapter(platform, conn_id, {}, connection_name=name)
         try:
             adapter.test_connection()
         except DropStreamError as exc:
-            raise CheckFailed("store", _reason(exc)) from exc
+            if isinstance(exc, TransientError):
+                fields: tuple[str, ...] = ("store_url",)
+            else:
+                credentials = [f for f in target.secret_fields]
+                if "store_login" in target.field_mapping:
+                    credentials.insert(0, "store_login")
+                fields = tuple(credentials)
+            raise CheckFailed("store", _reason(exc), fields) from exc
         finally:
             adapter.close()
     log.info("store %s accepted the credentials and grants the needed scopes", body.get("host"))
+    return [
+        f"{target.display} at {body.get('host')} accepted the credentials and grants "
+        "every permission the three flows need"
+    ]
+
+
+_PROBE = re.compile(
+    r"\s*\(?(?:in |of )?(?:the )?Airflow Connection '?dropstream_setup_probe_\w+'?\)?"
+)
 
 
 def _reason(exc: DropStreamError) -> str:
-    text = str(exc).replace("dropstream_setup_probe_", "candidate connection ")
+    """The error in the words of the person at the form: no internal connection ids."""
+    text = _PROBE.sub("", str(exc)).strip()
     if isinstance(exc, AuthenticationError):
         return (
             text

@@ -1,9 +1,11 @@
-"""The setup DAG's tasks: receive the form → validate → test warehouse → test store →
+"""The setup DAG's tasks: receive the form → validate → test warehouse ∥ test store →
 register the Connections → update the registry → report (log + run note).
 
-Secrets: ``receive_form`` masks them, moves them into one encrypted staging Connection and
-hands over to a continuation run whose conf holds none; the continuation deletes the form run
-(conf, task instances, XCom, rendered fields) once it has ended. See ``docs/setup.md``.
+Everything happens in the run the person triggered, so the page the UI opens after *Trigger*
+ends with the outcome in its note. Secrets: ``receive_form`` masks them, moves them into one
+encrypted staging Connection and has the DropStream plugin (inside the api-server) blank them in
+this run's conf; later tasks read them from the staging Connection, which ``report`` deletes.
+See ``docs/setup.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,59 +23,68 @@ from airflow.sdk.log import mask_secret
 from dropstream.registry import VARIABLE_KEY, read_registry_document, write_registry
 from dropstream.setup import connections as conns
 from dropstream.setup.api import AirflowAPI
-from dropstream.setup.form import SECRET_FIELDS
-from dropstream.setup.remote import check_store, check_warehouse, decide_host_key
-from dropstream.setup.validate import Plan, plan_setup, secret_values
-from dropstream.spec import FLOWS, dag_id
+from dropstream.setup.form import SECRET_FIELDS, field_label
+from dropstream.setup.notes import Outcome, summary
+from dropstream.setup.remote import CheckFailed, check_store, check_warehouse, decide_host_key
+from dropstream.setup.validate import FormError, Plan, plan_setup, secret_values
 
 log = logging.getLogger("dropstream.setup")
 
 DAG_ID = "dropstream_setup"
-HANDOVER_KEY = "dropstream_handover"
 ENDED = {"success", "failed"}
-FORM_RUN_WAIT = 300  # seconds the continuation waits for the form run to end
-
-
-def _secrets(context: dict[str, Any]) -> dict[str, str]:
-    """The secrets of this setup (from the staging Connection or the form), masked."""
-    handover = (context["dag_run"].conf or {}).get(HANDOVER_KEY)
-    if handover:
-        staged = conns.existing_body(handover["staged_conn_id"])
-        values = dict((staged or {}).get("extra") or {})
-    else:
-        values = secret_values(context["params"])
-    for value in values.values():
-        _mask(value)
-    return {k: v for k, v in values.items() if k in SECRET_FIELDS and v}
+#: Airflow's own secrets masker leaves shorter values alone ([logging] min_length_masked_secret):
+#: masking "x" would turn every "existing" into "e***isting".
+MIN_MASKED = 5
 
 
 def _mask(value: str) -> None:
-    mask_secret(value)
+    if len(value) >= MIN_MASKED:
+        mask_secret(value)
     for line in value.splitlines():  # a private key logged line by line is masked too
         if len(line.strip()) > 8:
             mask_secret(line.strip())
 
 
-def _scrub(text: str, secrets: dict[str, str]) -> str:
+def scrub(text: str, secrets: dict[str, str]) -> str:
+    """``text`` with every secret value (long enough to be one) replaced by ``***``."""
     for value in sorted(secrets.values(), key=len, reverse=True):
-        text = text.replace(value, "***")
+        if len(value) >= MIN_MASKED:
+            text = text.replace(value, "***")
     return text
 
 
+def _staged_id(run_id: str) -> str:
+    return "dropstream_setup_staged_" + hashlib.sha256(run_id.encode()).hexdigest()[:16]
+
+
+def _secrets(context: dict[str, Any]) -> dict[str, str]:
+    """The secrets of this setup, from the staging Connection, masked."""
+    received = context["ti"].xcom_pull(task_ids="receive_form") or {}
+    staged = received.get("staged_conn_id")
+    values = dict(((conns.existing_body(staged) or {}).get("extra") or {}) if staged else {})
+    for value in values.values():
+        _mask(value)
+    return {k: v for k, v in values.items() if k in SECRET_FIELDS and v}
+
+
 def step(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Skip on the form run; record a failure's reason (scrubbed) for the report, re-raise."""
+    """Record a failure's reason and fields (scrubbed) for the report, then re-raise."""
 
     def run(**context: Any) -> Any:  # no functools.wraps: PythonOperator reads the signature
-        mode = context["ti"].xcom_pull(task_ids="receive_form") or {}
-        if mode.get("mode") == "handed_over":
-            raise AirflowSkipException("handed over to the continuation run")
         secrets = _secrets(context)
         try:
             return func(context, secrets)
         except AirflowSkipException:
             raise
         except Exception as exc:
-            context["ti"].xcom_push(key="failure", value=_scrub(str(exc), secrets))
+            failure: dict[str, Any]
+            if isinstance(exc, FormError):
+                failure = {"problems": [scrub(p, secrets) for p in exc.problems]}
+            elif isinstance(exc, CheckFailed):
+                failure = {"reason": scrub(exc.reason, secrets), "fields": list(exc.fields)}
+            else:
+                failure = {"reason": scrub(f"{type(exc).__name__}: {exc}", secrets)}
+            context["ti"].xcom_push(key="failure", value=failure)
             raise
 
     run.__name__, run.__doc__ = func.__name__, func.__doc__
@@ -94,73 +104,51 @@ def _registry() -> dict[str, Any]:
 
 # --- receive_form ---------------------------------------------------------------------------
 def receive_form(**context: Any) -> dict[str, Any]:
-    """Mask the secrets; on the form run move them out and hand over; else forget form runs."""
+    """Move the secrets out of this run's conf (into an encrypted Connection); sweep leftovers."""
     dag_run = context["dag_run"]
-    conf = dict(dag_run.conf or {})
     secrets = secret_values(context["params"])
     for value in secrets.values():
         _mask(value)
     api = AirflowAPI.from_connection()
-    handover = conf.get(HANDOVER_KEY)
-    if secrets and not handover:
-        staged_id = (
-            "dropstream_setup_staged_" + hashlib.sha256(dag_run.run_id.encode()).hexdigest()[:16]
-        )
+    staged = None
+    if secrets:
+        staged = _staged_id(dag_run.run_id)
         api.upsert_connection(
             conns.api_body(
                 {
-                    "connection_id": staged_id,
+                    "connection_id": staged,
                     "conn_type": "generic",
                     "extra": secrets,
                     "description": f"secrets of setup run {dag_run.run_id}; deleted when it ends",
                 }
             )
         )
-        clean = {k: v for k, v in conf.items() if k not in SECRET_FIELDS}
-        clean[HANDOVER_KEY] = {"form_run_id": dag_run.run_id, "staged_conn_id": staged_id}
-        now = datetime.now(UTC)
-        run = api.trigger_run(
-            DAG_ID,
-            {
-                "dag_run_id": f"setup__{now:%Y%m%dT%H%M%S%f}",
-                "logical_date": now.isoformat(),
-                "conf": clean,
-                "note": f"Continues setup form run `{dag_run.run_id}`.",
-            },
-        )
+        blanked = api.scrub_setup_run(dag_run.run_id, sorted(secrets))
         log.info(
-            "secrets moved into the encrypted Connection %s; the setup continues in run "
-            "%s, which deletes this run (its conf held the secrets)",
-            staged_id,
-            run["dag_run_id"],
+            "the secrets typed in the form (%s) are in the encrypted Connection %s; this run's "
+            "conf no longer holds them (blanked: %s)",
+            ", ".join(field_label(k) for k in sorted(secrets)),
+            staged,
+            ", ".join(blanked) or "none",
         )
-        return {"mode": "handed_over", "next_run": run["dag_run_id"]}
-    if handover:
-        _forget_form_run(api, handover["form_run_id"])
     _sweep(api, dag_run.run_id)
-    return {"mode": "continuation" if handover else "direct"}
-
-
-def _forget_form_run(api: AirflowAPI, run_id: str) -> None:
-    deadline = time.monotonic() + FORM_RUN_WAIT
-    while (run := api.get_run(DAG_ID, run_id)) is not None and run["state"] not in ENDED:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"form run {run_id} has not ended; cannot delete its conf")
-        time.sleep(2)
-    if run is not None:
-        api.delete_run(DAG_ID, run_id)
-        log.info("deleted form run %s: its conf, XCom and rendered fields are gone", run_id)
+    return {"staged_conn_id": staged, "secret_fields": sorted(secrets)}
 
 
 def _sweep(api: AirflowAPI, current: str) -> None:
-    """Delete any ended setup run whose conf still holds a secret (e.g. never handed over)."""
+    """Blank the secrets of any ended setup run whose conf still holds one (e.g. it failed
+    before it could move them); delete it if blanking is not possible."""
     for run in api.list_runs(DAG_ID):
         conf = run.get("conf") or {}
-        if run["dag_run_id"] != current and run["state"] in ENDED and secret_values(conf):
+        leftover = secret_values(conf)
+        if run["dag_run_id"] == current or run["state"] not in ENDED or not leftover:
+            continue
+        try:
+            api.scrub_setup_run(run["dag_run_id"], sorted(leftover))
+            log.warning("blanked secrets left in the conf of setup run %s", run["dag_run_id"])
+        except Exception:  # noqa: BLE001 - deleting the run removes its conf as a whole
             api.delete_run(DAG_ID, run["dag_run_id"])
-            log.warning(
-                "deleted ended setup run %s: its conf still held secrets", run["dag_run_id"]
-            )
+            log.warning("deleted setup run %s: its conf still held secrets", run["dag_run_id"])
 
 
 # --- validate, tests ------------------------------------------------------------------------
@@ -182,26 +170,27 @@ def test_warehouse(context: dict[str, Any], secrets: dict[str, str]) -> dict[str
     body = conns.warehouse_body(plan, secrets, base)
     protocol = plan.spec["warehouse"]["protocol"] if plan.spec else "sftp"
     host_key = None
+    proven = []
     if protocol == "sftp":
         host_key = decide_host_key(body, plan.pin_presented_key)
         body = conns.warehouse_body(plan, secrets, base, host_key=host_key)
+        proven.append(f"host key {host_key.split()[0]} pinned")
     paths = plan.spec["warehouse"]["paths"] if plan.spec else {}
-    check_warehouse(
-        body,
-        protocol,
-        [paths[k] for k in ("orders", "shipments", "inventory", "archive") if k in paths],
-    )
-    return {"host_key": host_key}
+    folders = {f"{k}_folder": paths[k] for k in ("orders", "shipments", "inventory", "archive")}
+    proven += check_warehouse(body, protocol, folders)
+    return {"host_key": host_key, "proven": proven}
 
 
 @step
-def test_store(context: dict[str, Any], secrets: dict[str, str]) -> None:
+def test_store(context: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
     """Credentials accepted and the scopes the three flows need granted."""
     plan = _plan(context)
     if plan.action == "remove":
         raise AirflowSkipException("nothing to test when removing")
     base = conns.existing_body(plan.store_conn_id) if plan.action != "add" else None
-    check_store(conns.store_body(plan, secrets, base), plan.spec["store"]["platform"], plan.name)
+    body = conns.store_body(plan, secrets, base)
+    platform = plan.store["target"]
+    return {"proven": check_store(body, platform, plan.name)}
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -271,58 +260,27 @@ STEPS = ("validate", "test_warehouse", "test_store", "register_connections", "up
 
 
 def report(**context: Any) -> None:
-    """Drop the staging Connection; summary in the log and as the run's note; fail if failed."""
+    """Drop the staging Connection; the outcome in the log and as the run's note."""
     ti, dag_run = context["ti"], context["dag_run"]
-    received = ti.xcom_pull(task_ids="receive_form") or {}
-    if received.get("mode") == "handed_over":
-        raise AirflowSkipException(f"continued in run {received.get('next_run')}")
+    received = ti.xcom_pull(task_ids="receive_form")
     api = AirflowAPI.from_connection()
-    handover = (dag_run.conf or {}).get(HANDOVER_KEY)
-    if handover:
-        api.delete_connection(handover["staged_conn_id"])
-    failures = {t: ti.xcom_pull(task_ids=t, key="failure") for t in STEPS}
-    failures = {t: f for t, f in failures.items() if f}
+    if received and received.get("staged_conn_id"):
+        api.delete_connection(received["staged_conn_id"])
     plan_data = ti.xcom_pull(task_ids="validate")
-    summary = _summary(Plan.from_dict(plan_data) if plan_data else None, failures, received)
-    for line in summary.splitlines():
-        log.info("%s", line)
-    api.set_note(DAG_ID, dag_run.run_id, summary)
-    if failures or not received:
-        raise RuntimeError("setup failed: " + "; ".join(failures.values()) or "see the log")
-
-
-def _summary(plan: Plan | None, failures: dict[str, str], received: dict[str, Any]) -> str:
-    if not received:
-        return (
-            "**Setup failed before it started**: the form could not be received (see the "
-            "`receive_form` log). Nothing was registered."
-        )
-    if failures:
-        name = f" `{plan.name}`" if plan else ""
-        lines = [f"**Setup of connection{name} failed — nothing was registered.**"]
-        lines += [f"- `{t}`: {f}" for t, f in failures.items()]
-        return "\n".join(lines)
-    assert plan is not None
-    ids = [dag_id(plan.name, flow) for flow in FLOWS]
-    listed = ", ".join(f"`{i}`" for i in ids)
-    if plan.action == "test":
-        return (
-            f"**Connection `{plan.name}` tested OK** (warehouse and store); nothing was "
-            "registered. Run again with action *add* or *update* to save it."
-        )
-    if plan.action == "remove":
-        return (
-            f"**Connection `{plan.name}` removed**: registry entry and Airflow Connections "
-            f"`{plan.store_conn_id}`, `{plan.warehouse_conn_id}` deleted. Its DAGs ({listed}) "
-            "disappear at the next parse; their run history stays."
-        )
-    merchant = plan.spec["merchant"] if plan.spec else "?"
-    return (
-        f"**Connection `{plan.name}` {'added' if plan.action == 'add' else 'updated'}** "
-        f"(merchant `{merchant}`): warehouse and store checked; Airflow Connections "
-        f"`{plan.store_conn_id}` and `{plan.warehouse_conn_id}` saved.\n\n"
-        f"Its DAGs {listed} appear within ~30 s, **paused**. Enable them with the pause toggle "
-        f"(filter by tag `connection:{plan.name}`) or `airflow dags unpause <dag id>` for each; "
-        "backfill with Trigger → Backfill or `airflow backfill create --dag-id <dag id> "
-        "--from-date … --to-date …`."
+    outcome = Outcome(
+        plan=Plan.from_dict(plan_data) if plan_data else None,
+        received=received is not None,
+        name=str(context["params"].get("connection_name") or "").strip(),
+        action=str(context["params"].get("action") or ""),
+        failures={t: f for t in STEPS if (f := ti.xcom_pull(task_ids=t, key="failure"))},
+        proven={
+            side: list((ti.xcom_pull(task_ids=f"test_{side}") or {}).get("proven") or [])
+            for side in ("warehouse", "store")
+        },
     )
+    note = summary(outcome)
+    for line in note.splitlines():
+        log.info("%s", line)
+    api.set_note(DAG_ID, dag_run.run_id, note)
+    if not outcome.ok:
+        raise RuntimeError("setup did not complete: " + outcome.first_problem())

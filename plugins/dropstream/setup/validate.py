@@ -11,19 +11,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dropstream.errors import ConfigurationError, SpecError
-from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS
+from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS, field_label
+from dropstream.setup.keys import normalize_private_key
 from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
-from dropstream.spec import SLUG, parse_spec
+from dropstream.spec import FLOWS, SLUG, parse_spec
 
 _FOLDER_FIELDS = {f"{flow}_folder": flow for flow in DEFAULT_FOLDERS}
+_SCHEDULE_FIELDS = {f"{flow}_schedule": flow for flow in FLOWS}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the form: the fields it is about and what to do, in form words."""
+
+    fields: tuple[str, ...]
+    text: str
+
+    def __str__(self) -> str:
+        if not self.fields:
+            return self.text
+        return f"{' or '.join(field_label(f) for f in self.fields)}: {self.text}"
 
 
 class FormError(ConfigurationError):
     """The submitted form has problems; ``problems`` lists them, each naming its field."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        listed = "\n".join(f"- {p}" for p in problems)
+    def __init__(self, problems: list[Problem]) -> None:
+        self.fields = {f for p in problems for f in p.fields}
+        self.problems = [str(p) for p in problems]
+        listed = "\n".join(f"- {p}" for p in self.problems)
         super().__init__(f"the setup form has {len(problems)} problem(s):\n{listed}")
 
 
@@ -68,26 +84,35 @@ def plan_setup(
 
     ``secrets`` names the secret fields the operator filled in (their values never come here).
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
     action = form.get("action") or "add"
     name = _text(form, "connection_name")
     if not name:
-        problems.append("field 'connection_name': required")
+        problems.append(Problem(("connection_name",), "required: a short id such as acme-shop"))
     elif not SLUG.match(name):
         problems.append(
-            f"field 'connection_name': {name!r} must be lowercase letters, digits, "
-            "'-' and '_', starting with a letter or digit"
+            Problem(
+                ("connection_name",),
+                f"{name!r} must be lowercase letters, digits, '-' and '_', starting with a "
+                "letter or digit",
+            )
         )
     existing = registry.get(name) if name else None
     if action == "add" and existing is not None:
         problems.append(
-            f"field 'connection_name': connection {name!r} already exists; "
-            "use action 'update' or pick another name"
+            Problem(
+                ("connection_name",),
+                f"connection {name!r} already exists; choose 'Update a connection' or pick "
+                "another name",
+            )
         )
     if action in {"update", "remove"} and name and existing is None:
         problems.append(
-            f"field 'connection_name': no connection {name!r} is registered "
-            f"(registered: {', '.join(sorted(registry)) or 'none'})"
+            Problem(
+                ("connection_name",),
+                f"no connection {name!r} is registered "
+                f"(registered: {', '.join(sorted(registry)) or 'none'})",
+            )
         )
     plan = Plan(action, name, f"dropstream_{name}_store", f"dropstream_{name}_warehouse")
     if action == "remove":
@@ -106,10 +131,12 @@ def plan_setup(
     warehouse, store = WAREHOUSES.get(protocol), STORES.get(platform)
     if warehouse is None:
         problems.append(
-            f"field 'warehouse_protocol': {protocol!r} is not one of {', '.join(WAREHOUSES)}"
+            Problem(("warehouse_protocol",), f"{protocol!r} is not one of {', '.join(WAREHOUSES)}")
         )
     if store is None:
-        problems.append(f"field 'store_platform': {platform!r} is not one of {', '.join(STORES)}")
+        problems.append(
+            Problem(("store_platform",), f"{platform!r} is not one of {', '.join(STORES)}")
+        )
     problems += _side_problems(form, secrets, warehouse, require=fresh_w)
     problems += _side_problems(form, secrets, store, require=fresh_s)
     problems += _connection_problems(form, protocol, require=fresh_w)
@@ -125,14 +152,25 @@ def plan_setup(
         "options": _options(form, store, problems),
     }
     plan.pin_presented_key = bool(form.get("warehouse_pin_presented_key"))
-    if not problems and entry is not None:
+    if not problems:
         try:
             plan.spec = parse_spec(name, entry).model_dump(mode="json", exclude_none=True)
         except SpecError as exc:
-            problems += [f"spec: {p}" for p in exc.problems]
+            problems += [Problem(_spec_fields(p), p) for p in exc.problems]
     if problems:
         raise FormError(problems)
     return plan
+
+
+def _spec_fields(problem: str) -> tuple[str, ...]:
+    """The form fields a registry-entry problem is about, when it names a key they set."""
+    for form_field, (*parents, leaf) in _OVERLAY:
+        if "'" + ".".join([*parents, leaf]) in problem:
+            return (form_field,)
+    for form_field, flow in _SCHEDULE_FIELDS.items():
+        if f"schedules.{flow}" in problem:
+            return (form_field,)
+    return ()
 
 
 def _targets_of(entry: dict[str, Any]) -> tuple[str, str]:
@@ -151,7 +189,7 @@ def _has(form: dict[str, Any], secrets: set[str], key: str) -> bool:
 
 def _side_problems(
     form: dict[str, Any], secrets: set[str], target: Target | None, *, require: bool
-) -> list[str]:
+) -> list[Problem]:
     """The target's required fields (when building it afresh) and fields it does not read."""
     if target is None:
         return []
@@ -161,21 +199,16 @@ def _side_problems(
             names = (entry,) if isinstance(entry, str) else entry
             if any(_has(form, secrets, n) for n in names):
                 continue
-            if len(names) == 1:
-                problems.append(
-                    f"field '{names[0]}': required for {target.display} ({target.label(names[0])})"
-                )
-            else:
-                quoted = " or ".join(f"'{n}'" for n in names)
-                what = " or ".join(target.label(n) for n in names)
-                problems.append(f"field {quoted}: one is required for {target.display} ({what})")
+            what = " or ".join(target.label(n) for n in names)
+            needed = "required" if len(names) == 1 else "one of these is required"
+            problems.append(Problem(names, f"{needed} for {target.display} ({what})"))
     side = STORES if target in STORES.values() else WAREHOUSES
     others = dict.fromkeys(f for t in side.values() for f in t.field_mapping)
     for key in others:
         if key not in target.field_mapping and _has(form, secrets, key):
             users = ", ".join(t.display for t in side.values() if key in t.field_mapping)
             problems.append(
-                f"field '{key}': not used by {target.display} (only by {users}); leave it empty"
+                Problem((key,), f"not used by {target.display} (only by {users}); leave it empty")
             )
     return problems
 
@@ -201,31 +234,35 @@ def _given_fields(form: dict[str, Any], target: Target | None, fresh: bool) -> d
     return fields
 
 
-def _options(form: dict[str, Any], target: Target | None, problems: list[str]) -> dict[str, Any]:
+def _options(
+    form: dict[str, Any], target: Target | None, problems: list[Problem]
+) -> dict[str, Any]:
     """The non-secret store extras of the options object, checked against the target's keys."""
     value = form.get(STORE_OPTIONS_FIELD)
     if value in (None, "", {}):
         return {}
     if not isinstance(value, dict):
-        problems.append(f"field '{STORE_OPTIONS_FIELD}': expected an object, e.g. {{\"key\": 1}}")
+        problems.append(
+            Problem((STORE_OPTIONS_FIELD,), 'expected an object, e.g. {"tracking": "note"}')
+        )
         return {}
     if target is None:
         return {}
     allowed = ", ".join(target.option_keys) or "none"
+    mapped = {w.removeprefix("extra."): f for f, w in target.field_mapping.items()}
     for key in value:
         if key not in target.option_keys:
-            hint = ""
-            mapped = {w.removeprefix("extra."): f for f, w in target.field_mapping.items()}
-            if key in mapped:
-                hint = f"; use field '{mapped[key]}'"
+            hint = f"; use the field {field_label(mapped[key])}" if key in mapped else ""
             problems.append(
-                f"field '{STORE_OPTIONS_FIELD}': {key!r} is not a setting of "
-                f"{target.display} (allowed: {allowed}){hint}"
+                Problem(
+                    (STORE_OPTIONS_FIELD,),
+                    f"{key!r} is not a setting of {target.display} (allowed: {allowed}){hint}",
+                )
             )
     return {k: v for k, v in value.items() if k in target.option_keys}
 
 
-def _connection_problems(form: dict[str, Any], protocol: str, *, require: bool) -> list[str]:
+def _connection_problems(form: dict[str, Any], protocol: str, *, require: bool) -> list[Problem]:
     """Checks beyond the tables: the SFTP host key, URL shape."""
     problems = []
     if (
@@ -235,26 +272,48 @@ def _connection_problems(form: dict[str, Any], protocol: str, *, require: bool) 
         and not form.get("warehouse_pin_presented_key")
     ):
         problems.append(
-            "field 'warehouse_host_key': required for SFTP; paste the server's "
-            "key, or tick 'warehouse_pin_presented_key' to trust the key it "
-            "presents now"
+            Problem(
+                ("warehouse_host_key",),
+                "required for SFTP: paste the server's key, or tick "
+                f"{field_label('warehouse_pin_presented_key')} to trust the key it presents now",
+            )
         )
     key_text = _text(form, "warehouse_host_key")
     if key_text and len(key_text.split()) < 2:
         problems.append(
-            "field 'warehouse_host_key': expected '<type> <base64>', e.g. 'ssh-ed25519 AAAA…'"
+            Problem(("warehouse_host_key",), "expected 'TYPE BASE64', e.g. 'ssh-ed25519 AAAA…'")
         )
     url = _text(form, "store_url")
     if url and not url.startswith(("https://", "http://")) and "." not in url:
         problems.append(
-            f"field 'store_url': {url!r} is not a URL (e.g. https://acme.myshopify.com)"
+            Problem(("store_url",), f"{url!r} is not a URL (e.g. https://acme.myshopify.com)")
         )
     return problems
 
 
+#: Form field → where it goes in the registry entry.
+_OVERLAY: list[tuple[str, tuple[str, ...]]] = [
+    ("store_name", ("store", "name")),
+    ("store_platform", ("store", "platform")),
+    ("warehouse_name", ("warehouse", "name")),
+    ("warehouse_protocol", ("warehouse", "protocol")),
+    ("warehouse_format", ("warehouse", "format")),
+    ("default_ship_method", ("rules", "default_ship_method")),
+    ("ship_method_map", ("rules", "ship_method_map")),
+    ("hold_countries", ("rules", "hold_countries")),
+    ("safety_stock", ("rules", "safety_stock")),
+    *((key, ("warehouse", "paths", folder)) for key, folder in _FOLDER_FIELDS.items()),
+    *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),
+]
+
+
 def _entry(
-    form: dict[str, Any], base: dict[str, Any] | None, name: str, now: datetime, problems: list[str]
-) -> dict[str, Any] | None:
+    form: dict[str, Any],
+    base: dict[str, Any] | None,
+    name: str,
+    now: datetime,
+    problems: list[Problem],
+) -> dict[str, Any]:
     """The registry entry: the existing one with what was given laid over it, or a new one."""
     entry: dict[str, Any] = base or {
         "name": name,
@@ -268,46 +327,33 @@ def _entry(
     }
     entry["store"]["conn_id"] = f"dropstream_{name}_store"
     entry["warehouse"]["conn_id"] = f"dropstream_{name}_warehouse"
-    picked, new = _text(form, "existing_merchant"), _text(form, "new_merchant")
-    if picked and new:
-        problems.append("fields 'existing_merchant' and 'new_merchant': fill in only one")
-    elif picked or new:
-        if new and not SLUG.match(new):
+    merchant = _text(form, "merchant")
+    if merchant:
+        if not SLUG.match(merchant):
             problems.append(
-                f"field 'new_merchant': {new!r} must be lowercase letters, digits, "
-                "'-' and '_' (it becomes the DAG tag merchant:<name>)"
+                Problem(
+                    ("merchant",),
+                    f"{merchant!r} must be lowercase letters, digits, '-' and '_' (it becomes "
+                    "the DAG tag merchant:NAME)",
+                )
             )
-        entry["merchant"] = picked or new
+        entry["merchant"] = merchant
     elif base is None:
-        problems.append("field 'existing_merchant' or 'new_merchant': pick or create a merchant")
-    overlay = [
-        ("store_name", ("store", "name")),
-        ("store_platform", ("store", "platform")),
-        ("warehouse_name", ("warehouse", "name")),
-        ("warehouse_protocol", ("warehouse", "protocol")),
-        ("warehouse_format", ("warehouse", "format")),
-        ("default_ship_method", ("rules", "default_ship_method")),
-        ("ship_method_map", ("rules", "ship_method_map")),
-        ("hold_countries", ("rules", "hold_countries")),
-    ]
-    for key, folder in _FOLDER_FIELDS.items():
-        overlay.append((key, ("warehouse", "paths", folder)))
-    for key, (*parents, leaf) in overlay:
+        problems.append(Problem(("merchant",), "required: a new merchant or an existing one"))
+    for key, (*parents, leaf) in _OVERLAY:
         target = entry
         for part in parents:
             target = target.setdefault(part, {})
         if given(form, key) and (base is None or not _is_default(form, key)):
             target[leaf] = form[key].strip() if isinstance(form[key], str) else form[key]
         elif base is None and key in {"store_name", "warehouse_name"}:
-            problems.append(f"field '{key}': required")
-    if form.get("safety_stock") and (base is None or form["safety_stock"] != 0):
-        entry["rules"]["safety_stock"] = form["safety_stock"]
+            problems.append(Problem((key,), "required"))
     if given(form, "start_date"):
         try:
             day = datetime.fromisoformat(_text(form, "start_date"))
         except ValueError:
             problems.append(
-                f"field 'start_date': {form['start_date']!r} is not a date (YYYY-MM-DD)"
+                Problem(("start_date",), f"{form['start_date']!r} is not a date (YYYY-MM-DD)")
             )
         else:
             entry["start_date"] = (day if day.tzinfo else day.replace(tzinfo=UTC)).isoformat()
@@ -329,5 +375,12 @@ def _is_default(form: dict[str, Any], key: str) -> bool:
 
 
 def secret_values(form: dict[str, Any]) -> dict[str, str]:
-    """The secrets the operator typed, by field name (only the non-empty ones)."""
-    return {k: form[k] for k in SECRET_FIELDS if isinstance(form.get(k), str) and form[k]}
+    """The secrets the operator typed, by field name (only the non-empty ones).
+
+    A private key pasted into the masked (single-line) field arrives with its line breaks
+    removed; it is put back into the PEM/OpenSSH shape here.
+    """
+    found = {k: form[k] for k in SECRET_FIELDS if isinstance(form.get(k), str) and form[k]}
+    if "warehouse_private_key" in found:
+        found["warehouse_private_key"] = normalize_private_key(found["warehouse_private_key"])
+    return found

@@ -1,0 +1,16 @@
+"""The DropStream Airflow plugin: a FastAPI app mounted at ``/dropstream`` in the api-server.
+
+Configuration only; the routes live in ``dropstream.web``. Every route checks Airflow's own
+authentication (bearer token or the UI's session cookie); restart the api-server after a change.
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from dropstream.web.app import create_app
+
+
+class DropStreamPlugin(AirflowPlugin):
+    name = "dropstream"
+    fastapi_apps = [{"app": create_app(), "url_prefix": "/dropstream", "name": "DropStream"}]
