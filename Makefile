@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test deps services lint bench clean
+.PHONY: run test deps services lint bench screenshots clean
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,14 @@ lint: deps
 	$(BIN)/mypy plugins include
 
 bench: deps
+	$(BIN)/python bench/demo.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/formats.py
 	$(BIN)/python bench/api_calls.py
+
+# Refresh docs/img (the README's quick tour) from the browser tests.
+screenshots: deps services
+	DROPSTREAM_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache

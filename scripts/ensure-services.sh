@@ -14,6 +14,12 @@ if [ ! -x /usr/sbin/sshd ]; then
   as_root bash -c "$(declare -f apt_install); apt_install openssh-server"
 fi
 
+# Debian's Chromium for the browser tests (Playwright drives it; its own download is unreachable).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium (for the browser tests)"
+  as_root bash -c "$(declare -f apt_install); apt_install chromium"
+fi
+
 # PostgreSQL on 127.0.0.1:5432 for the ledger's PostgreSQL suite.
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! command -v pg_isready >/dev/null || ! pg_up; then

@@ -59,7 +59,12 @@ def doc_md(spec: ConnectionSpec, flow: str) -> str:
         "archive": paths.archive,
     }
     source, target, how = (part.format(**words) for part in _WHAT[flow])
-    return (
+    banner = (
+        "**Sandbox connection: demo data from `make run`, nothing real is sent.**\n\n"
+        if "sandbox" in spec.tags
+        else ""
+    )
+    return banner + (
         f"### {flow.capitalize()} for connection `{spec.name}` (merchant *{spec.merchant}*)\n\n"
         f"Moves {source} to {target}, on `{spec.schedule(flow)}` (UTC).\n\n{how}\n\n"
         "Enable with the pause toggle (or `airflow dags unpause {dag_id}`); "
@@ -86,6 +91,7 @@ def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
             f"merchant:{spec.merchant}",
             f"platform:{spec.store.platform}",
             f"connection:{spec.name}",
+            *spec.tags,
         ],
         doc_md=doc_md(spec, flow),
     ) as dag:

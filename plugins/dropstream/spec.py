@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dropstream.errors import SpecError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TAG = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,99}$")
 FLOWS: tuple[str, ...] = ("orders", "inventory", "tracking")
 DEFAULT_SCHEDULES: dict[str, str] = {
     "orders": "*/15 * * * *",
@@ -107,7 +108,19 @@ class ConnectionSpec(_Strict):
     warehouse: WarehouseSpec
     rules: Rules = Field(default_factory=Rules)
     schedules: Schedules = Field(default_factory=Schedules)
+    tags: list[str] = Field(default_factory=list)  # extra DAG tags, e.g. "sandbox"
     start_date: datetime
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not TAG.match(t)]
+        if bad:
+            raise ValueError(
+                f"tags {bad} must be lowercase letters, digits and '-', '_', ':', '.' "
+                "(at most 100 characters)"
+            )
+        return value
 
     @field_validator("name")
     @classmethod

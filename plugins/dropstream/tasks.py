@@ -63,7 +63,31 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
     log.info("connection %s %s %s: %s", spec.name, flow, step_name, parts)
     if step_name == "load":
         log.info("%s", run_summary(spec, flow, context, summary))
+        _note_the_run(flow, context, summary)
     return summary
+
+
+def _note_the_run(flow: str, context: dict[str, Any], loaded: dict[str, Any]) -> None:
+    """Put the run's outcome in its note (the grid shows it); never fail the run over it.
+
+    Notes go through the REST API (the Task SDK cannot set them), with the Airflow Connection
+    ``dropstream_airflow_api`` the setup DAG also uses; without it the run keeps no note.
+    """
+    from dropstream.run_notes import run_note
+    from dropstream.setup.api import AirflowAPI
+
+    ti, dag_run = context.get("ti"), context.get("dag_run")
+    if ti is None or dag_run is None:
+        return
+    counts: dict[str, Any] = {}
+    for step_name in ("extract", "transform"):
+        counts.update(ti.xcom_pull(task_ids=step_name) or {})
+    counts.update(loaded)
+    note = run_note(flow, counts)
+    try:
+        AirflowAPI.from_connection().set_note(dag_run.dag_id, dag_run.run_id, note)
+    except Exception as exc:  # noqa: BLE001 - the run's work is done; the note is a courtesy
+        log.warning("run note not set (%s: %s): %s", type(exc).__name__, exc, note)
 
 
 def run_summary(

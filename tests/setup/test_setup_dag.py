@@ -49,7 +49,9 @@ def test_add_registers_connections_registry_and_paused_dags(wizard, monkeypatch,
     assert_no_secret_anywhere(wizard, secrets, capfd.readouterr(), conf_of=set())
 
 
-def assert_no_secret_anywhere(wizard, secrets, captured, *, conf_of: set[str]) -> None:
+def assert_no_secret_anywhere(
+    wizard, secrets, captured, *, conf_of: set[str], logs: Path | None = None
+) -> None:
     """No secret in any place Airflow keeps or shows.
 
     The conf is checked for the runs in ``conf_of`` only. Leave out runs executed by
@@ -85,7 +87,7 @@ def assert_no_secret_anywhere(wizard, secrets, captured, *, conf_of: set[str]) -
             for x in xcoms
         ]
     )
-    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
+    logs = logs or Path(os.environ["AIRFLOW_HOME"]) / "logs"
     for path in logs.rglob("*") if logs.exists() else ():
         if path.is_file():
             places[str(path)] = path.read_text(errors="replace")

@@ -39,7 +39,8 @@ def extract(step: Step, adapter: StoreAdapter, since: datetime, until: datetime)
 
 def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
     """Decide ready / held / skipped for every received or held order."""
-    counts = {"ready": 0, "held": 0, "skipped": 0}
+    counts: dict[str, Any] = {"ready": 0, "held": 0, "skipped": 0}
+    reasons: dict[str, int] = {}  # why orders were held or skipped, for the run's note
     changes = []
     for state in ("received", "held"):
         for order in step.ledger.orders_in_state(step.name, state):
@@ -52,10 +53,12 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
                 decision = Decision("held", reason, order)
             if decision.state == "held" and state == "held":
                 counts["held"] += 1
+                reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
                 continue
             changes.append((order.order_id, decision.state, decision.reason, decision.order))
             counts[decision.state] += 1
             if decision.state != "ready":
+                reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
                 step.log.warning(
                     "connection %s: order %s %s: %s",
                     step.name,
@@ -64,7 +67,7 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
                     decision.reason,
                 )
     step.ledger.set_order_states(step.name, changes, step.now)
-    return counts
+    return {**counts, "reasons": reasons}
 
 
 def finish_unfinished(step: Step, transport: Transport) -> list[str]:

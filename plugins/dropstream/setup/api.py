@@ -13,11 +13,13 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from dropstream.errors import AuthenticationError, ConfigurationError, TransientError
 
 API_CONN_ID = "dropstream_airflow_api"
 TIMEOUT = 30
+ATTEMPTS = 4
 
 
 class AirflowAPI:
@@ -79,7 +81,22 @@ class AirflowAPI:
         prefix: str = "/api/v2",
         **kwargs: Any,
     ) -> Any:
-        """Call ``{prefix}{path}``; return the JSON body (None for 204 or an ``ok`` status)."""
+        """Call ``{prefix}{path}``; return the JSON body (None for 204 or an ``ok`` status).
+
+        An unreachable server or a 5xx answer (e.g. a busy SQLite metadata DB under ``make run``)
+        is tried again a few times with backoff before the TransientError reaches the caller.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(ATTEMPTS),
+            wait=wait_exponential(multiplier=1, max=10),
+            reraise=True,
+        )
+        return retrying(self._request_once, method, path, ok, prefix, kwargs)
+
+    def _request_once(
+        self, method: str, path: str, ok: tuple[int, ...], prefix: str, kwargs: dict[str, Any]
+    ) -> Any:
         headers = {"Authorization": f"Bearer {self._authenticate()}"}
         url = f"{self.base_url}{prefix}{path}"
         try:
@@ -92,9 +109,11 @@ class AirflowAPI:
             return None
         if response.status_code >= 400:
             detail = response.text[:500]
-            error = (
-                AuthenticationError if response.status_code in (401, 403) else ConfigurationError
-            )
+            error: type[Exception] = ConfigurationError
+            if response.status_code in (401, 403):
+                error = AuthenticationError
+            elif response.status_code >= 500:
+                error = TransientError
             raise error(
                 f"Airflow API {method} {path} answered HTTP {response.status_code}: {detail}"
             )
@@ -111,7 +130,11 @@ class AirflowAPI:
         if self.connection_exists(conn_id):
             self.request("PATCH", f"/connections/{quote(conn_id)}", json=body)
             return "updated"
-        self.request("POST", "/connections", json=body)
+        if self.request("POST", "/connections", json=body, ok=(409,)) is None:
+            # 409: it exists after all (an earlier attempt's POST went through): replace it.
+            if not self.connection_exists(conn_id):
+                raise ConfigurationError(f"Airflow API refused to create connection {conn_id!r}")
+            self.request("PATCH", f"/connections/{quote(conn_id)}", json=body)
         return "created"
 
     def delete_connection(self, conn_id: str) -> bool:

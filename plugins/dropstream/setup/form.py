@@ -63,7 +63,7 @@ S3 = "Warehouse: S3 only"
 FILES = "Warehouse folders and file format"
 STORE = "Store"
 FLOW = "Fulfillment flow"
-SCHEDULES = "Schedules (optional)"
+SCHEDULES = "Schedules and tags (optional)"
 
 #: What the form calls each field; validation and run notes use the same words.
 TITLES: dict[str, str] = {
@@ -114,6 +114,7 @@ TITLES: dict[str, str] = {
     "orders_schedule": "Orders schedule",
     "inventory_schedule": "Inventory schedule",
     "tracking_schedule": "Tracking schedule",
+    "extra_tags": "Extra DAG tags",
 }
 
 
@@ -484,4 +485,14 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             name,
             f"Cron expression in UTC, e.g. `*/5 * * * *`. Empty = every {every}.",
         )
+    params["extra_tags"] = Param(
+        [],
+        type=["array", "null"],
+        items={"type": "string"},
+        title=TITLES["extra_tags"],
+        section=SCHEDULES,
+        description_md="More tags for the connection's DAGs, one per line (e.g. `team-east`), "
+        "to filter the DAGs list by; every DAG already carries `dropstream`, `merchant:…`, "
+        "`platform:…` and `connection:…`.",
+    )
     return params

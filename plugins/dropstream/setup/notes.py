@@ -68,22 +68,26 @@ def summary(outcome: Outcome) -> str:
     name = f" `{typed}`" if typed else ""
     checks = _checks(outcome)
     if not outcome.ok:
+        # The run page shows a note's first line: it carries the outcome and the first problem.
         testing = (plan.action if plan else outcome.action) == "test"
+        problems = outcome.problems()
+        more = f" (and {len(problems) - 1} more below)" if len(problems) > 1 else ""
         head = (
-            f"**Test of connection{name}: problems found** (nothing is registered by a test)."
+            f"**Test of connection{name} found {len(problems)} problem(s)**: "
             if testing
-            else f"**Setup of connection{name} failed — nothing was registered.** "
-            "Fix what is listed and trigger the form again."
-        )
-        return _fit(head, [f"- {p}" for p in outcome.problems()], checks)
+            else f"**Setup of connection{name} failed, nothing was registered**: "
+        ) + f"{outcome.first_problem()}{more}"
+        advice = ["Fix the fields named and trigger the form again."]
+        listed = [f"- {p}" for p in problems] if len(problems) > 1 else []
+        return _fit(head, listed, checks, advice)
     assert plan is not None
     ids = [dag_id(plan.name, flow) for flow in FLOWS]
     links = ", ".join(f"[{i}](/dags/{i})" for i in ids)
     if plan.action == "test":
         return _fit(
-            f"**Connection{name} tested OK**: every check passed; nothing was registered. "
-            "Trigger the form again with *Add* (or *Update*) to save it.",
+            f"**Connection{name} tested OK**: every check passed; nothing was registered.",
             checks,
+            ["Trigger the form again with *Add a new connection* (or *Update*) to save it."],
         )
     if plan.action == "remove":
         return _fit(
@@ -94,7 +98,8 @@ def summary(outcome: Outcome) -> str:
     merchant = plan.spec["merchant"] if plan.spec else "?"
     verb = "added" if plan.action == "add" else "updated"
     return _fit(
-        f"**Connection{name} {verb}** for merchant `{merchant}`.",
+        f"**Connection{name} {verb}** for merchant `{merchant}`: warehouse and store checked; "
+        "its three DAGs appear within about 30 seconds, paused.",
         checks,
         [
             f"Its DAGs {links} appear within about 30 seconds, **paused**: switch them on with "

@@ -304,6 +304,7 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     ("safety_stock", ("rules", "safety_stock")),
     *((key, ("warehouse", "paths", folder)) for key, folder in _FOLDER_FIELDS.items()),
     *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),
+    ("extra_tags", ("tags",)),
 ]
 
 

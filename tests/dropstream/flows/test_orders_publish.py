@@ -132,7 +132,11 @@ def test_order_the_format_cannot_hold_is_held_not_blocking(setup):
     bad = replace(make_order(2001), number="2001/A")
     step.ledger.record_received("acme", [bad], NOW)
     counts = orders.transform(step, get_format("header_detail_csv"))
-    assert counts == {"ready": 0, "held": 1, "skipped": 0}
+    reason = (
+        "the header_detail_csv file cannot hold it: client order number may only hold "
+        "letters, digits, '-' and '_'"
+    )
+    assert counts == {"ready": 0, "held": 1, "skipped": 0, "reasons": {reason: 1}}
     run_load(step)
     [content] = published(server).values()
     assert content.count(b"PH,") == 2 and b"2001/A" not in content

@@ -1,4 +1,4 @@
-"""State and resolvers of the Shopify emulator (see ``tests.servers.shopify``).
+"""State and resolvers of the Shopify emulator (see ``dropstream.sandbox.shopify.emulator``).
 
 Plain in-memory objects; the GraphQL layer reads them through dict "views" whose callables
 graphql-core's default resolver calls with the field arguments.

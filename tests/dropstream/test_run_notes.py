@@ -1,0 +1,53 @@
+"""A flow run's note: one line an operator reads in the grid."""
+
+from __future__ import annotations
+
+import pytest
+
+from dropstream.run_notes import run_note
+
+
+@pytest.mark.parametrize(
+    ("flow", "counts", "note"),
+    [
+        (
+            "orders",
+            {
+                "fetched": 14,
+                "ready": 12,
+                "held": 2,
+                "reasons": {"no ship method for store method 'PIGEON': add it to …": 2},
+                "files": ["ord_acme-1f2e3d4c_261126101500.csv"],
+                "orders_published": 12,
+            },
+            "12 orders published in ord_acme-1f2e3d4c_261126101500.csv · "
+            "2 on hold (no ship method for store method 'PIGEON' ×2)",
+        ),
+        (
+            "orders",
+            {"fetched": 3, "files": [], "orders_published": 0},
+            "no new order to send (3 orders fetched)",
+        ),
+        (
+            "inventory",
+            {"files": ["inv_1.csv"], "pushed": 1, "rejected": 2, "archived": 1},
+            "1 stock level pushed to the store from inv_1.csv · "
+            "2 refused by the store (see the load log) · 1 file archived",
+        ),
+        ("inventory", {"files": [], "pushed": 0}, "no new inventory file; nothing to push"),
+        (
+            "tracking",
+            {
+                "files": ["shp_1.csv"],
+                "pushed": 4,
+                "unknown_order": 1,
+                "bad_records": 2,
+                "archived": 1,
+            },
+            "4 shipments pushed to the store with tracking · 1 for orders this connection did "
+            "not send · 2 unreadable record(s) skipped (see the extract log) · 1 file archived",
+        ),
+    ],
+)
+def test_notes_say_what_the_run_did(flow, counts, note):
+    assert run_note(flow, counts) == note
