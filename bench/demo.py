@@ -106,10 +106,10 @@ def main() -> int:
         with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
             os.killpg(int((home / "standalone.pid").read_text()), signal.SIGKILL)
     print(f"make run demo, fresh AIRFLOW_HOME ({home}), port {port}")
-    print(f"{'event':45} {'seconds':>8}")
+    print(f"{'event':56} {'seconds':>8}")
     for what, when in sorted(seen.items(), key=lambda kv: kv[1]):
         base = "" if what.startswith("url") else " after the URL"
-        print(f"{what + base:45} {when:8.1f}")
+        print(f"{what + base:56} {when:8.1f}")
     results = [v for k, v in seen.items() if not k.startswith("url")]
     worst = max(results) if len(results) == 6 else float("inf")
     verdict = "met" if worst <= TARGET else "MISSED"

@@ -91,10 +91,12 @@ def fill_and_submit(person: AirflowUI, values: dict[str, Any], shot: str | None 
     """The person opens the setup form, types ``values`` and presses Trigger; the run id."""
     dialog = person.open_trigger_form(SETUP)
     if shot:
-        person.screenshot(f"{shot}-empty", dialog)
+        person.screenshot(f"{shot}-empty", dialog, docs=shot == "setup-sftp")
     person.fill_form(dialog, SECTIONS, values)
     if shot:
-        person.screenshot(f"{shot}-filled", dialog)
+        # The Connection section open, as a person checks it before pressing Trigger.
+        dialog.get_by_role("button", name="Connection", exact=True).click()
+        person.screenshot(f"{shot}-filled", docs=shot == "setup-sftp")
     run_id = person.submit(dialog)
     TYPED["runs"].append(run_id)
     return run_id
@@ -135,7 +137,7 @@ def register(
     assert run["state"] == "success", run["note"]
     first_line = person.page.get_by_text(f"Connection {name} added", exact=False)
     expect(first_line.first).to_be_visible()
-    person.screenshot(f"{shot}-outcome")
+    person.screenshot(f"{shot}-outcome", docs=shot == "setup-sftp")
     # The run kept what the person typed, minus every secret.
     for field in ("warehouse_password", "warehouse_private_key", "store_access_token"):
         assert run["conf"].get(field) is None, (field, run["conf"].get(field))
@@ -156,7 +158,7 @@ def see_dags_paused(person: AirflowUI, product: RunningProduct, name: str, shot:
     for dag in ids:
         expect(person.page.get_by_text(dag, exact=True)).to_be_visible()
         assert product.get(f"/dags/{dag}")["is_paused"] is True
-    person.screenshot(shot)
+    person.screenshot(shot, docs=True)
 
 
 def test_setup_form_registers_an_sftp_warehouse_and_a_shopify_store(
@@ -279,7 +281,7 @@ def test_a_wrong_password_gets_a_note_naming_the_field(person, make_run, ftp_ser
     assert "failed, nothing was registered" in first and "login refused" in first, note
     assert "'Password / secret access key'" in note, note
     expect(person.page.get_by_text("nothing was registered", exact=False).first).to_be_visible()
-    person.screenshot("setup-wrong-password")
+    person.screenshot("setup-wrong-password", docs=True)
     assert named("wrong") not in registry(make_run)
     warehouse = f"/connections/dropstream_{named('wrong')}_warehouse"
     assert make_run.call("GET", warehouse).status_code == 404
@@ -334,7 +336,7 @@ def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     )
     assert not [r for r in runs(make_run, dag) if r["state"] == "failed"]
     person.page.reload()
-    person.screenshot("first-run")
+    person.screenshot("first-run", docs=True)
 
     # Trigger ▸ Backfill over the three windows before it.
     person.page.get_by_role("button", name="Trigger").first.click()
@@ -342,7 +344,7 @@ def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     dialog.get_by_text("Backfill", exact=True).click()
     pick_datetime(person.page, dialog, 0, windows[0][0])
     pick_datetime(person.page, dialog, 1, windows[2][0])
-    person.screenshot("backfill-form", dialog)
+    person.screenshot("backfill-form", dialog, docs=True)
     dialog.get_by_role("button", name="Run Backfill").click()
     backfilled = wait(
         lambda: (
@@ -359,7 +361,7 @@ def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     starts = sorted(datetime.fromisoformat(r["data_interval_start"]) for r in backfilled)
     assert starts == [w[0] for w in windows[:3]], starts
     person.page.reload()
-    person.screenshot("backfill-done")
+    person.screenshot("backfill-done", docs=True)
 
     # Every seeded order reached the warehouse exactly once, across every file published.
     sent = Counter(
@@ -405,7 +407,7 @@ def test_the_demo_connection_runs_green_with_readable_notes(person, make_run):
     )
     person.open(f"/dags/dropstream__demo__orders/runs/{latest['dag_run_id']}")
     expect(person.page.get_by_text(re.compile(r"published in ord_demo-")).first).to_be_visible()
-    person.screenshot("demo-run-note")
+    person.screenshot("demo-run-note", docs=True)
     person.page.goto(make_run.shop_url + "/")
     expect(person.page.get_by_text("SANDBOX · demo data only")).to_be_visible()
-    person.screenshot("sandbox-page")
+    person.screenshot("sandbox-page", docs=True)

@@ -47,11 +47,11 @@ class AirflowUI:
     def close(self) -> None:
         self.page.close()
 
-    def screenshot(self, name: str, target: Locator | None = None) -> Path:
-        """Save a screenshot (also under docs/img when refreshing the quick tour)."""
+    def screenshot(self, name: str, target: Locator | None = None, *, docs: bool = False) -> Path:
+        """Save a screenshot; ``docs``: one the README shows, refreshed under docs/img."""
         path = self.shots / f"{name}.png"
         (target or self.page).screenshot(path=str(path))
-        if SCREENSHOTS is not None:
+        if docs and SCREENSHOTS is not None:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             (target or self.page).screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         return path

@@ -170,19 +170,26 @@ class SandboxShop(ShopifyEmulator):
         return str(number)
 
     def cancel_a_fresh_order(self, now: datetime) -> str | None:
-        """A shopper changes their mind about an order placed in the last two minutes."""
+        """A shopper changes their mind about an order placed in the last 40 seconds.
+
+        As Shopify's ``orderCancel`` does, the order's fulfillment orders close, so the store
+        refuses a fulfillment for it; whether it was sent to the warehouse first depends on when
+        the next orders run came (a cancellation after sending is the fulfillment issue's case).
+        """
         with self._lock:
             fresh = [
                 o
                 for o in self.store.orders.values()
                 if o.cancelled_at is None
                 and o.fulfillment_status == "UNFULFILLED"
-                and now - o.created_at < timedelta(minutes=2)
+                and now - o.created_at < timedelta(seconds=40)
             ]
             if not fresh:
                 return None
             order = self.random.choice(fresh)
             order.cancelled_at = order.updated_at = now
+            for fulfillment_order in order.fulfillment_orders:
+                fulfillment_order.status = "CANCELLED"
         log.info("sandbox shop: order #%s cancelled by the shopper", order.number)
         return str(order.number)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from dropstream.formats import get_format
-from dropstream.models import InventoryLevel, Shipment
+from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from dropstream.sandbox import threepl_files
 from dropstream.sandbox.shop import CATALOGUE, SandboxShop
 from dropstream.sandbox.warehouse import SimulatedWarehouse, WarehouseSettings
@@ -121,6 +121,19 @@ def test_shop_places_orders_the_shopify_adapter_reads_and_shows_them(tmp_path, m
         adapter = get_adapter("shopify", "sandbox_shop", {}, connection_name="sandbox")
         try:
             fetched = list(adapter.fetch_orders(T0 - timedelta(minutes=1), T0 + timedelta(hours=1)))
+            # Like Shopify, a cancelled order cannot be fulfilled any more.
+            gone = next(o for o in shop.store.orders.values() if str(o.number) == cancelled)
+            package = Shipment(
+                cancelled,
+                "1ZCANCELLED",
+                "UPS",
+                tuple(
+                    ShipmentLine(line.sku, line.quantity, line_id=line.id) for line in gone.lines
+                ),
+                order_id=gone.id,
+            )
+            result = adapter.push_shipments([package])
+            assert not result.accepted and [k for k, _ in result.rejected] == [package.key]
         finally:
             adapter.close()
         # Open, paid, unfulfilled orders: all but the cancelled one, each with a ship method.
