@@ -80,3 +80,24 @@ def test_a_key_pasted_into_a_single_line_field_is_restored(strip):
 
 def test_text_that_is_not_a_key_is_left_alone():
     assert normalize_private_key("hunter22") == "hunter22"
+
+
+def test_help_texts_keep_their_placeholders():
+    """Markdown drops ``<shop>``-style text outside code spans; no help text may rely on it."""
+    import re
+
+    from adapters import PLATFORMS
+    from dropstream.setup.form import setup_params
+
+    for name, param in setup_params(["acme"], PLATFORMS).items():
+        outside_code = re.sub(r"`[^`]*`", "", param.schema["description_md"])
+        assert "<" not in outside_code and ">" not in outside_code.replace("→", ""), name
+
+
+def test_a_short_secret_does_not_mangle_the_note():
+    from dropstream.setup.tasks import scrub
+
+    note = "'Merchant': 'existing_merchant' is fine; token shpat_abcdef refused"
+    assert scrub(note, {"warehouse_password": "x", "store_access_token": "shpat_abcdef"}) == (
+        "'Merchant': 'existing_merchant' is fine; token *** refused"
+    )

@@ -70,7 +70,7 @@ STORES: dict[str, Target] = {
         required_fields=("store_url", "store_access_token"),
         secret_fields=("store_access_token",),
         labels={
-            "store_url": "the https://<shop>.myshopify.com address",
+            "store_url": "the `https://YOUR-SHOP.myshopify.com` address",
             "store_access_token": "the Admin API access token (shpat_…)",
             "store_api_version": "API version, e.g. 2026-10",
             "store_location_id": "location id, e.g. gid://shopify/Location/1",
@@ -106,7 +106,7 @@ STORES: dict[str, Target] = {
         required_fields=("store_url", "store_access_token"),
         secret_fields=("store_access_token",),
         labels={
-            "store_url": "https://api.bigcommerce.com/stores/<store hash>",
+            "store_url": "`https://api.bigcommerce.com/stores/STORE_HASH`",
             "store_access_token": "the API account access token (X-Auth-Token)",
             "store_location_id": "inventory location id (default 1)",
         },
