@@ -26,6 +26,7 @@ import requests
 
 from dropstream.sandbox.http import free_port
 from tests.browser.ui import AirflowUI, launch_args
+from tests.servers.airflow_api import RestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DROPSTREAM_CHROMIUM", "/usr/bin/chromium"))
@@ -33,7 +34,7 @@ START_TIMEOUT = 420
 
 
 @dataclass
-class RunningProduct:
+class RunningProduct(RestClient):
     """``make run`` as a person started it: where it listens and how to log in."""
 
     url: str
@@ -56,28 +57,6 @@ class RunningProduct:
             if path.exists():
                 parts.append(path.read_text(errors="replace"))
         return "\n".join(parts)
-
-    def token(self) -> str:
-        if self._token is None:
-            response = requests.post(
-                f"{self.url}/auth/token",
-                json={"username": self.username, "password": self.password},
-                timeout=30,
-            )
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
-        return self._token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs
-        )
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        response = self.call("GET", path, **kwargs)
-        response.raise_for_status()
-        return response.json()
 
     def log(self) -> str:
         return self.logs()

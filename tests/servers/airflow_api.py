@@ -30,8 +30,40 @@ SIMPLE_AUTH_MANAGER = (
 )
 
 
+class RestClient:
+    """Calls to an api-server's REST API as one user (``url``, ``username``, ``password``)."""
+
+    url: str
+    username: str
+    password: str
+    _token: str | None
+
+    def token(self) -> str:
+        if self._token is None:
+            response = requests.post(
+                f"{self.url}/auth/token",
+                timeout=30,
+                json={"username": self.username, "password": self.password},
+            )
+            response.raise_for_status()
+            self._token = response.json()["access_token"]
+        return self._token
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """``/api/v2{path}`` with the user's bearer token."""
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        response = self.call("GET", path, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+
 @dataclass
-class AirflowAPIServer:
+class AirflowAPIServer(RestClient):
     url: str
     username: str
     password: str
@@ -48,29 +80,6 @@ class AirflowAPIServer:
                 "password": self.password,
             }
         )
-
-    def token(self) -> str:
-        if self._token is None:
-            response = requests.post(
-                f"{self.url}/auth/token",
-                timeout=30,
-                json={"username": self.username, "password": self.password},
-            )
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
-        return self._token
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """``/api/v2{path}`` with the service user's bearer token."""
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs
-        )
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        response = self.call("GET", path, **kwargs)
-        response.raise_for_status()
-        return response.json()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
