@@ -11,6 +11,7 @@ if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
   export AIRFLOW__API_AUTH__JWT_SECRET="$(cat "$AIRFLOW_HOME/jwt_secret")"
 fi
 
+python -m dropstream.ledger upgrade  # the exactly-once ledger's tables (Alembic migrations)
 echo "Starting Airflow standalone in $AIRFLOW_HOME (first start migrates the database: about a minute)…"
 airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
 pid=$!

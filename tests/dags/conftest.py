@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.servers.sshd import SFTPServer
 from tests.specs import spec_dict
@@ -77,7 +78,7 @@ def deployment(
     request, monkeypatch, tmp_path, airflow_db, shopify_emulator, sftp_server
 ) -> Deployment:
     name = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40].strip("_")
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)
     )

@@ -29,6 +29,7 @@ from tests.dags.warehouse_files import (
     shipment_file,
 )
 from tests.dropstream.transports.conformance_adapters import PROTOCOLS, Protocol
+from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.specs import spec_dict
 
@@ -111,7 +112,7 @@ def matrix(
     server = request.getfixturevalue(protocol.fixture)  # emptied in/, out/, archive/
     name = connection_name(protocol.name, fmt)
     monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", REGISTRY)
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)
     )
