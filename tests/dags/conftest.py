@@ -16,7 +16,7 @@ import pytest
 from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.servers.sshd import SFTPServer
-from tests.specs import spec_dict
+from tests.specs import ON_THE_HOUR, spec_dict
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -47,6 +47,7 @@ class Deployment:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def register(self, **overrides: Any) -> None:
+        overrides.setdefault("schedules", ON_THE_HOUR)  # runs at the round times the tests use
         self.entries[self.name] = spec_dict(self.name, **overrides)
         self.monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(self.entries))
 
