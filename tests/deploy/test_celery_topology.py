@@ -172,6 +172,7 @@ def stack(tmp_path) -> Any:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.sshd
+@pytest.mark.timeout(1500)  # about 8 minutes here; minute schedules and a retry delay set the pace
 def test_scheduler_and_celery_worker_run_every_flow_and_survive_a_worker_kill(
     stack, request, sftp_server, ftp_server, s3_server
 ):
