@@ -226,6 +226,7 @@ def measure(stack: Stack, variant: Variant, minutes: float) -> None:
         time.sleep(5)
     cpu1 = worker_cpu_seconds(stack)
     t2 = datetime.now(UTC)
+    stop_leftovers(stack, variant, t0)  # so the next variant starts on an idle worker
     scheduled = [r for r in runs_of(stack, variant, t0) if r["run_type"] == "scheduled"]
     in_window = {
         (r["dag_id"], r["dag_run_id"]): r for r in scheduled if t0 <= _t(r["run_after"]) < t1
@@ -257,6 +258,23 @@ def measure(stack: Stack, variant: Variant, minutes: float) -> None:
         **{f"{s} p95 (s)": _pct(durations[s], 95) for s in STEPS},
         "worker CPU-s / run": (cpu1 - cpu0) / max(len(finished), 1) * len(STEPS),
     }
+
+
+def stop_leftovers(stack: Stack, variant: Variant, since: datetime) -> None:
+    """Fail the runs still active after the drain, then wait until no task of them runs."""
+    for run in runs_of(stack, variant, since):
+        if run["state"] in ("queued", "running"):
+            stack.call(
+                "PATCH",
+                f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}",
+                json={"state": "failed"},
+            ).raise_for_status()
+
+    def idle() -> bool:
+        busy = stack.task_instances(state=["queued", "running", "scheduled"])
+        return not [ti for ti in busy if ti["dag_id"] in variant.dag_ids]
+
+    stack.wait_until(idle, f"{variant.label}: no task left running", 300)
 
 
 def runs_of(stack: Stack, variant: Variant, since: datetime) -> list[dict[str, Any]]:
