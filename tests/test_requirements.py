@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = Path(sys.executable).parent / "uv"
-DEV_ONLY = {"pytest", "pytest-timeout", "hypothesis", "moto", "ruff", "mypy", "pyftpdlib",
+DEV_ONLY = {"pytest", "pytest-timeout", "hypothesis", "moto", "ruff", "mypy",
             "check-jsonschema", "flask", "cfn-lint"}  # fmt: skip
 RUN_TIME = {"apache-airflow", "apache-airflow-providers-celery", "celery", "redis", "psycopg",
             "asyncpg", "alembic", "pandas"}  # fmt: skip

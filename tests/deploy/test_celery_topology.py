@@ -76,9 +76,10 @@ def form(stack: Stack, name: str, **fields: Any) -> dict[str, Any]:
         bag = DagBag(dag_folder=str(ROOT / "dags" / "dropstream_setup.py"))
     assert not bag.import_errors, bag.import_errors
     conf = dict(bag.dags[SETUP].params.dump())
+    # A new merchant: `new_merchant` on this branch's form, `merchant` on the reworked one.
+    conf["new_merchant" if "new_merchant" in conf else "merchant"] = "acme-goods"
     conf.update(
         connection_name=name,
-        new_merchant="acme-goods",
         warehouse_name=f"3PL of {name}",
         warehouse_format=FORMAT,
         store_name=f"Store of {name}",
