@@ -6,15 +6,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test deps services lint bench screenshots clean
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
 deps: $(STAMP)
 
-# Servers the tests talk to on loopback: OpenSSH's sshd (SFTP tests) and PostgreSQL (ledger tests).
+# Servers the tests talk to on loopback: OpenSSH's sshd (SFTP tests), PostgreSQL (ledger, metadata DB)
+# and Redis (the Celery broker of the native CeleryExecutor test).
 services:
 	@bash scripts/ensure-services.sh
 

@@ -34,3 +34,16 @@ if ! command -v pg_isready >/dev/null || ! pg_up; then
   # A fresh install asks for a password over TCP: give the postgres role the one the tests use.
   as_root su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" || true
 fi
+
+# Redis on 127.0.0.1:6379: the Celery broker of the native CeleryExecutor topology test and bench.
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+if ! command -v redis-cli >/dev/null || ! redis_up; then
+  if ! command -v redis-server >/dev/null; then
+    echo "installing redis-server (the Celery broker of the CeleryExecutor tests)"
+    as_root bash -c "$(declare -f apt_install); apt_install redis-server"
+  fi
+  # No init system in a container: start it ourselves, on loopback only, keeping nothing on disk.
+  redis_up || as_root redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 1 30); do redis_up && break; sleep 1; done
+  redis_up || { echo "Redis did not start on 127.0.0.1:6379" >&2; exit 1; }
+fi

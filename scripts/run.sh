@@ -29,6 +29,7 @@ DEMO="${DROPSTREAM_DEMO:-1}"
 SHOP_PORT="${DROPSTREAM_SANDBOX_SHOP_PORT:-8098}"
 FTP_PORT="${DROPSTREAM_SANDBOX_FTP_PORT:-2121}"
 
+python -m dropstream.ledger upgrade  # the exactly-once ledger's tables (Alembic migrations)
 echo "Starting Airflow standalone in $AIRFLOW_HOME (first start migrates the database: about a minute)…"
 # In a process group of its own: stopping it stops every component and task it started.
 setsid airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &

@@ -40,3 +40,9 @@ def spec_dict(name: str = "acme", **overrides: Any) -> dict[str, Any]:
 
 def registry_json(*entries: dict[str, Any]) -> str:
     return json.dumps({e["name"]: e for e in entries})
+
+
+#: Explicit schedules on the cadence's round times (:00, :15, …): the end-to-end tests pick their
+#: runs' times on quarter hours. Default schedules fire at a per-connection offset instead
+#: (tests/dropstream/test_spec.py, tests/dags/test_generator.py).
+ON_THE_HOUR = {"orders": "*/15 * * * *", "inventory": "0 * * * *", "tracking": "0 */4 * * *"}

@@ -67,6 +67,14 @@ class StoreAdapter(ABC):
     def to_order(self, raw: dict[str, Any]) -> Order:
         """Map one raw platform order to an Order (pure)."""
 
+    def stock_levels(self, skus: Sequence[str]) -> dict[str, int]:
+        """The store's available quantity of each SKU it has (read only; the reconciliation
+        report). Platforms that cannot answer yet say so rather than guess."""
+        raise ConfigurationError(
+            f"reading stock from {self.platform or type(self).__name__} stores is not built yet: "
+            "the report compares the warehouse snapshot with the ledger only"
+        )
+
     def close(self) -> None:  # noqa: B027 - optional hook: adapters without I/O keep the no-op
         """Release HTTP connections (idempotent)."""
 

@@ -7,6 +7,7 @@ The spec holds no secrets: credentials live in the Airflow Connections named by 
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,11 +18,43 @@ from dropstream.errors import SpecError
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,99}$")
 FLOWS: tuple[str, ...] = ("orders", "inventory", "tracking")
+#: The cadence of each flow (the contract); a connection's default schedule fires at its own
+#: offset inside it (``offset_schedule``).
 DEFAULT_SCHEDULES: dict[str, str] = {
     "orders": "*/15 * * * *",
     "inventory": "0 * * * *",
     "tracking": "0 */4 * * *",
 }
+PERIODS: dict[str, int] = {"orders": 15 * 60, "inventory": 60 * 60, "tracking": 4 * 60 * 60}
+
+
+def schedule_offset(name: str, flow: str, period: int) -> int:
+    """Seconds into each ``period`` at which the connection's ``flow`` fires.
+
+    crc32 of the name, not ``hash()``: Python salts string hashes per process, and the
+    scheduler, the dag-processor and every worker must agree on the schedule.
+    """
+    return zlib.crc32(f"{name}/{flow}".encode()) % period
+
+
+def offset_schedule(period: int, offset: int) -> str:
+    """A cron firing every ``period`` seconds, ``offset`` seconds into it (UTC).
+
+    Six fields: croniter reads a sixth field as the second, so 1,000 connections spread over a
+    quarter hour fire about one a second instead of all at :00. ``period`` is a minute, or a
+    divisor of an hour in whole minutes, or a divisor of a day in whole hours.
+    """
+    minute, second = divmod(offset % period, 60)
+    if period == 60:
+        return f"* * * * * {second}"
+    if 3600 % period == 0 and period % 60 == 0:
+        minutes = ",".join(str(m) for m in range(minute, 60, period // 60))
+        return f"{minutes} * * * * {second}"
+    if 86400 % period == 0 and period % 3600 == 0:
+        hour, minute = divmod(minute, 60)
+        hours = ",".join(str(h) for h in range(hour, 24, period // 3600))
+        return f"{minute} {hours} * * * {second}"
+    raise ValueError(f"no cron fires every {period} s: use a minute, hour or day divisor")
 
 
 class _Strict(BaseModel):
@@ -32,8 +65,11 @@ def _check_cron(value: str | None) -> str | None:
     if value is None:
         return None
     fields = value.split()
-    if len(fields) != 5:
-        raise ValueError(f"{value!r} is not a 5-field cron expression (e.g. '*/15 * * * *')")
+    if len(fields) not in (5, 6):
+        raise ValueError(
+            f"{value!r} is not a cron expression: 5 fields (e.g. '*/15 * * * *'), "
+            "or 6 with the second last (e.g. '*/15 * * * * 30')"
+        )
     from croniter import croniter  # airflow ships croniter; imported only when a schedule is set
 
     if not croniter.is_valid(value):
@@ -138,8 +174,13 @@ class ConnectionSpec(_Strict):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def schedule(self, flow: str) -> str:
-        """Cron schedule of ``flow``: the per-connection override or the default."""
-        return getattr(self.schedules, flow) or DEFAULT_SCHEDULES[flow]
+        """Cron schedule of ``flow``: the explicit ``schedules`` entry, else the default cadence
+        at this connection's own offset (``schedule_offset``)."""
+        explicit = getattr(self.schedules, flow)
+        if explicit:
+            return str(explicit)
+        period = PERIODS[flow]
+        return offset_schedule(period, schedule_offset(self.name, flow, period))
 
     def dag_id(self, flow: str) -> str:
         return dag_id(self.name, flow)

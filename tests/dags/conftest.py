@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.servers.sshd import SFTPServer
-from tests.specs import spec_dict
+from tests.specs import ON_THE_HOUR, spec_dict
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
@@ -46,6 +47,7 @@ class Deployment:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def register(self, **overrides: Any) -> None:
+        overrides.setdefault("schedules", ON_THE_HOUR)  # runs at the round times the tests use
         self.entries[self.name] = spec_dict(self.name, **overrides)
         self.monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(self.entries))
 
@@ -77,7 +79,7 @@ def deployment(
     request, monkeypatch, tmp_path, airflow_db, shopify_emulator, sftp_server
 ) -> Deployment:
     name = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40].strip("_")
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)
     )

@@ -50,9 +50,9 @@ def test_one_connection_three_dags_as_designed(monkeypatch):
     assert orders.is_paused_upon_creation is True
     assert [t.task_id for t in orders.tasks] == ["extract", "transform", "load"]
     assert orders.get_task("load").upstream_task_ids == {"transform"}
-    assert orders.timetable.expression == "*/15 * * * *"
+    assert orders.timetable.expression == "2,17,32,47 * * * * 51"  # the cadence at acme's offset
     assert type(orders.timetable).__name__ == "CronDataIntervalTimetable"
-    assert bag.dags["dropstream__acme__inventory"].timetable.expression == "0 * * * *"
+    assert bag.dags["dropstream__acme__inventory"].timetable.expression == "17 * * * * 21"
     assert bag.dags["dropstream__acme__tracking"].timetable.expression == "30 */6 * * *"
     task = orders.get_task("extract")
     assert task.retries >= 2 and task.retry_exponential_backoff
@@ -80,3 +80,21 @@ def test_parsing_context_builds_only_the_task_dag(monkeypatch):
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "dropstream__shop-01__tracking")
     bag = load_dagbag(monkeypatch, registry_json(*(spec_dict(f"shop-{i:02d}") for i in range(3))))
     assert dropstream_dags(bag) == ["dropstream__shop-01__tracking"]
+
+
+def test_backfill_windows_follow_the_offset_schedule(monkeypatch):
+    """The windows a backfill creates (Airflow's own backfill code path) are the connection's
+    offset windows: contiguous, one cadence long, starting at its offset."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    bag = load_dagbag(monkeypatch, registry_json(spec_dict("acme")))
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(bag.dags["dropstream__acme__orders"]))
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    infos = list(dag.iter_dagrun_infos_between(start, start + timedelta(hours=2)))
+    windows = [(i.data_interval.start, i.data_interval.end) for i in infos]
+    assert len(windows) == 8
+    assert windows[0][0] == start + timedelta(minutes=2, seconds=51)
+    assert all(end - begin == timedelta(minutes=15) for begin, end in windows)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))

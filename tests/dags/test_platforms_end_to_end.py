@@ -17,6 +17,7 @@ import pytest
 from adapters import PLATFORMS
 from tests.adapters.harness import PlatformHarness, harness_for
 from tests.dags.conftest import Deployment
+from tests.ledgers import sqlite_ledger_url
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
 SHIPMENT_HEADER = (
@@ -38,7 +39,7 @@ def platform_deployment(
     emulator = request.getfixturevalue(harness.fixture_name)
     harness.speed_up(monkeypatch)
     name = f"e2e_{platform}"
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", harness.connection_json(emulator)
     )

@@ -29,8 +29,9 @@ from tests.dags.warehouse_files import (
     shipment_file,
 )
 from tests.dropstream.transports.conformance_adapters import PROTOCOLS, Protocol
+from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
-from tests.specs import spec_dict
+from tests.specs import ON_THE_HOUR, spec_dict
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
 ORDERS_RUN = T0 + timedelta(minutes=15)  # window [10:00, 10:15)
@@ -46,7 +47,7 @@ def registry_entry(protocol: str, fmt: str) -> dict[str, Any]:
     name = connection_name(protocol, fmt)
     warehouse = dict(spec_dict(name)["warehouse"], protocol=protocol, format=format_setting(fmt))
     warehouse["name"] = f"3PL over {protocol} in {fmt}"
-    return spec_dict(name, warehouse=warehouse)
+    return spec_dict(name, warehouse=warehouse, schedules=ON_THE_HOUR)
 
 
 CASES = [
@@ -111,7 +112,7 @@ def matrix(
     server = request.getfixturevalue(protocol.fixture)  # emptied in/, out/, archive/
     name = connection_name(protocol.name, fmt)
     monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", REGISTRY)
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)
     )

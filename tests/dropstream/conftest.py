@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dropstream.ledger import Ledger
+from tests.ledgers import migrated
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -12,7 +13,7 @@ def ledger(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    ledger = Ledger(url)
+    ledger = Ledger(migrated(url))
     if request.param == "postgresql":
         from dropstream.ledger import metadata
 

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
+from croniter import croniter
 
 from dropstream.errors import SpecError
 from dropstream.registry import parse_registry
-from dropstream.spec import DEFAULT_SCHEDULES, dag_id, parse_dag_id, parse_spec
+from dropstream.spec import PERIODS, dag_id, parse_dag_id, parse_spec
 from tests.specs import spec_dict
 
 
 def test_valid_entry_defaults():
     spec = parse_spec("acme", spec_dict())
     assert spec.warehouse.format.name == "header_detail_csv"
-    assert spec.schedule("orders") == DEFAULT_SCHEDULES["orders"] == "*/15 * * * *"
-    assert spec.schedule("tracking") == "0 */4 * * *"
+    # The default cadence, at this connection's own offset (crc32 of "acme/<flow>").
+    assert spec.schedule("orders") == "2,17,32,47 * * * * 51"
+    assert spec.schedule("inventory") == "17 * * * * 21"
+    assert spec.schedule("tracking") == "52 2,6,10,14,18,22 * * * 29"
     assert spec.start_date.tzinfo is not None
 
 
@@ -38,8 +48,10 @@ def test_missing_key_is_named_and_all_problems_listed():
 
 def test_schedule_override_and_bad_cron():
     spec = parse_spec("acme", spec_dict(schedules={"orders": "*/5 * * * *"}))
-    assert spec.schedule("orders") == "*/5 * * * *"
-    assert spec.schedule("inventory") == "0 * * * *"
+    assert spec.schedule("orders") == "*/5 * * * *"  # an explicit schedule wins, as written
+    assert spec.schedule("inventory") == "17 * * * * 21"
+    seconds = parse_spec("acme", spec_dict(schedules={"orders": "* * * * * 30"}))
+    assert seconds.schedule("orders") == "* * * * * 30"  # croniter's sixth field: the second
     with pytest.raises(SpecError, match="schedules.inventory"):
         parse_spec("acme", spec_dict(schedules={"inventory": "99 * * * *"}))
 
@@ -76,3 +88,49 @@ def test_dag_id_round_trip():
     assert parse_dag_id("dropstream__a__b-c__orders") == ("a__b-c", "orders")
     assert parse_dag_id("dropstream_setup") is None
     assert parse_dag_id("dropstream__x__other") is None
+
+
+def fire_times(cron: str, hours: int) -> list[datetime]:
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    it = croniter(cron, start - timedelta(seconds=1))
+    times = [it.get_next(datetime)]
+    while times[-1] < start + timedelta(hours=hours):
+        times.append(it.get_next(datetime))
+    return times[:-1]
+
+
+@pytest.mark.parametrize("flow", ["orders", "inventory", "tracking"])
+def test_default_schedules_keep_the_cadence_at_a_stable_offset(flow):
+    period = timedelta(seconds=PERIODS[flow])
+    for name in ("acme", "shop-01", "shop-02", "z"):
+        times = fire_times(parse_spec(name, spec_dict(name)).schedule(flow), hours=24)
+        assert len(times) == timedelta(hours=24) // period
+        assert {b - a for a, b in zip(times, times[1:], strict=False)} == {period}
+        assert times[0] - datetime(2026, 11, 2, tzinfo=UTC) < period
+
+
+def test_a_thousand_connections_do_not_fire_together():
+    names = [f"merchant-{i:04d}" for i in range(1000)]
+    firsts = Counter(
+        fire_times(parse_spec(n, spec_dict(n)).schedule("orders"), hours=1)[0] for n in names
+    )
+    # 1,000 connections over a quarter hour: about one a second, never a crowd at :00.
+    assert len(firsts) > 600 and max(firsts.values()) <= 6, firsts.most_common(3)
+
+
+def test_offsets_do_not_depend_on_the_process_hash_seed():
+    code = (
+        "from dropstream.spec import parse_spec; from tests.specs import spec_dict; "
+        "print(parse_spec('acme', spec_dict('acme')).schedule('orders'))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "plugins"), str(root / "include"), str(root)]),
+    }
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env={**env, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert done.stdout.strip() == parse_spec("acme", spec_dict()).schedule("orders")

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 SERVER_URL = os.environ.get(
     "DROPSTREAM_TEST_POSTGRES_URL",
-    "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres",
+    "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres",
 )
 
 

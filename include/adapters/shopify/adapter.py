@@ -10,7 +10,7 @@ from adapters.base import ConnectionInfo, HttpStoreAdapter, paginate_cursor
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.fulfillments import push_shipments
-from adapters.shopify.inventory import push_inventory
+from adapters.shopify.inventory import lookup, push_inventory
 from adapters.shopify.mapping import parse_time, search_time, to_order
 from dropstream.errors import AuthenticationError, ConfigurationError, NotFoundError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
@@ -154,3 +154,8 @@ class ShopifyAdapter(HttpStoreAdapter):
         if not levels:  # nothing changed: not even the location is looked up
             return PushResult()
         return push_inventory(self.client, levels, self.location_id())
+
+    def stock_levels(self, skus: Sequence[str]) -> dict[str, int]:
+        """ "available" at our location, for the SKUs found there (the push's own lookup)."""
+        stock, _missing = lookup(self.client, list(skus), self.location_id())
+        return {sku: found.available for sku, found in stock.items()}

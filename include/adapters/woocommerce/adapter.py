@@ -11,7 +11,7 @@ from adapters.auth import HttpBasic, QueryStringKeys
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.paging import has_next_page, paginate_pages
 from adapters.woocommerce.client import API, WooClient
-from adapters.woocommerce.inventory import ProductRef, push_inventory
+from adapters.woocommerce.inventory import ProductRef, lookup, push_inventory
 from adapters.woocommerce.mapping import parse_time, query_time, to_order
 from adapters.woocommerce.tracking import MODES, TrackingMode, push_shipments
 from dropstream.errors import ConfigurationError, DataError, TransientError
@@ -143,6 +143,14 @@ class WooCommerceAdapter(HttpStoreAdapter):
 
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
         return push_shipments(self.client, shipments, self.tracking)
+
+    def stock_levels(self, skus: Sequence[str]) -> dict[str, int]:
+        """``stock_quantity`` of the SKUs whose stock the store manages (the push's lookup)."""
+        return {
+            sku: ref.stock
+            for sku, ref in lookup(self.client, list(skus)).items()
+            if ref.stock is not None
+        }
 
 
 def _truthy(value: Any) -> bool:

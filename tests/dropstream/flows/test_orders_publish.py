@@ -17,6 +17,7 @@ from dropstream.models import Address, Order, OrderLine
 from dropstream.spec import parse_spec
 from dropstream.transports import get_transport
 from dropstream.transports.base import staging_name
+from tests.ledgers import sqlite_ledger_url
 from tests.specs import spec_dict
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
@@ -49,7 +50,7 @@ def make_order(n: int) -> Order:
 def setup(monkeypatch, tmp_path, sftp_server):
     monkeypatch.setenv("AIRFLOW_CONN_WH", sftp_server.connection_json())
     spec = parse_spec("acme", spec_dict("acme"))
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(sqlite_ledger_url(tmp_path))
     step = Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
     ledger.record_received("acme", [make_order(1001), make_order(1002)], NOW)
     orders.transform(step, get_format("header_detail_csv"))

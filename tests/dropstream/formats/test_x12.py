@@ -17,6 +17,7 @@ from dropstream.formats.x12.envelope import Envelope, read_segments
 from dropstream.ledger import Ledger
 from dropstream.models import Address, InventoryLevel, Shipment, ShipmentLine
 from tests.dropstream.formats.test_header_detail_csv import collect, order, two_orders
+from tests.ledgers import sqlite_ledger_url
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2024, 5, 1, 14, 30, tzinfo=UTC)
@@ -119,7 +120,7 @@ def test_isa_is_106_characters_and_counts_and_control_numbers_match():
 
 
 def test_control_numbers_persist_per_connection_through_the_ledger(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = sqlite_ledger_url(tmp_path)
     ledger = Ledger(url)
     try:
         numbers = []
