@@ -8,7 +8,9 @@
     │   ├── AuthenticationError   credentials refused (401) or permission/scope missing (403)
     │   └── NotFoundError         a folder, endpoint or resource does not exist
     ├── TransientError            the other side is unavailable or busy; retry later
-    │   └── RateLimitedError      throttled; ``retry_after`` seconds if the server said
+    │   ├── RateLimitedError      throttled; ``retry_after`` seconds if the server said
+    │   ├── RegistryReadError     the registry Variable could not be read: nothing is assumed
+    │   └── LeaseBusyError        another run of the connection holds the flow's lease
     ├── DataError                 one record is bad; skip it, report it, carry on
     │   └── FileFormatError       a warehouse file (or line of it) cannot be read
     ├── UpstreamRejectedError     the platform refused a well-formed request (userErrors, 422)
@@ -59,6 +61,18 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RegistryReadError(TransientError):
+    """The registry Variable could not be read or is not a JSON object: fail closed.
+
+    Never treated as an empty registry: the generator raises (an import error in the UI) and
+    the setup DAG refuses to write.
+    """
+
+
+class LeaseBusyError(TransientError):
+    """Another run of the same connection and flow holds the lease; the task retries later."""
 
 
 class DataError(DropStreamError):

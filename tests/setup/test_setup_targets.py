@@ -320,3 +320,57 @@ def test_docs_name_every_field():
             assert f"`{name}`" in docs, name
         for key in target.option_keys:
             assert f"`{key}`" in docs, key
+
+
+# --- one validation for the whole spec; the shared-folder prefix check --------------------
+def test_bad_format_choices_are_refused_by_the_form():
+    for fmt, says in (("header_detail_cvs", "is not known"), ("x12", "sender_id: is required")):
+        with pytest.raises(FormError) as caught:
+            plan_setup(
+                blank_form(warehouse_format=fmt),
+                {},
+                {"warehouse_password", "store_access_token"},
+                NOW,
+            )
+        assert any("warehouse.format" in p and says in p for p in caught.value.problems), (
+            caught.value.problems
+        )
+
+
+def test_second_store_on_one_warehouse_login_needs_its_own_prefix():
+    from dropstream.sharing import Account
+
+    secrets = {"warehouse_password", "store_access_token"}
+    first = plan_setup(blank_form(connection_name="first"), {}, secrets, NOW).spec
+    login = Account("sftp", ("files.example", "22", "u"))  # what 'first' logs in to
+
+    with pytest.raises(FormError) as caught:
+        plan_setup(
+            blank_form(connection_name="second"),
+            {"first": first},
+            secrets,
+            NOW,
+            account_of=lambda spec: login,
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "field 'order_number_prefix'" in problems
+    assert "'second' and 'first' share the orders folder /in" in problems
+    assert "shipments folder /out" in problems
+
+    ok = plan_setup(
+        blank_form(connection_name="second", order_number_prefix="B-"),
+        {"first": first},
+        secrets,
+        NOW,
+        account_of=lambda spec: login,
+    )
+    assert ok.spec["rules"]["order_number_prefix"] == "B-"
+    # Another server: no conflict, whatever the prefixes.
+    other = plan_setup(
+        blank_form(connection_name="third", warehouse_host="other.example"),
+        {"first": first},
+        secrets,
+        NOW,
+        account_of=lambda spec: login,
+    )
+    assert other.spec["rules"].get("order_number_prefix", "") == ""

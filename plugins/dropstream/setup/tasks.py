@@ -9,7 +9,6 @@ hands over to a continuation run whose conf holds none; the continuation deletes
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.sdk.log import mask_secret
 
-from dropstream.registry import VARIABLE_KEY, read_registry_document, write_registry
+from dropstream.registry import VARIABLE_KEY, parse_document, read_registry_document, write_entry
 from dropstream.setup import connections as conns
 from dropstream.setup.api import AirflowAPI
 from dropstream.setup.form import SECRET_FIELDS
 from dropstream.setup.remote import check_store, check_warehouse, decide_host_key
 from dropstream.setup.validate import Plan, plan_setup, secret_values
 from dropstream.spec import FLOWS, dag_id
+from dropstream.transports import AccountResolver
 
 log = logging.getLogger("dropstream.setup")
 
@@ -86,10 +86,8 @@ def _plan(context: dict[str, Any]) -> Plan:
 
 
 def _registry() -> dict[str, Any]:
-    raw = read_registry_document()
-    if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else {}
-    return dict(raw or {})
+    """The registry document; RegistryReadError (never an empty registry) if it cannot be read."""
+    return parse_document(read_registry_document())
 
 
 # --- receive_form ---------------------------------------------------------------------------
@@ -167,7 +165,13 @@ def _sweep(api: AirflowAPI, current: str) -> None:
 @step
 def validate(context: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
     """Every problem of the form at once, each naming its field."""
-    plan = plan_setup(context["params"], _registry(), set(secrets), datetime.now(UTC))
+    plan = plan_setup(
+        context["params"],
+        _registry(),
+        set(secrets),
+        datetime.now(UTC),
+        account_of=AccountResolver(),
+    )
     log.info("form is valid: %s connection %r", plan.action, plan.name)
     return plan.to_dict()
 
@@ -250,13 +254,8 @@ def update_registry(context: dict[str, Any], secrets: dict[str, str]) -> None:
     plan = _plan(context)
     if plan.action == "test":
         raise AirflowSkipException("test only: nothing registered")
-    registry = _registry()
-    if plan.action == "remove":
-        registry.pop(plan.name, None)
-    else:
-        registry[plan.name] = plan.spec
-    try:
-        write_registry(registry)
+    try:  # re-reads the registry and changes only this entry; refuses if it cannot be read
+        write_entry(plan.name, None if plan.action == "remove" else plan.spec)
     except Exception:
         if plan.action == "add":  # nothing half-done: the Connections go too
             api = AirflowAPI.from_connection()

@@ -13,7 +13,8 @@ from typing import Any
 from dropstream.errors import ConfigurationError, SpecError
 from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS
 from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
-from dropstream.spec import SLUG, parse_spec
+from dropstream.sharing import AccountOf, account_of_connection, by_conn_id, prefix_conflicts
+from dropstream.spec import SLUG, ConnectionSpec, parse_spec
 
 _FOLDER_FIELDS = {f"{flow}_folder": flow for flow in DEFAULT_FOLDERS}
 
@@ -62,11 +63,18 @@ def _text(form: dict[str, Any], key: str) -> str:
 
 
 def plan_setup(
-    form: dict[str, Any], registry: dict[str, Any], secrets: set[str], now: datetime
+    form: dict[str, Any],
+    registry: dict[str, Any],
+    secrets: set[str],
+    now: datetime,
+    *,
+    account_of: AccountOf = by_conn_id,
 ) -> Plan:
     """Validate ``form`` against the registry document; raise FormError listing every problem.
 
     ``secrets`` names the secret fields the operator filled in (their values never come here).
+    ``account_of`` tells which warehouse account a registered connection logs in to (the
+    setup task looks the Airflow Connections up), for the shared-folder prefix check.
     """
     problems: list[str] = []
     action = form.get("action") or "add"
@@ -127,12 +135,47 @@ def plan_setup(
     plan.pin_presented_key = bool(form.get("warehouse_pin_presented_key"))
     if not problems and entry is not None:
         try:
-            plan.spec = parse_spec(name, entry).model_dump(mode="json", exclude_none=True)
+            candidate = parse_spec(name, entry)
         except SpecError as exc:
             problems += [f"spec: {p}" for p in exc.problems]
+        else:
+            plan.spec = candidate.model_dump(mode="json", exclude_none=True)
+            problems += _shared_folder_problems(candidate, form, registry, account_of)
     if problems:
         raise FormError(problems)
     return plan
+
+
+def _shared_folder_problems(
+    candidate: ConnectionSpec, form: dict[str, Any], registry: dict[str, Any], account_of: AccountOf
+) -> list[str]:
+    """Registered connections sharing an orders/shipments folder with the same prefix."""
+    others = []
+    for key, raw in registry.items():
+        if key != candidate.name:
+            try:
+                others.append(parse_spec(key, raw))
+            except SpecError:
+                continue  # an invalid entry runs nothing: it cannot collide
+    protocol = candidate.warehouse.protocol
+    typed = account_of_connection(
+        protocol,
+        _text(form, "warehouse_host"),
+        int(form["warehouse_port"]) if given(form, "warehouse_port") else None,
+        _text(form, "warehouse_login"),
+        {
+            "bucket": _text(form, "warehouse_bucket"),
+            "endpoint_url": _text(form, "warehouse_endpoint_url"),
+        },
+    )
+    mine = typed or account_of(candidate)  # on update with the address unchanged: as registered
+
+    def accounts(spec: ConnectionSpec):  # type: ignore[no-untyped-def]
+        return mine if spec.name == candidate.name else account_of(spec)
+
+    return [
+        f"field 'order_number_prefix': {p}" for p in prefix_conflicts(candidate, others, accounts)
+    ]
 
 
 def _targets_of(entry: dict[str, Any]) -> tuple[str, str]:
@@ -289,6 +332,7 @@ def _entry(
         ("default_ship_method", ("rules", "default_ship_method")),
         ("ship_method_map", ("rules", "ship_method_map")),
         ("hold_countries", ("rules", "hold_countries")),
+        ("order_number_prefix", ("rules", "order_number_prefix")),
     ]
     for key, folder in _FOLDER_FIELDS.items():
         overlay.append((key, ("warehouse", "paths", folder)))
