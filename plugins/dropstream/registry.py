@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
 from dropstream.errors import RegistryReadError, SpecError
-from dropstream.sharing import AccountOf, registry_conflicts
-from dropstream.spec import ConnectionSpec, parse_spec
+from dropstream.sharing import AccountOf, Kind, folder, registry_conflicts
+from dropstream.spec import ConnectionSpec, WarehousePaths, parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,29 @@ def load_registry(only: str | None = None, *, account_of: AccountOf | None = Non
     return parse_registry(read_registry_document(), only=only, account_of=account_of)
 
 
+def specs_using_folder(spec: ConnectionSpec, kind: Kind) -> list[ConnectionSpec]:
+    """The valid registry entries (``spec`` first) using ``spec``'s protocol and ``kind`` folder
+    path: the only candidates to share that folder. Reads the registry (fails closed); only
+    those entries are validated."""
+    path = folder(spec, kind)
+    found = [spec]
+    for key, raw in sorted(parse_document(read_registry_document()).items()):
+        warehouse = raw.get("warehouse") if isinstance(raw, dict) else None
+        if key == spec.name or not isinstance(warehouse, dict):
+            continue
+        paths = warehouse.get("paths") or {}
+        theirs = paths.get(kind, WarehousePaths.model_fields[kind].default)
+        if warehouse.get("protocol") != spec.warehouse.protocol or not isinstance(theirs, str):
+            continue
+        if posixpath.normpath(theirs) != path:
+            continue
+        try:
+            found.append(parse_spec(key, raw))
+        except SpecError:
+            continue  # an invalid entry runs nothing
+    return found
+
+
 def dump_spec(spec: ConnectionSpec) -> dict[str, Any]:
     """A spec as the JSON the registry stores."""
     return spec.model_dump(mode="json", exclude_none=True)
@@ -165,6 +189,7 @@ __all__ = [
     "parse_document",
     "parse_registry",
     "read_registry_document",
+    "specs_using_folder",
     "write_entry",
     "write_registry",
 ]

@@ -23,7 +23,6 @@ from dropstream.errors import (
     TransientError,
 )
 from dropstream.transports import get_transport
-from dropstream.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
@@ -114,30 +113,12 @@ def check_warehouse(body: dict[str, Any], protocol: str, folders: list[str]) -> 
             log.info("logged in to the warehouse %s", body.get("host"))
             for folder in dict.fromkeys(folders):
                 path = transport.stage(folder, probe, b"")
-                _remove(transport, protocol, path)
+                transport.discard_staged(folder, probe)
                 log.info("folder %s exists and is writable (probe %s removed)", folder, path)
         except CheckFailed:
             raise
         except DropStreamError as exc:
             raise CheckFailed("warehouse", _reason(exc)) from exc
-
-
-def _remove(transport: Transport, protocol: str, path: str) -> None:
-    """Delete the probe; transports have no delete in their contract, so use the hook."""
-    remove = getattr(transport, "remove", None)
-    if callable(remove):
-        remove(path)
-    elif protocol == "sftp":
-        transport._run("remove probe", path, lambda client: client.remove(path))  # type: ignore[attr-defined]
-    elif protocol in {"ftp", "ftps"}:
-        transport._hook.delete_file(path)  # type: ignore[attr-defined]
-    else:  # s3: the transport's own client and bucket
-        key = path.lstrip("/")
-        transport._run(  # type: ignore[attr-defined]
-            "remove probe",
-            path,
-            lambda client: client.delete_object(Bucket=transport._bucket, Key=key),  # type: ignore[attr-defined]
-        )
 
 
 def check_store(body: dict[str, Any], platform: str, name: str) -> None:
