@@ -127,12 +127,14 @@ def test_lease_one_holder_waits_then_takes_over_an_expired_one(ledger):
     with ledger.lease("c", "orders", run="first", ttl=30) as held:
         held.confirm()
         assert "first" in ledger.lease_holder("c", "orders")
-        with pytest.raises(LeaseBusyError, match="another run .*first.* has held the orders"):
-            with ledger.lease("c", "orders", run="second", ttl=30, wait=0.3):
-                pass
-        with ledger.lease("c", "tracking", run="second", ttl=30):  # per flow
-            with ledger.lease("d", "orders", run="second", ttl=30):  # per connection
-                pass
+        busy = pytest.raises(LeaseBusyError, match="another run .*first.* has held the orders")
+        with busy, ledger.lease("c", "orders", run="second", ttl=30, wait=0.3):
+            pass
+        with (
+            ledger.lease("c", "tracking", run="second", ttl=30),  # per flow
+            ledger.lease("d", "orders", run="second", ttl=30),  # per connection
+        ):
+            pass
     assert ledger.lease_holder("c", "orders") is None  # given back
 
     # A waiting run gets the lease as soon as the holder is done.
