@@ -37,7 +37,8 @@ class OrderBook(LedgerBase):
         """
         new = 0
         with self._tx() as conn:
-            for order in received:
+            # Rows are locked in one order (by id) in every statement: no deadlock between runs.
+            for order in sorted(received, key=lambda o: o.order_id):
                 payload = order_to_dict(order)
                 row = {
                     "connection": connection,
@@ -89,7 +90,7 @@ class OrderBook(LedgerBase):
         """
         done = 0
         with self._tx() as conn:
-            for order_id, state, reason, order in changes:
+            for order_id, state, reason, order in sorted(changes, key=lambda c: c[0]):
                 values: dict[str, Any] = {"state": state, "reason": reason, "updated_at": now}
                 if order is not None:
                     values["payload"] = order_to_dict(order)
@@ -157,7 +158,7 @@ class OrderBook(LedgerBase):
                 )
             )
             claimed = 0
-            for order_id in order_ids:
+            for order_id in sorted(order_ids):
                 claimed += conn.execute(
                     update(orders)
                     .where(
