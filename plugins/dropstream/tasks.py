@@ -141,6 +141,7 @@ def _run(
     try:
         if flow == "orders":
             if step_name == "extract":
+                refuse_prefix_conflicts(spec)
                 watermark = ledger.watermark(spec.name, "orders")
                 since, until = run_window(spec, context, watermark, now)
                 # The first run (no watermark yet) also imports the open backlog.
@@ -170,6 +171,26 @@ def _run(
             return module.load(step, a, t, folder)
     finally:
         ledger.close()
+
+
+def refuse_prefix_conflicts(spec: ConnectionSpec) -> None:
+    """ConfigurationError when another connection shares this one's orders or shipments folder
+    with the same order-number prefix: its orders could not be told apart at the warehouse."""
+    from dropstream.registry import specs_using_folder
+    from dropstream.sharing import PREFIXED_KINDS, prefix_conflicts
+    from dropstream.transports import AccountResolver
+
+    prefix = spec.rules.order_number_prefix
+    same = {
+        other.name: other
+        for kind in PREFIXED_KINDS
+        for other in specs_using_folder(spec, kind)[1:]
+        if other.rules.order_number_prefix == prefix
+    }
+    if same:
+        problems = prefix_conflicts(spec, same.values(), AccountResolver())
+        if problems:
+            raise ConfigurationError("; ".join(dict.fromkeys(problems)))
 
 
 def shared_folder(spec: ConnectionSpec, kind: Kind) -> SharedFolder:

@@ -182,3 +182,23 @@ def test_a_shipment_kept_as_unknown_is_handed_over_when_its_order_turns_up(merch
     merchant.run("shop_b", "tracking", T0 + timedelta(hours=8))
     assert merchant.fulfillments("shop_b") == [("1001", "1ZEARLY")]
     assert merchant.fulfillments("shop_a") == []
+
+
+def test_the_same_prefix_in_one_folder_stops_the_orders_run(
+    merchant: Merchant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Registered by hand, past the setup form: the run refuses before sending anything."""
+    entries = registry({"shop_a": "", "shop_b": ""}, merchant.protocol.name)
+    monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(entries))
+    at = T0 + timedelta(minutes=3)
+    merchant.shops["shop_a"].add_order(1001, updated_at=at, created_at=at)
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS / "dropstream_connections.py")).dags[
+        "dropstream__shop_a__orders"
+    ]
+    for task in dag.tasks:
+        task.retries = 0
+    assert dag.test(logical_date=T0 + timedelta(minutes=15)).state == "failed"
+    assert "connections 'shop_a' and 'shop_b' share the orders folder /in" in caplog.text
+    assert merchant.names("in") == []
