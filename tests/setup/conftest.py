@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -62,6 +63,8 @@ class Wizard:
             store_access_token=self.shop.token,
             store_api_version="2026-10",
             default_ship_method="UPS_GROUND",
+            # Every test store uses the one sshd login and folders: each needs its own prefix.
+            order_number_prefix="W" + hashlib.sha256(name.encode()).hexdigest()[:6],
         )
         conf.update(overrides)
         return conf
