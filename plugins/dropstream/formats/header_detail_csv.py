@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from dropstream.errors import ConfigurationError, FileFormatError
+from dropstream.errors import FileFormatError
 from dropstream.formats import _csv
 from dropstream.formats._csv import RowProblem, parse_count, parse_time, report
+from dropstream.formats._options import validate_options
 from dropstream.formats._packages import group_shipments
 from dropstream.formats.base import FileFormat, OnError
 from dropstream.models import Address, InventoryLevel, Order, Shipment
@@ -107,19 +108,7 @@ class HeaderDetailOptions(BaseModel):
 
 def parse_options(options: Mapping[str, Any]) -> HeaderDetailOptions:
     """Validate ``options``; any problem is a ConfigurationError naming the option."""
-    try:
-        return HeaderDetailOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            where = ".".join(str(part) for part in error["loc"]) or "options"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"unknown option (known: {', '.join(HeaderDetailOptions.model_fields)})"
-            problems.append(f"{where}: {message}")
-        raise ConfigurationError(
-            f"header_detail_csv format options are invalid: {'; '.join(problems)}"
-        ) from None
+    return validate_options(HeaderDetailOptions, options, "header_detail_csv")
 
 
 class HeaderDetailCSV(FileFormat):
