@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test deps services lint bench screenshots clean
+.PHONY: run test deps services lint bench chaos screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ services:
 
 test: deps services
 	$(BIN)/python -m pytest
+
+# The long chaos run (tests/chaos): 200 kills and 50 concurrent-load rounds per flow, figures
+# printed; `make test` runs the short version. Takes about half an hour.
+chaos: deps services
+	CHAOS_KILLS=200 CHAOS_ROUNDS=50 $(BIN)/python -m pytest -q -s -p no:cacheprovider -o timeout=0 tests/chaos
 
 run: deps
 	@bash scripts/run.sh

@@ -56,6 +56,11 @@ class StoreAdapter(ABC):
         """Paid, unfulfilled, open orders updated in ``[since, until)``."""
 
     @abstractmethod
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        """Paid, unfulfilled, open orders created at or after ``created_since``, whenever they
+        were last updated: a new connection's backlog."""
+
+    @abstractmethod
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
         """Set available quantities; keys in the result are SKUs."""
 

@@ -8,7 +8,7 @@ Requests are paced from ``X-Rate-Limit-Requests-Left`` / ``X-Rate-Limit-Time-Res
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -185,12 +185,21 @@ class BigCommerceAdapter(HttpStoreAdapter):
         the two detail calls per order v2 requires (products, shipping addresses).
         """
         params = {
-            "status_id": AWAITING_FULFILLMENT,
             "min_date_modified": _query_time(since),
             "max_date_modified": _query_time(until, round_up=True),
             "sort": "date_modified:asc",
-            "limit": PAGE_MAX,
         }
+        return self._orders(params, lambda raw: since <= parse_time(raw["date_modified"]) < until)
+
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        """Awaiting-fulfillment orders created at or after ``created_since``."""
+        params = {"min_date_created": _query_time(created_since), "sort": "date_created:asc"}
+        return self._orders(params, lambda raw: parse_time(raw["date_created"]) >= created_since)
+
+    def _orders(
+        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[Order]:
+        params = {"status_id": AWAITING_FULFILLMENT, **dates, "limit": PAGE_MAX}
 
         def page(n: int) -> tuple[list[Any], bool]:
             orders = self.client.call("GET", "v2/orders", params=params | {"page": n}) or []
@@ -198,7 +207,7 @@ class BigCommerceAdapter(HttpStoreAdapter):
 
         what = f"BigCommerce orders of {self.connection_name!r}"
         for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
-            if not since <= parse_time(raw["date_modified"]) < until:
+            if not wanted(raw):
                 continue
             order_id = raw["id"]
             full = raw | {

@@ -9,7 +9,7 @@ a list; default fulfillment + inventory). Options: ``page_size`` (getOrders ``li
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -83,8 +83,20 @@ class EbayAdapter(HttpStoreAdapter):
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        window = f"{ebay_time(since)}..{ebay_time(until, round_up=True)}"
-        search = f"lastmodifieddate:[{window}],orderfulfillmentstatus:{OPEN_STATUSES}"
+        window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
+        # eBay's filter is inclusive at both ends: enforce [since, until) here.
+        return self._orders(
+            window, lambda raw: since <= parse_time(raw["lastModifiedDate"]) < until
+        )
+
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        return self._orders(
+            f"creationdate:[{ebay_time(created_since)}..]",
+            lambda raw: parse_time(raw["creationDate"]) >= created_since,
+        )
+
+    def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
+        search = f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}"
         limit = int(self.options.get("page_size") or ORDERS_PAGE)
 
         def page(offset: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -99,8 +111,7 @@ class EbayAdapter(HttpStoreAdapter):
                 continue  # getOrders also returns pending/refunded orders
             if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
                 continue
-            # eBay's filter is inclusive at both ends: enforce [since, until) here.
-            if since <= parse_time(raw["lastModifiedDate"]) < until:
+            if wanted(raw):
                 yield self.to_order(raw)
 
     def to_order(self, raw: dict[str, Any]) -> Order:

@@ -8,7 +8,11 @@
     │   ├── AuthenticationError   credentials refused (401) or permission/scope missing (403)
     │   └── NotFoundError         a folder, endpoint or resource does not exist
     ├── TransientError            the other side is unavailable or busy; retry later
-    │   └── RateLimitedError      throttled; ``retry_after`` seconds if the server said
+    │   ├── RateLimitedError      throttled; ``retry_after`` seconds if the server said
+    │   ├── RegistryReadError     the registry Variable could not be read: nothing is assumed
+    │   ├── LeaseBusyError        another run of the connection holds the flow's lease
+    │   ├── LeaseLostError        this run's lease expired under it: stop, the next attempt resumes
+    │   └── TargetExistsError     a file's final name exists beside its staged upload
     ├── DataError                 one record is bad; skip it, report it, carry on
     │   └── FileFormatError       a warehouse file (or line of it) cannot be read
     ├── UpstreamRejectedError     the platform refused a well-formed request (userErrors, 422)
@@ -59,6 +63,30 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RegistryReadError(TransientError):
+    """The registry Variable could not be read or is not a JSON object: fail closed.
+
+    Never treated as an empty registry: the generator raises (an import error in the UI) and
+    the setup DAG refuses to write.
+    """
+
+
+class LeaseBusyError(TransientError):
+    """Another run of the same connection and flow holds the lease; the task retries later."""
+
+
+class LeaseLostError(TransientError):
+    """This run no longer holds its lease (it expired unrenewed): it must not act any more."""
+
+
+class TargetExistsError(TransientError):
+    """Committing a staged upload found its final name already there; nothing was replaced.
+
+    The orders flow heals this on its next attempt (the final file is compared with the
+    ledger's copy and the stale temporary file removed), so it is retried, never fatal.
+    """
 
 
 class DataError(DropStreamError):

@@ -6,17 +6,27 @@ The spec holds no secrets: credentials live in the Airflow Connections named by 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import zlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from dropstream.errors import SpecError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_:.-]{0,99}$")
+#: What an order-number prefix may hold: safe in every format's order number (X12 too).
+PREFIX = re.compile(r"^[A-Za-z0-9_-]{0,10}$")
 FLOWS: tuple[str, ...] = ("orders", "inventory", "tracking")
 #: The cadence of each flow (the contract); a connection's default schedule fires at its own
 #: offset inside it (``offset_schedule``).
@@ -92,12 +102,33 @@ class StoreSpec(_Strict):
             raise ValueError(f"unsupported platform {value!r} (supported: {', '.join(PLATFORMS)})")
         return value
 
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from adapters.options import store_option_problems  # pydantic models only, no HTTP
+
+        problems = store_option_problems(info.data.get("platform", ""), value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+def _folder(value: str) -> str:
+    """An absolute folder on the warehouse, without ``..``, normalised (``/out/`` -> ``/out``)."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be an absolute folder such as '/out'")
+    if ".." in value.split("/"):
+        raise ValueError(f"{value!r} must not contain '..'")
+    return posixpath.normpath(value).replace("//", "/")
+
 
 class WarehousePaths(_Strict):
     orders: str = "/in"
     shipments: str = "/out"
     inventory: str = "/out"
     archive: str = "/archive"
+
+    _absolute = field_validator("orders", "shipments", "inventory", "archive")(_folder)
 
 
 class FormatRef(_Strict):
@@ -117,6 +148,16 @@ class WarehouseSpec(_Strict):
     def _format_by_name(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
+    @field_validator("format")
+    @classmethod
+    def _usable_format(cls, value: FormatRef) -> FormatRef:
+        from dropstream.formats import format_problems  # the format's own options model decides
+
+        problems = format_problems(value.name, value.options)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
 
 class Rules(_Strict):
     """Fulfillment-flow rules; see ``dropstream.rules``."""
@@ -127,6 +168,18 @@ class Rules(_Strict):
     skip_skus: list[str] = Field(default_factory=list)
     hold_countries: list[str] = Field(default_factory=list)
     safety_stock: int = Field(default=0, ge=0)
+    #: Put before the store's order number in every file sent to the warehouse, and taken off
+    #: the order numbers that come back: tells apart the stores of one warehouse account.
+    order_number_prefix: str = ""
+
+    @field_validator("order_number_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX.match(value):
+            raise ValueError(
+                f"{value!r} may hold up to 10 letters, digits, '-' and '_' (e.g. 'A-')"
+            )
+        return value
 
 
 class Schedules(_Strict):
@@ -206,7 +259,7 @@ def _describe(error: Any) -> str:
         return f"missing key '{where}'"
     if kind == "extra_forbidden":
         return f"unknown key '{where}'"
-    return f"'{where}': {error['msg']}"
+    return f"'{where}': {error['msg'].removeprefix('Value error, ')}"
 
 
 def parse_spec(key: str, raw: Any) -> ConnectionSpec:

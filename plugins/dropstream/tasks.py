@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dropstream.errors import ConfigurationError
 from dropstream.spec import ConnectionSpec
+
+if TYPE_CHECKING:
+    from dropstream.flows.common import SharedFolder
+    from dropstream.sharing import Kind
 
 log = logging.getLogger("dropstream")
 
@@ -93,13 +97,19 @@ def _note_the_run(flow: str, context: dict[str, Any], loaded: dict[str, Any]) ->
 def run_summary(
     spec: ConnectionSpec, flow: str, context: dict[str, Any], loaded: dict[str, Any]
 ) -> str:
-    """One line for the whole run: counts by outcome from all three steps."""
+    """One line for the whole run: counts by outcome from all three steps.
+
+    For orders, what became of this run's own window's orders is told apart from the orders it
+    published that other runs had fetched (runs of one connection can overlap).
+    """
     ti = context.get("ti")
     counts: dict[str, Any] = {}
     for step_name in ("extract", "transform"):
         pulled = ti.xcom_pull(task_ids=step_name) if ti is not None else None
         counts.update(pulled or {})
     counts.update(loaded)
+    own = {k.removeprefix("own_"): counts.pop(k) for k in list(counts) if k.startswith("own_")}
+    for_others = counts.pop("published_for_other_runs", None)
     shown = {
         k: (len(v) if isinstance(v, list) and k != "window" else v)
         for k, v in counts.items()
@@ -107,7 +117,15 @@ def run_summary(
     }
     window = counts.get("window")
     where = f" window [{window[0]}, {window[1]})" if window else ""
-    return f"SUMMARY {flow} {spec.name}{where}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    line = f"SUMMARY {flow} {spec.name}{where}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    if own:
+        total = own.pop("orders")
+        line += f"; this run's orders {total}: " + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in own.items()
+        )
+    if for_others is not None:
+        line += f"; published for other runs {for_others}"
+    return line
 
 
 def _short(value: Any) -> str:
@@ -128,7 +146,8 @@ def _run(
 
     now = datetime.now(UTC)
     ledger = Ledger()
-    step = Step(spec=spec, ledger=ledger, now=now, log=log)
+    run_id = str(context.get("run_id") or "")
+    step = Step(spec=spec, ledger=ledger, now=now, log=log, run=run_id)
     fmt_ref = spec.warehouse.format
     file_format = get_format(fmt_ref.name, fmt_ref.options).for_run(
         now=now,
@@ -146,9 +165,14 @@ def _run(
     try:
         if flow == "orders":
             if step_name == "extract":
-                since, until = run_window(spec, context, ledger.watermark(spec.name, "orders"), now)
+                refuse_prefix_conflicts(spec)
+                watermark = ledger.watermark(spec.name, "orders")
+                since, until = run_window(spec, context, watermark, now)
+                # The first run (no watermark yet) also imports the open backlog.
+                backlog = spec.start_date if watermark is None else None
                 with closing(adapter()) as a:
-                    return {**orders.extract(step, a, since, until), "until": until.isoformat()}
+                    found = orders.extract(step, a, since, until, backlog_since=backlog)
+                    return {**found, "until": until.isoformat()}
             if step_name == "transform":
                 return orders.transform(step, file_format)
             ti = context.get("ti")
@@ -157,12 +181,53 @@ def _run(
             with transport() as t:
                 return orders.load(step, t, file_format, window_end)
         module = {"inventory": inventory, "tracking": tracking}[flow]
+        folder = shared_folder(spec, "inventory" if flow == "inventory" else "shipments")
         if step_name == "extract":
             with transport() as t:
-                return module.extract(step, t, file_format)
+                return module.extract(step, t, file_format, folder)
         if step_name == "transform":
-            return module.transform(step)
+            return (
+                tracking.transform(step, folder)
+                if flow == "tracking"
+                else inventory.transform(step)
+            )
         with transport() as t, closing(adapter()) as a:
-            return module.load(step, a, t)
+            return module.load(step, a, t, folder)
     finally:
         ledger.close()
+
+
+def refuse_prefix_conflicts(spec: ConnectionSpec) -> None:
+    """ConfigurationError when another connection shares this one's orders or shipments folder
+    with the same order-number prefix: its orders could not be told apart at the warehouse."""
+    from dropstream.registry import specs_using_folder
+    from dropstream.sharing import PREFIXED_KINDS, prefix_conflicts
+    from dropstream.transports import AccountResolver
+
+    prefix = spec.rules.order_number_prefix
+    same = {
+        other.name: other
+        for kind in PREFIXED_KINDS
+        for other in specs_using_folder(spec, kind)[1:]
+        if other.rules.order_number_prefix == prefix
+    }
+    if same:
+        problems = prefix_conflicts(spec, same.values(), AccountResolver())
+        if problems:
+            raise ConfigurationError("; ".join(dict.fromkeys(problems)))
+
+
+def shared_folder(spec: ConnectionSpec, kind: Kind) -> SharedFolder:
+    """The connection's ``kind`` folder and who shares it (reads the registry: fails closed)."""
+    from dropstream.flows.common import SharedFolder
+    from dropstream.registry import specs_using_folder
+    from dropstream.sharing import folder, group_key, sharing
+    from dropstream.transports import AccountResolver
+
+    path = folder(spec, kind)
+    candidates = specs_using_folder(spec, kind)
+    if len(candidates) == 1:
+        return SharedFolder(path, spec.name, (spec.name,))
+    account_of = AccountResolver()
+    members = sharing(spec, kind, candidates, account_of)
+    return SharedFolder(path, group_key(spec, kind, members, account_of(spec)), tuple(members))

@@ -109,12 +109,19 @@ class PlatformHarness:
         updated_at: datetime,
         lines: Iterable[Line] = DEFAULT_LINES,
         address: dict[str, str] | None = None,
+        created_at: datetime | None = None,
     ) -> str:
         """Seed an open, paid, unshipped order; returns the platform order id (``Order.order_id``).
 
         ``number`` is honoured where the platform lets the merchant's number differ from the
-        id (Shopify); elsewhere the platform assigns it (see ``order_number``).
+        id (Shopify); elsewhere the platform assigns it (see ``order_number``). ``created_at``
+        defaults to ``updated_at``.
         """
+        raise NotImplementedError
+
+    def seed_not_open(self, emulator: Any, created_at: datetime) -> dict[str, str]:
+        """Seed orders a backlog import must skip (unpaid, shipped, cancelled: what the platform
+        can express), created at ``created_at``; returns {what: order id}."""
         raise NotImplementedError
 
     def order_number(self, emulator: Any, order_id: str) -> str:
@@ -180,7 +187,9 @@ class ShopifyHarness(PlatformHarness):
     def connection_json(self, emulator: ShopifyEmulator) -> str:
         return shopify_connection_json(emulator)
 
-    def seed_order(self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None) -> str:
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
         shaped = None
         if address is not None:
             shaped = {
@@ -195,8 +204,23 @@ class ShopifyHarness(PlatformHarness):
                 "phone": address.get("phone") or None,
             }
         return emulator.add_order(
-            number, updated_at=updated_at, created_at=updated_at, lines=list(lines), address=shaped
+            number,
+            updated_at=updated_at,
+            created_at=created_at or updated_at,
+            lines=list(lines),
+            address=shaped,
         )
+
+    def seed_not_open(self, emulator: ShopifyEmulator, created_at: datetime) -> dict[str, str]:
+        at = {"updated_at": created_at, "created_at": created_at}
+        seeded = {
+            "unpaid": emulator.add_order(9101, financial_status="PENDING", **at),
+            "closed": emulator.add_order(9102, closed=True, **at),
+            "shipped": emulator.add_order(9103, **at),
+        }
+        for item in emulator.order(seeded["shipped"]).fulfillment_orders[0].items:
+            item.remaining = 0
+        return seeded
 
     def order_number(self, emulator: ShopifyEmulator, order_id: str) -> str:
         return str(emulator.order(order_id).number)
@@ -249,7 +273,9 @@ class WooCommerceHarness(PlatformHarness):
     def connection_json(self, emulator: WooCommerceEmulator) -> str:
         return woocommerce_connection_json(emulator)
 
-    def seed_order(self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None) -> str:
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
         shipping = None
         if address is not None:
             first, _, last = address["name"].partition(" ")
@@ -265,7 +291,17 @@ class WooCommerceHarness(PlatformHarness):
                 "country": address["country"],
                 "phone": address.get("phone", ""),
             }
-        return str(emulator.add_order(modified_at=updated_at, lines=list(lines), shipping=shipping))
+        return str(
+            emulator.add_order(
+                modified_at=updated_at, created_at=created_at, lines=list(lines), shipping=shipping
+            )
+        )
+
+    def seed_not_open(self, emulator: WooCommerceEmulator, created_at: datetime) -> dict[str, str]:
+        return {
+            status: str(emulator.add_order(modified_at=created_at, status=status))
+            for status in ("pending", "on-hold", "completed", "cancelled")
+        }
 
     def order_number(self, emulator: WooCommerceEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["number"])
@@ -320,7 +356,9 @@ class BigCommerceHarness(PlatformHarness):
     def connection_json(self, emulator: BigCommerceEmulator) -> str:
         return bigcommerce_connection_json(emulator)
 
-    def seed_order(self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None) -> str:
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
         shaped = None
         if address is not None:
             first, _, last = address["name"].partition(" ")
@@ -339,7 +377,18 @@ class BigCommerceHarness(PlatformHarness):
                 "email": "buyer@example.com",
                 "shipping_method": "Flat Rate",
             }
-        return str(emulator.add_order(modified_at=updated_at, lines=list(lines), address=shaped))
+        return str(
+            emulator.add_order(
+                modified_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+            )
+        )
+
+    def seed_not_open(self, emulator: BigCommerceEmulator, created_at: datetime) -> dict[str, str]:
+        statuses = {"pending": 1, "shipped": 2, "cancelled": 5, "completed": 10}
+        return {
+            what: str(emulator.add_order(modified_at=created_at, status_id=status_id))
+            for what, status_id in statuses.items()
+        }
 
     def fetch_floor(self, n: int) -> int:
         # v2 lists say nothing about what is left: after a full last page, only the next
@@ -400,7 +449,9 @@ class AmazonHarness(PlatformHarness):
     def connection_json(self, emulator: AmazonEmulator) -> str:
         return amazon_connection_json(emulator)
 
-    def seed_order(self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None) -> str:
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
         shaped = None
         if address is not None:
             shaped = {
@@ -413,7 +464,15 @@ class AmazonHarness(PlatformHarness):
                 "countryCode": address["country"],
                 "phone": address.get("phone", ""),
             }
-        return emulator.add_order(updated_at=updated_at, lines=list(lines), address=shaped)
+        return emulator.add_order(
+            updated_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+        )
+
+    def seed_not_open(self, emulator: AmazonEmulator, created_at: datetime) -> dict[str, str]:
+        return {
+            status.lower(): emulator.add_order(updated_at=created_at, status=status)
+            for status in ("PENDING", "SHIPPED", "CANCELLED")
+        }
 
     def seed_sku(self, emulator: AmazonEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)
@@ -474,7 +533,9 @@ class EbayHarness(PlatformHarness):
     def connection_json(self, emulator: EbayEmulator) -> str:
         return ebay_connection_json(emulator)
 
-    def seed_order(self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None) -> str:
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
         shaped = None
         if address is not None:
             shaped = {
@@ -490,7 +551,19 @@ class EbayHarness(PlatformHarness):
                 "primaryPhone": {"phoneNumber": address.get("phone", "")},
                 "email": "buyer@example.com",
             }
-        return emulator.add_order(updated_at=updated_at, lines=list(lines), ship_to=shaped)
+        return emulator.add_order(
+            updated_at=updated_at, created_at=created_at, lines=list(lines), ship_to=shaped
+        )
+
+    def seed_not_open(self, emulator: EbayEmulator, created_at: datetime) -> dict[str, str]:
+        seeded = {
+            "unpaid": emulator.add_order(updated_at=created_at, payment_status="PENDING"),
+            "shipped": emulator.add_order(updated_at=created_at),
+            "cancelled": emulator.add_order(updated_at=created_at),
+        }
+        emulator.orders[seeded["shipped"]]["orderFulfillmentStatus"] = "FULFILLED"
+        emulator.orders[seeded["cancelled"]]["cancelStatus"]["cancelState"] = "CANCELED"
+        return seeded
 
     def seed_sku(self, emulator: EbayEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)

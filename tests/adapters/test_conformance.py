@@ -125,6 +125,25 @@ def test_window_boundaries(h: PlatformHarness, emu: Any, adapter: StoreAdapter) 
     assert sorted(seen) == sorted([before, at_since, inside, at_until])
 
 
+def test_open_backlog_is_every_open_order_created_since(
+    h: PlatformHarness, emu: Any, adapter: StoreAdapter
+) -> None:
+    """A new connection's backlog: open, paid, unshipped orders created at or after its start,
+    however long ago they were last updated; nothing older, nothing closed."""
+    before = h.seed_order(emu, 8001, LATER, created_at=T0 - timedelta(seconds=1))  # touched late
+    at_start = h.seed_order(emu, 8002, T0, created_at=T0)
+    quiet = h.seed_order(emu, 8003, T0 + timedelta(hours=1))  # never updated since it was placed
+    touched = h.seed_order(emu, 8004, LATER, created_at=T0 + timedelta(hours=2))
+    not_open = h.seed_not_open(emu, T0 + timedelta(hours=3))
+
+    got = [o.order_id for o in adapter.fetch_open_orders(T0)]
+
+    assert sorted(got) == sorted([at_start, quiet, touched]), (got, not_open)
+    assert before not in got and not set(not_open.values()) & set(got)
+    later = [o.order_id for o in adapter.fetch_open_orders(T0 + timedelta(minutes=30))]
+    assert sorted(later) == sorted([quiet, touched])
+
+
 def test_non_ascii_address_survives(h: PlatformHarness, emu: Any, adapter: StoreAdapter) -> None:
     address = {
         "name": "Zoë Müller-Łukasiewicz",

@@ -29,12 +29,12 @@ def test_orders_exactly_once_across_runs_and_rerun(deployment):
     shop = deployment.shop
     seed(shop, 1001, T0 + timedelta(minutes=3))
     seed(shop, 1002, T0 + timedelta(minutes=14, seconds=59))
-    seed(shop, 1003, T0 + timedelta(minutes=20))
     run = deployment.run("orders", T0 + timedelta(minutes=15))  # window [10:00, 10:15)
     assert run.state == "success"
     first = deployment.files("in")
     assert sorted(order_numbers(first)) == ["1001", "1002"]
     assert len(first) == 1 and all(n.startswith("ord_") and n.endswith(".csv") for n in first)
+    seed(shop, 1003, T0 + timedelta(minutes=20))
 
     run = deployment.run(
         "orders", T0 + timedelta(minutes=30)
@@ -50,6 +50,7 @@ def test_orders_exactly_once_across_runs_and_rerun(deployment):
 
 def test_backfill_sends_missed_windows_once(deployment):
     shop = deployment.shop
+    assert deployment.run("orders", T0).state == "success"  # enabled at 10:00, nothing open
     seed(shop, 2001, T0 + timedelta(minutes=5))  # window 1: [10:00, 10:15)
     seed(shop, 2002, T0 + timedelta(minutes=20))  # window 2: [10:15, 10:30)
     seed(shop, 2003, T0 + timedelta(minutes=40))  # window 3: [10:30, 10:45)

@@ -98,3 +98,85 @@ def test_backfill_windows_follow_the_offset_schedule(monkeypatch):
     assert windows[0][0] == start + timedelta(minutes=2, seconds=51)
     assert all(end - begin == timedelta(minutes=15) for begin, end in windows)
     assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+# --- the registry fails closed ---------------------------------------------------------------
+GENERATOR = str(DAGS / "dropstream_connections.py")
+
+
+def test_broken_variable_value_is_an_import_error_not_an_empty_registry(monkeypatch):
+    bag = load_dagbag(monkeypatch, '{"acme": {"name": "acme", ')  # cut short while editing
+    assert dropstream_dags(bag) == []
+    message = bag.import_errors[GENERATOR]
+    assert "Variable 'dropstream_connections' is not valid JSON" in message
+    assert "nothing is generated or written" in message
+
+
+PARSE = """
+import json, os
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+print(json.dumps({"dags": sorted(bag.dag_ids), "errors": bag.import_errors}))
+"""
+
+
+def parse_elsewhere(tmp_path, **env: str) -> dict:
+    """Parse the DAGs folder in a fresh process (secrets backends are loaded once per process)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "AIRFLOW_VAR_DROPSTREAM_CONNECTIONS"}
+    environment.update(env)
+    root = DAGS.parent
+    environment["PYTHONPATH"] = os.pathsep.join([str(root / "plugins"), str(root / "include")])
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_failing_secrets_backend_is_an_import_error(tmp_path):
+    variables = tmp_path / "variables.json"
+    variables.write_text('{"dropstream_connections": ')  # the backend cannot parse its file
+    parsed = parse_elsewhere(
+        tmp_path,
+        AIRFLOW__SECRETS__BACKEND="airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        AIRFLOW__SECRETS__BACKEND_KWARGS=f'{{"variables_file_path": "{variables}"}}',
+    )
+    assert not [d for d in parsed["dags"] if d.startswith("dropstream__")]
+    message = parsed["errors"][GENERATOR]
+    assert "could not read Variable 'dropstream_connections'" in message
+    assert "variables.json" in message  # the backend's own complaint, naming its file
+
+
+def test_an_unreachable_metadata_db_is_an_import_error(tmp_path):
+    gone = tmp_path / "unmounted" / "airflow.db"  # its volume is gone: the DB cannot be opened
+    parsed = parse_elsewhere(
+        tmp_path,
+        _AIRFLOW_PROCESS_CONTEXT="server",  # Variables come from the metadata DB itself
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{gone}",
+    )
+    assert not [d for d in parsed["dags"] if d.startswith("dropstream__")]
+    message = parsed["errors"][GENERATOR]
+    assert "could not read Variable 'dropstream_connections'" in message
+    assert "OperationalError" in message and "unable to open database file" in message
+
+
+def test_two_connections_one_login_same_folder_same_prefix(monkeypatch):
+    sftp = '{"conn_type": "sftp", "host": "WH.example.com", "port": 22, "login": "acme"}'
+    monkeypatch.setenv("AIRFLOW_CONN_DROPSTREAM_SHOP_A_WAREHOUSE", sftp)
+    monkeypatch.setenv("AIRFLOW_CONN_DROPSTREAM_SHOP_B_WAREHOUSE", sftp.replace("WH.", "wh."))
+    bag = load_dagbag(monkeypatch, registry_json(spec_dict("shop_a"), spec_dict("shop_b")))
+    message = bag.import_errors[str(DAGS / "dropstream_registry_check.py")]
+    assert "connections 'shop_a' and 'shop_b' share the orders folder /in" in message
+    assert "sftp://wh.example.com/22/acme" in message
+    # Distinct prefixes: no error.
+    bag = load_dagbag(
+        monkeypatch,
+        registry_json(
+            spec_dict("shop_a", rules={"order_number_prefix": "A-"}),
+            spec_dict("shop_b", rules={"order_number_prefix": "B-"}),
+        ),
+    )
+    assert bag.import_errors == {}

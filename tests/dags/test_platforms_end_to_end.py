@@ -113,3 +113,39 @@ def test_three_flows_once_each(platform_deployment: tuple[PlatformHarness, Deplo
     assert deployment.run("inventory", T0 + timedelta(hours=2)).state == "success"
     assert h.requests(emu, "inventory_push") == pushes
     assert deployment.files("out") == {}
+
+
+def test_first_run_imports_the_open_backlog_once(
+    platform_deployment: tuple[PlatformHarness, Deployment],
+) -> None:
+    """Enabled today with start_date yesterday: yesterday's open orders go, once; older never."""
+    h, deployment = platform_deployment
+    emu = deployment.shop
+    start = T0 - timedelta(days=1)
+    store = {
+        "name": "Acme",
+        "platform": h.platform,
+        "conn_id": f"dropstream_{deployment.name}_store",
+        "options": {},
+    }
+    deployment.register(store=store, start_date=start.isoformat())
+    day = timedelta(days=1)
+    older = h.seed_order(emu, 2001, start - day)  # placed before start_date, never touched
+    touched = h.seed_order(emu, 2002, T0 + timedelta(minutes=5), created_at=start - day)
+    backlog = [
+        h.seed_order(emu, 2003, start),
+        h.seed_order(emu, 2004, start + timedelta(hours=6)),
+    ]
+    h.seed_not_open(emu, start + timedelta(hours=1))
+    in_window = h.seed_order(emu, 2005, T0 + timedelta(minutes=7))
+
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    files = deployment.files("in")
+    wanted = sorted(h.order_number(emu, o) for o in (*backlog, in_window))
+    assert len(files) == 1 and sorted(order_numbers(files)) == wanted
+    sent = set(order_numbers(files))
+    assert h.order_number(emu, older) not in sent and h.order_number(emu, touched) not in sent
+
+    # The next window: the backlog is not imported again, nothing is sent twice.
+    assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    assert deployment.files("in") == files

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from croniter import croniter
 
-from dropstream.errors import SpecError
+from dropstream.errors import RegistryReadError, SpecError
 from dropstream.registry import parse_registry
 from dropstream.spec import PERIODS, dag_id, parse_dag_id, parse_spec
 from tests.specs import spec_dict
@@ -78,9 +78,107 @@ def test_registry_keeps_good_entries_when_one_is_bad():
     assert "missing key 'store'" in str(registry.errors["broken"])
 
 
-def test_registry_not_json():
-    registry = parse_registry("{nope")
-    assert not registry.specs and "not valid JSON" in str(registry.errors["*"])
+@pytest.mark.parametrize(
+    ("document", "says"), [("{nope", "not valid JSON"), ("[1, 2]", "must be a JSON object")]
+)
+def test_a_registry_that_is_not_an_object_is_never_read_as_empty(document, says):
+    with pytest.raises(RegistryReadError, match=says):
+        parse_registry(document)
+
+
+def test_no_registry_at_all_is_an_empty_registry():
+    assert parse_registry(None).specs == {} == parse_registry("").specs
+
+
+def rejected(entry: dict) -> str:
+    with pytest.raises(SpecError) as err:
+        parse_spec("acme", entry)
+    assert "connection 'acme'" in str(err.value)
+    return str(err.value)
+
+
+def with_format(fmt) -> dict:
+    entry = spec_dict()
+    entry["warehouse"]["format"] = fmt
+    return entry
+
+
+def test_format_name_typo_is_rejected_naming_the_key():
+    message = rejected(with_format("header_detail_cvs"))
+    assert "'warehouse.format'" in message and "'header_detail_cvs' is not known" in message
+    assert "header_detail_csv" in message  # the known names are listed
+
+
+@pytest.mark.parametrize(
+    ("fmt", "says"),
+    [
+        ({"name": "header_detail_csv", "options": {"verison": "v2"}}, "verison: unknown option"),
+        (
+            {"name": "header_detail_csv", "options": {"version": "v3"}},
+            "needs the option 'facility'",
+        ),
+        ({"name": "flat_csv", "options": {"delimeter": ";"}}, "delimeter: unknown option"),
+        ({"name": "x12", "options": {}}, "sender_id: is required"),
+        ({"name": "x12", "options": {"sender_id": "ACME"}}, "receiver_id: is required"),
+    ],
+)
+def test_format_options_are_checked_by_the_formats_own_model(fmt, says):
+    message = rejected(with_format(fmt))
+    assert "'warehouse.format'" in message and says in message
+
+
+def test_good_format_options_pass():
+    x12 = {"name": "x12", "options": {"sender_id": "ACME", "receiver_id": "3PL"}}
+    assert parse_spec("acme", with_format(x12)).warehouse.format.options["sender_id"] == "ACME"
+    flat = {"name": "flat_csv", "options": {"delimiter": ";"}}
+    assert parse_spec("acme", with_format(flat)).warehouse.format.name == "flat_csv"
+
+
+@pytest.mark.parametrize(
+    ("platform", "options", "says"),
+    [
+        ("shopify", {"page_size": 10}, "'page_size' is not an option of shopify"),
+        ("woocommerce", {"tracking": "pigeon"}, "'tracking'"),
+        ("ebay", {"page_size": 500}, "'page_size'"),
+        ("amazon", {"pagesize": 10}, "'pagesize' is not an option of amazon"),
+    ],
+)
+def test_store_options_are_checked_per_platform(platform, options, says):
+    entry = spec_dict()
+    entry["store"].update(platform=platform, options=options)
+    message = rejected(entry)
+    assert "'store.options'" in message and says in message
+
+
+def test_good_store_options_pass():
+    entry = spec_dict()
+    entry["store"].update(platform="woocommerce", options={"tracking": "note"})
+    assert parse_spec("acme", entry).store.options == {"tracking": "note"}
+
+
+@pytest.mark.parametrize(
+    ("folder", "says"), [("out", "must be an absolute folder"), ("/out/../etc", "'..'")]
+)
+def test_paths_must_be_absolute_without_dot_dot(folder, says):
+    entry = spec_dict()
+    entry["warehouse"]["paths"]["shipments"] = folder
+    message = rejected(entry)
+    assert "'warehouse.paths.shipments'" in message and says in message
+
+
+def test_paths_are_normalised():
+    entry = spec_dict()
+    entry["warehouse"]["paths"]["inventory"] = "/out//stock/"
+    assert parse_spec("acme", entry).warehouse.paths.inventory == "/out/stock"
+
+
+def test_order_number_prefix():
+    assert (
+        parse_spec("acme", spec_dict(rules={"order_number_prefix": "A-"})).rules.order_number_prefix
+        == "A-"
+    )
+    message = rejected(spec_dict(rules={"order_number_prefix": "A/"}))
+    assert "'rules.order_number_prefix'" in message
 
 
 def test_dag_id_round_trip():

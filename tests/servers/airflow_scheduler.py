@@ -13,7 +13,10 @@ fixture, wired the way ``airflow standalone`` wires its components:
   it shares with the scheduler. Same DB, same AIRFLOW_HOME: the tasks' REST calls still go to
   ``airflow_api_server`` (Connection ``dropstream_airflow_api``), which also serves their logs;
 - the scheduler skips its log server (``--skip-serve-logs``): the api-server reads the task log
-  files under AIRFLOW_HOME/logs directly, and no fixed port (8793) is taken.
+  files under AIRFLOW_HOME/logs directly, and no fixed port (8793) is taken;
+- ``airflow_scheduler`` runs triggered runs only (``USE_JOB_SCHEDULE`` off); a test that needs
+  cron runs and backfills starts ``running_scheduler(..., job_schedule=True)`` itself, after
+  setting the environment (Connections, ledger URL) the task processes must inherit.
 
 Each component runs in its own process group, so teardown (SIGTERM, wait, SIGKILL) also ends the
 LocalExecutor's workers and the task processes they fork. The registry is *not* given as
@@ -77,6 +80,7 @@ class AirflowScheduler:
     dag_processor: AirflowComponent
     execution_api: AirflowComponent
     execution_api_url: str
+    env: dict[str, str] = field(repr=False, default_factory=dict)  # what the components run with
 
     @property
     def components(self) -> tuple[AirflowComponent, ...]:
@@ -125,11 +129,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def airflow_scheduler(
-    airflow_api_server: AirflowAPIServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AirflowScheduler]:
-    """Start an execution API, a dag-processor and a scheduler; see the module docstring."""
+@contextlib.contextmanager
+def running_scheduler(base: Path, *, job_schedule: bool) -> Iterator[AirflowScheduler]:
+    """Start an execution API, a dag-processor and a scheduler; see the module docstring.
+
+    ``job_schedule`` False: triggered runs only; True: cron runs too (and backfills).
+    """
     # airflow_api_server has run `airflow db migrate` on the shared DB before it started.
     port = free_port()
     execution_api_url = f"http://127.0.0.1:{port}/execution/"
@@ -141,12 +146,11 @@ def airflow_scheduler(
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": execution_api_url,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # triggered runs only, no cron runs
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(job_schedule),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "include")]),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", None)  # the DB Variable is the registry
-    base = tmp_path_factory.mktemp("scheduler")
     started: list[AirflowComponent] = []
     try:
         execution_api = _start(
@@ -162,7 +166,16 @@ def airflow_scheduler(
         started.append(scheduler)
         _wait(execution_api, lambda: _answers(f"{execution_api_url}health"), "health")
         _wait(scheduler, lambda: "Starting the scheduler" in scheduler.log(), "start")
-        yield AirflowScheduler(scheduler, dag_processor, execution_api, execution_api_url)
+        yield AirflowScheduler(scheduler, dag_processor, execution_api, execution_api_url, env)
     finally:
         for component in reversed(started):
             component.stop()
+
+
+@pytest.fixture
+def airflow_scheduler(
+    airflow_api_server: AirflowAPIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AirflowScheduler]:
+    """Scheduler, dag-processor and execution API running triggered runs only."""
+    with running_scheduler(tmp_path_factory.mktemp("scheduler"), job_schedule=False) as running:
+        yield running

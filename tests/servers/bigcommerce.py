@@ -2,7 +2,7 @@
 
 Paths under ``/stores/{store_hash}``; ``X-Auth-Token`` and ``Accept: application/json``
 required; ``limit`` ≤ 250; a page past the end (or an empty list) is ``204 No Content``;
-``min_date_modified``/``max_date_modified`` inclusive (ISO 8601 or RFC 2822); shipments
+``min_/max_date_modified`` and ``min_/max_date_created`` inclusive (ISO 8601 or RFC 2822); shipments
 validated against the order's addresses and unshipped quantities; absolute inventory
 adjustments ≤ 2000 items, an unknown SKU fails the whole request with 422 naming the item;
 wrong methods are 405. A per-store request quota over a time window sends the
@@ -101,6 +101,7 @@ class BigCommerceEmulator:
         self,
         *,
         modified_at: datetime,
+        created_at: datetime | None = None,
         lines: list[tuple[str, int, str]] = (("SKU-1", 1, "10.00"),),  # (sku, qty, unit price)
         status_id: int = 11,
         address: dict[str, Any] | None = None,
@@ -145,7 +146,7 @@ class BigCommerceEmulator:
             "id": order_id,
             "status_id": status_id,
             "status": STATUS.get(status_id, "Other"),
-            "date_created": rfc2822(modified_at),
+            "date_created": rfc2822(created_at or modified_at),
             "date_modified": rfc2822(modified_at),
             "currency_code": currency,
             "payment_status": "captured",
@@ -298,15 +299,23 @@ class BigCommerceEmulator:
         orders = list(self.orders.values())
         if "status_id" in q:
             orders = [o for o in orders if str(o["status_id"]) == q["status_id"]]
-        try:
-            if "min_date_modified" in q:
-                low = _parse_date(q["min_date_modified"])
-                orders = [o for o in orders if _parse_date(o["date_modified"]) >= low]
-            if "max_date_modified" in q:
-                high = _parse_date(q["max_date_modified"])
-                orders = [o for o in orders if _parse_date(o["date_modified"]) <= high]
-        except (TypeError, ValueError):
-            return _v2_error(400, "The field 'min_date_modified' is invalid.")
+        for name in (
+            "min_date_modified",
+            "max_date_modified",
+            "min_date_created",
+            "max_date_created",
+        ):
+            if name not in q:
+                continue
+            try:
+                bound = _parse_date(q[name])
+            except (TypeError, ValueError):
+                return _v2_error(400, f"The field '{name}' is invalid.")
+            field = "date_" + name.rsplit("_", 1)[1]
+            if name.startswith("min"):
+                orders = [o for o in orders if _parse_date(o[field]) >= bound]
+            else:
+                orders = [o for o in orders if _parse_date(o[field]) <= bound]
         sort = q.get("sort", "id:asc")
         field, _, direction = sort.partition(":")
         if field not in {"id", "customer_id", "date_created", "date_modified", "status_id"}:

@@ -5,6 +5,7 @@ port. ``cut_after(n)`` arms a cut: once ``n`` more bytes went upstream (client -
 over every connection), the proxy forwards no further byte, resets every open connection and
 refuses new ones (accept, then reset) until ``restore()``, like a link that went down mid-upload.
 ``cut()`` does the same at once, e.g. when a test watches an upload grow on the server's disk.
+``throttle(rate)`` slows the upstream direction to ``rate`` bytes per second (a slow link).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -44,6 +46,7 @@ class TCPProxy:
         self.connections = 0  # connections accepted and forwarded
         self.upstream_bytes = 0
         self.was_cut = threading.Event()
+        self._rate: float | None = None  # upstream bytes per second, when throttled
         self._closed = False
         threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True).start()
 
@@ -53,6 +56,10 @@ class TCPProxy:
         """Cut every connection once ``upstream_bytes`` more bytes have gone upstream."""
         with self._lock:
             self._budget = upstream_bytes
+
+    def throttle(self, bytes_per_second: float | None) -> None:
+        """Let at most ``bytes_per_second`` go upstream (None: full speed)."""
+        self._rate = bytes_per_second
 
     def cut(self) -> None:
         """Reset every open connection now and refuse new ones until ``restore()``."""
@@ -103,7 +110,9 @@ class TCPProxy:
 
     def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
         try:
-            while data := source.recv(_CHUNK):
+            while data := source.recv(_CHUNK if not (upstream and self._rate) else 1024):
+                if upstream and self._rate:
+                    time.sleep(len(data) / self._rate)
                 cut_now = False
                 if upstream:
                     with self._lock:

@@ -3,11 +3,12 @@
 Follows WordPress/WooCommerce behaviour: HTTP Basic (or ``consumer_key``/``consumer_secret``
 query parameters) with WooCommerce's 401 bodies; ``per_page`` 1..100 else 400
 ``rest_invalid_param``; ``X-WP-Total``/``X-WP-TotalPages``/``Link`` on lists; a page past the
-end is 400 ``rest_post_invalid_page_number``; ``modified_after``/``modified_before`` exclusive
-and whole-second; ``sku`` filter comma-separated, case-insensitive (MySQL collation) and also
-matching variations; batch calls capped at 100 objects (413); unknown routes *and wrong methods*
-are 404 ``rest_no_route`` (WordPress has no 405). The Shipment Tracking routes exist only when
-``tracking_extension`` is true.
+end is 400 ``rest_post_invalid_page_number``; ``modified_after``/``modified_before`` (and
+``after``/``before``, on the creation date) exclusive and whole-second; ``sku`` filter
+comma-separated, case-insensitive (MySQL collation) and also matching variations; batch calls
+capped at 100 objects (413); unknown routes *and wrong methods* are 404 ``rest_no_route``
+(WordPress has no 405). The Shipment Tracking routes exist only when ``tracking_extension`` is
+true.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class WooCommerceEmulator:
         self,
         *,
         modified_at: datetime,
+        created_at: datetime | None = None,
         lines: list[tuple[str, int, str]] = (("SKU-1", 1, "10.00"),),  # (sku, qty, unit price)
         status: str = "processing",
         shipping: dict[str, Any] | None = None,
@@ -101,7 +103,7 @@ class WooCommerceEmulator:
             "number": str(order_id),
             "status": status,
             "currency": currency,
-            "date_created_gmt": wc_time(modified_at),
+            "date_created_gmt": wc_time(created_at or modified_at),
             "date_modified_gmt": wc_time(modified_at),
             "date_paid_gmt": wc_time(modified_at),
             "customer_note": "",
@@ -312,16 +314,18 @@ class WooCommerceEmulator:
             orders = [o for o in orders if o["status"] in wanted]
         if q.get("dates_are_gmt") not in (None, "true", "1", "false", "0"):
             return _error(400, "rest_invalid_param", "Invalid parameter(s): dates_are_gmt")
-        for name, keep in (
-            ("modified_after", lambda a, b: a > b),
-            ("modified_before", lambda a, b: a < b),
+        for name, field, keep in (
+            ("modified_after", "date_modified_gmt", lambda a, b: a > b),
+            ("modified_before", "date_modified_gmt", lambda a, b: a < b),
+            ("after", "date_created_gmt", lambda a, b: a > b),
+            ("before", "date_created_gmt", lambda a, b: a < b),
         ):
             if name in q:
                 try:  # WP_Date_Query with inclusive=false: strictly after / before
                     bound = wc_time(datetime.fromisoformat(q[name]).replace(tzinfo=UTC))
                 except ValueError:
                     return _error(400, "rest_invalid_param", f"Invalid parameter(s): {name}")
-                orders = [o for o in orders if keep(o["date_modified_gmt"], bound)]
+                orders = [o for o in orders if keep(o[field], bound)]
         if q.get("orderby", "date") not in {"date", "id", "include", "title", "slug", "modified"}:
             return _error(400, "rest_invalid_param", "Invalid parameter(s): orderby")
         key = {"id": "id", "modified": "date_modified_gmt"}.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -62,6 +63,8 @@ class Wizard:
             store_access_token=self.shop.token,
             store_api_version="2026-10",
             default_ship_method="UPS_GROUND",
+            # Every test store uses the one sshd login and folders: each needs its own prefix.
+            order_number_prefix="W" + hashlib.sha256(name.encode()).hexdigest()[:6],
         )
         conf.update(overrides)
         return conf
@@ -94,11 +97,12 @@ class Wizard:
         assert not bag.import_errors, bag.import_errors
         return bag.dags[SETUP]
 
-    def trigger(self, conf: dict[str, Any]) -> list[str]:
+    def trigger(self, conf: dict[str, Any], dag: Any = None) -> list[str]:
         """Trigger like the UI does, then run every queued setup run (scheduler stand-in).
 
         Returns the run ids that ran, in order. ``dag.test()`` replaces a queued run by an
-        identical one (same logical date and conf) and runs it in this process.
+        identical one (same logical date and conf) and runs it in this process; ``dag`` is
+        the DAG as parsed earlier (default: parsed now).
         """
         now = datetime.now(UTC)
         response = self.api.call(
@@ -106,7 +110,7 @@ class Wizard:
         )
         assert response.status_code == 200, response.text
         ran = []
-        dag = self.dag()
+        dag = dag or self.dag()
         while queued := self.api.get(
             f"/dags/{SETUP}/dagRuns", params={"state": "queued", "order_by": "run_after"}
         )["dag_runs"]:

@@ -226,3 +226,74 @@ def test_update_changes_only_what_was_given(wizard):
     assert {k: after[k] for k in ("host", "port", "login", "extra")} == {
         k: before[k] for k in ("host", "port", "login", "extra")
     }
+
+
+# --- the registry fails closed and writes only its own entry --------------------------------
+def _set_registry_text(api, text: str) -> None:
+    body = {"key": "dropstream_connections", "value": text}
+    response = api.call("PATCH", "/variables/dropstream_connections", json=body)
+    if response.status_code == 404:
+        response = api.call("POST", "/variables", json=body)
+    assert response.status_code in (200, 201), response.text
+
+
+def _registry_text(api) -> str | None:
+    response = api.call("GET", "/variables/dropstream_connections")
+    return response.json()["value"] if response.status_code == 200 else None
+
+
+def test_unreadable_registry_is_never_overwritten(wizard, capfd):
+    before = _registry_text(wizard.api) or "{}"
+    form, dag = wizard.form("wiz-closed"), wizard.dag()  # submitted before the registry broke
+    broken = before.rstrip()[:-1] + ', "half-typed": {'  # someone's edit, cut short
+    _set_registry_text(wizard.api, broken)
+    try:
+        wizard.trigger(form, dag)
+        run = wizard.last_run()
+        output = capfd.readouterr()
+        assert run["state"] == "failed", run
+        assert "Variable 'dropstream_connections' is not valid JSON" in run["note"], run["note"]
+        assert "is not valid JSON" in output.out + output.err  # the cause is in the task log
+        assert _registry_text(wizard.api) == broken  # not replaced by a one-entry registry
+        assert wizard.connection("dropstream_wiz-closed_store") is None
+    finally:
+        _set_registry_text(wizard.api, before)
+
+
+def test_a_setup_run_keeps_entries_written_while_it_ran(wizard):
+    import threading
+    import time
+
+    from tests.specs import spec_dict
+
+    api = wizard.api
+    meanwhile = spec_dict("wiz-meanwhile")
+    stop = threading.Event()
+
+    def write_when_validated() -> None:
+        """Another writer (a person in Admin → Variables) adds an entry mid-run."""
+        while not stop.is_set():
+            runs = api.get(f"/dags/{SETUP}/dagRuns", params={"order_by": "-run_after"})
+            run = runs["dag_runs"][0] if runs["dag_runs"] else None
+            if run:  # the run the form created does the work
+                ti = api.call(
+                    "GET", f"/dags/{SETUP}/dagRuns/{run['dag_run_id']}/taskInstances/validate"
+                )
+                if ti.status_code == 200 and ti.json()["state"] == "success":
+                    current = json.loads(_registry_text(api) or "{}")
+                    _set_registry_text(api, json.dumps({**current, "wiz-meanwhile": meanwhile}))
+                    return
+            time.sleep(0.05)
+
+    writer = threading.Thread(target=write_when_validated, daemon=True)
+    writer.start()
+    try:
+        wizard.trigger(wizard.form("wiz-beside"))
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert wizard.last_run()["state"] == "success", wizard.last_run()
+    registry = wizard.registry()
+    assert registry["wiz-meanwhile"] == meanwhile  # written after this run read the registry
+    assert registry["wiz-beside"]["merchant"] == "acme-goods"
+    _set_registry_text(api, json.dumps({k: v for k, v in registry.items() if k != "wiz-meanwhile"}))

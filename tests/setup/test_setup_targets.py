@@ -322,3 +322,167 @@ def test_docs_name_every_field():
             assert f"`{name}`" in docs, name
         for key in target.option_keys:
             assert f"`{key}`" in docs, key
+
+
+# --- one validation for the whole spec; the shared-folder prefix check --------------------
+def test_bad_format_choices_are_refused_by_the_form():
+    for fmt, says in (("header_detail_cvs", "is not known"), ("x12", "sender_id: is required")):
+        with pytest.raises(FormError) as caught:
+            plan_setup(
+                blank_form(warehouse_format=fmt),
+                {},
+                {"warehouse_password", "store_access_token"},
+                NOW,
+            )
+        assert any("warehouse.format" in p and says in p for p in caught.value.problems), (
+            caught.value.problems
+        )
+
+
+def test_second_store_on_one_warehouse_login_needs_its_own_prefix():
+    from dropstream.sharing import Account
+
+    secrets = {"warehouse_password", "store_access_token"}
+    first = plan_setup(blank_form(connection_name="first"), {}, secrets, NOW).spec
+    login = Account("sftp", ("files.example", "22", "u"))  # what 'first' logs in to
+
+    with pytest.raises(FormError) as caught:
+        plan_setup(
+            blank_form(connection_name="second"),
+            {"first": first},
+            secrets,
+            NOW,
+            account_of=lambda spec: login,
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "'Order-number prefix'" in problems
+    assert "'second' and 'first' share the orders folder /in" in problems
+    assert "shipments folder /out" in problems
+
+    ok = plan_setup(
+        blank_form(connection_name="second", order_number_prefix="B-"),
+        {"first": first},
+        secrets,
+        NOW,
+        account_of=lambda spec: login,
+    )
+    assert ok.spec["rules"]["order_number_prefix"] == "B-"
+    # Another server: no conflict, whatever the prefixes.
+    other = plan_setup(
+        blank_form(connection_name="third", warehouse_host="other.example"),
+        {"first": first},
+        secrets,
+        NOW,
+        account_of=lambda spec: login,
+    )
+    assert other.spec["rules"].get("order_number_prefix", "") == ""
+
+
+# --- every format from the form -------------------------------------------------------------
+
+
+def test_x12_connection_set_up_through_the_form_runs_its_three_flows(wizard, monkeypatch, tmp_path):
+    """X12 needs its partner ids: the form takes them, and the connection it registers runs."""
+    from datetime import timedelta
+
+    from tests.dags.warehouse_files import (
+        OUR_ID,
+        WAREHOUSE_ID,
+        file_format,
+        file_name,
+        inventory_file,
+        order_numbers,
+        shipment_file,
+    )
+    from tests.ledgers import sqlite_ledger_url
+
+    for folder in ("in", "out", "archive"):
+        for path in (wizard.sftp.root / folder).iterdir():
+            path.unlink()
+    name = "wiz-x12"
+    wizard.trigger(
+        wizard.form(
+            name,
+            warehouse_format="x12",
+            x12_sender_id=OUR_ID,
+            x12_receiver_id=WAREHOUSE_ID,
+            order_number_prefix="X-",
+            start_date="2026-11-20",
+            orders_schedule="*/15 * * * *",
+            inventory_schedule="0 * * * *",
+            tracking_schedule="0 */4 * * *",
+        )
+    )
+    run = wizard.last_run()
+    assert run["state"] == "success", run["note"]
+    entry = wizard.registry()[name]
+    assert entry["warehouse"]["format"] == {
+        "name": "x12",
+        "options": {"sender_id": OUR_ID, "receiver_id": WAREHOUSE_ID},
+    }
+
+    # The registered connection's own DAGs, Connections (made by the run) and a fresh ledger.
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
+    dags = wizard.generated_dags(monkeypatch)
+    monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(wizard.registry()))
+
+    def run_flow(flow: str, when: datetime) -> None:
+        dag = dags[f"dropstream__{name}__{flow}"]
+        for task in dag.tasks:
+            task.retries = 0
+        assert dag.test(logical_date=when).state == "success", flow
+
+    t0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    shop = wizard.shop
+    shop.add_order(7001, updated_at=t0 + timedelta(minutes=2), created_at=t0 + timedelta(minutes=2),
+                   lines=[("SKU-1", 2, "5.00")])  # fmt: skip
+    run_flow("orders", t0 + timedelta(minutes=15))
+    (order_file,) = sorted((wizard.sftp.root / "in").glob("ord_*.edi"))
+    assert order_numbers("x12", order_file.read_bytes()) == ["X-7001"]
+
+    x12 = file_format("x12")
+    shipped = file_name(x12.shipment_pattern)
+    (wizard.sftp.root / "out" / shipped).write_bytes(
+        shipment_file(
+            "x12",
+            "X-7001",
+            [("SKU-1", 2)],
+            tracking="1ZX12FORM",
+            shipped_on=t0 + timedelta(hours=1),
+        )  # fmt: skip
+    )
+    run_flow("tracking", t0 + timedelta(hours=4))
+    (fulfillment,) = [f for f in shop.fulfillments if f["number"] == "1ZX12FORM"]
+    assert fulfillment["order_number"] == "7001"  # the store's own number, prefix stripped
+
+    shop.add_variant("SKU-1", available=0)
+    stock = file_name(x12.inventory_pattern)
+    (wizard.sftp.root / "out" / stock).write_bytes(
+        inventory_file("x12", [("SKU-1", 11)], as_of=t0 - timedelta(hours=1))
+    )
+    run_flow("inventory", t0 + timedelta(hours=1))
+    assert shop.inventory["SKU-1"] == 11
+
+
+def test_format_option_fields_name_their_format():
+    secrets = {"warehouse_password", "store_access_token"}
+    with pytest.raises(FormError) as caught:
+        plan_setup(blank_form(warehouse_format="x12"), {}, secrets, NOW)
+    assert caught.value.fields == {"x12_sender_id", "x12_receiver_id"}
+    assert "'X12: our id (sender)'" in caught.value.problems[0]
+    with pytest.raises(FormError) as caught:
+        plan_setup(blank_form(x12_sender_id="ACME"), {}, secrets, NOW)
+    assert "only the x12 format reads it, not header_detail_csv" in caught.value.problems[0]
+    with pytest.raises(FormError) as caught:
+        plan_setup(blank_form(format_options={"colour": "blue"}), {}, secrets, NOW)
+    assert "colour: unknown option" in caught.value.problems[0]
+    plan = plan_setup(blank_form(format_version="v3", format_options={"facility": "WH-1"}),
+                      {}, secrets, NOW)  # fmt: skip
+    assert plan.spec["warehouse"]["format"] == {
+        "name": "header_detail_csv",
+        "options": {"facility": "WH-1", "version": "v3"},
+    }
+    # An update that does not touch the format keeps its options.
+    registry = {"unit": plan.spec}
+    kept = plan_setup(blank_form(action="update", warehouse_host_key=None), registry, set(), NOW)
+    assert kept.spec["warehouse"]["format"] == plan.spec["warehouse"]["format"]

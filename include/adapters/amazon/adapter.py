@@ -10,7 +10,7 @@ Airflow Connection: ``host`` = SP-API endpoint (e.g. ``sellingpartnerapi-na.amaz
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -102,9 +102,24 @@ class AmazonAdapter(HttpStoreAdapter):
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        params: dict[str, Any] = {
+        window = {
             "lastUpdatedAfter": iso_time(since),
             "lastUpdatedBefore": iso_time(until, round_up=True),
+        }
+        # Half-open [since, until): an order updated exactly at a boundary is in one window.
+        return self._orders(window, lambda raw: since <= parse_time(raw["lastUpdatedTime"]) < until)
+
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        return self._orders(
+            {"createdAfter": iso_time(created_since)},
+            lambda raw: parse_time(raw["createdTime"]) >= created_since,
+        )
+
+    def _orders(
+        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[Order]:
+        params: dict[str, Any] = {
+            **dates,
             "fulfillmentStatuses": OPEN_STATUSES,
             "fulfilledBy": "MERCHANT",
             "marketplaceIds": self.marketplace_id,
@@ -119,8 +134,7 @@ class AmazonAdapter(HttpStoreAdapter):
             return list(body.get("orders") or []), (body.get("pagination") or {}).get("nextToken")
 
         for raw in paginate_cursor(page, what=f"Amazon orders of {self.connection_name!r}"):
-            # Half-open [since, until): an order updated exactly at a boundary is in one window.
-            if since <= parse_time(raw["lastUpdatedTime"]) < until:
+            if wanted(raw):
                 yield self.to_order(raw)
 
     def to_order(self, raw: dict[str, Any]) -> Order:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -16,6 +16,7 @@ from dropstream.errors import AuthenticationError, ConfigurationError, NotFoundE
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 
 DEFAULT_API_VERSION = "2026-10"
+OPEN_ORDERS = "financial_status:paid fulfillment_status:unshipped status:open"
 # What the three flows need; any one handle of a tuple is enough (write_X implies read_X).
 REQUIRED_SCOPES: tuple[tuple[str, ...], ...] = (
     ("read_orders", "write_orders"),
@@ -106,10 +107,16 @@ class ShopifyAdapter(HttpStoreAdapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         search = (
             f"updated_at:>='{search_time(since)}' "
-            f"updated_at:<'{search_time(until, round_up=True)}' "
-            "financial_status:paid fulfillment_status:unshipped status:open"
+            f"updated_at:<'{search_time(until, round_up=True)}' {OPEN_ORDERS}"
         )
+        # Half-open [since, until): an order updated exactly at a boundary is in one window.
+        return self._orders(search, lambda raw: since <= parse_time(raw["updatedAt"]) < until)
 
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        search = f"created_at:>='{search_time(created_since)}' {OPEN_ORDERS}"
+        return self._orders(search, lambda raw: parse_time(raw["createdAt"]) >= created_since)
+
+    def _orders(self, search: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
         def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             variables = {
                 "first": q.ORDERS_PAGE,
@@ -122,8 +129,7 @@ class ShopifyAdapter(HttpStoreAdapter):
             return orders["nodes"], info["endCursor"] if info["hasNextPage"] else None
 
         for raw in paginate_cursor(page, what=f"Shopify orders of {self.connection_name!r}"):
-            # Half-open [since, until): an order updated exactly at a boundary is in one window.
-            if since <= parse_time(raw["updatedAt"]) < until:
+            if wanted(raw):
                 yield self.to_order(self._with_all_lines(raw))
 
     def _with_all_lines(self, raw: dict[str, Any]) -> dict[str, Any]:

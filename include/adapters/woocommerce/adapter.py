@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -86,13 +86,31 @@ class WooCommerceAdapter(HttpStoreAdapter):
         """Processing orders modified in [since, until): ceil(N / 100) requests.
 
         ``modified_after``/``modified_before`` are exclusive and whole-second, so the query is
-        widened by a second and the window applied exactly here. Pages are numbered: if the
-        total changes while paging (an order left the set), re-read so none is skipped.
+        widened by a second and the window applied exactly here.
         """
-        params = {
-            "status": "processing",
+        window = {
             "modified_after": query_time(since, shift=-1),
             "modified_before": query_time(until, round_up=True),
+        }
+        return self._orders(
+            window, lambda raw: since <= parse_time(raw["date_modified_gmt"]) < until
+        )
+
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        """Processing orders created at or after ``created_since`` (``after`` is exclusive)."""
+        return self._orders(
+            {"after": query_time(created_since, shift=-1)},
+            lambda raw: parse_time(raw["date_created_gmt"]) >= created_since,
+        )
+
+    def _orders(
+        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[Order]:
+        """Processing orders (paid, not yet shipped). Pages are numbered: if the total changes
+        while paging (an order left the set), re-read so none is skipped."""
+        params = {
+            "status": "processing",
+            **dates,
             "dates_are_gmt": "true",
             "per_page": PER_PAGE,
             "orderby": "id",
@@ -118,10 +136,7 @@ class WooCommerceAdapter(HttpStoreAdapter):
 
             what = f"WooCommerce orders of {self.connection_name!r}"
             for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
-                if (
-                    raw["id"] in yielded
-                    or not since <= parse_time(raw["date_modified_gmt"]) < until
-                ):
+                if raw["id"] in yielded or not wanted(raw):
                     continue
                 yielded.add(raw["id"])
                 try:

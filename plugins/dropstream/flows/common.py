@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from dropstream.errors import FileFormatError
+from dropstream.errors import FileFormatError, NotFoundError
 from dropstream.ledger import Ledger
 from dropstream.spec import ConnectionSpec
 from dropstream.transports.base import RemoteFile, Transport, join
@@ -26,10 +27,32 @@ class Step:
     ledger: Ledger
     now: datetime
     log: logging.Logger = field(default=log)
+    run: str = ""  # the Airflow run id: names the lease holder, attributes orders to runs
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFolder:
+    """A warehouse folder and the connections that read it (see ``dropstream.sharing``).
+
+    ``key`` is what the ledger keeps the folder's files and unclaimed records under: the
+    connection's own name when nobody shares the folder.
+    """
+
+    path: str
+    key: str
+    members: tuple[str, ...]
+
+    @classmethod
+    def alone(cls, step: Step, path: str) -> SharedFolder:
+        return cls(path, step.name, (step.name,))
+
+    @property
+    def shared(self) -> bool:
+        return len(self.members) > 1
 
 
 def error_folder(step: Step) -> str:
@@ -37,36 +60,48 @@ def error_folder(step: Step) -> str:
     return join(step.spec.warehouse.paths.archive, "error")
 
 
+Parse = Callable[[io.BytesIO, str, Callable[[FileFormatError], None]], Iterator[T]]
+
+
 def read_new_files(
     step: Step,
     transport: Transport,
     flow: str,
-    folder: str,
+    folder: SharedFolder,
     pattern: str,
-    parse: Callable[[io.BytesIO, str, Callable[[FileFormatError], None]], Iterator[T]],
-) -> Iterator[tuple[RemoteFile, list[T], list[FileFormatError]]]:
-    """Files now in ``folder``, oldest first, parsed; unreadable ones moved aside.
+    parse: Parse[T],
+    keep: Callable[[RemoteFile, list[T]], None],
+) -> tuple[list[str], int]:
+    """Read the files now in ``folder``, oldest first, and ``keep`` each one's records.
 
-    A file whose every record fails (or whose header is unusable) is moved to the error folder
-    and recorded as ``error``: reported once, never retried forever nor silently skipped.
+    A file is marked ``read`` (so any sharing connection's load may archive it) only after
+    ``keep`` has recorded its records. A file another connection archived between listing and
+    reading is skipped. A file whose every record fails (or whose header is unusable) is moved
+    to the error folder and recorded as ``error``: reported once, never retried forever.
+    Returns the names read and the count of bad records skipped.
     """
     found = sorted(
-        transport.list_files(folder, pattern), key=lambda f: (f.modified_at or step.now, f.name)
+        transport.list_files(folder.path, pattern),
+        key=lambda f: (f.modified_at or step.now, f.name),
     )
+    names, bad = [], 0
     for remote in found:
         # A name seen before is read again: the warehouse re-sent it, and re-reading is harmless
-        # (shipments are keyed, the newest inventory snapshot wins); it is archived again after.
+        # (records are keyed, the newest inventory snapshot wins); it is archived again after.
         errors: list[FileFormatError] = []
         try:
-            records = list(
-                parse(io.BytesIO(transport.read(remote.path)), remote.name, errors.append)
-            )
+            content = transport.read(remote.path)
+        except NotFoundError:
+            step.log.info("connection %s: %s was archived meanwhile", step.name, remote.name)
+            continue
+        try:
+            records = list(parse(io.BytesIO(content), remote.name, errors.append))
         except FileFormatError as exc:
             records, errors = [], [*errors, exc]
         if errors and not records:
-            moved = transport.archive(remote.path, error_folder(step))
             detail = "; ".join(str(e) for e in errors[:5])
-            step.ledger.mark_seen(step.name, flow, remote.name, "error", step.now, detail)
+            moved = transport.archive(remote.path, error_folder(step))
+            step.ledger.mark_seen(folder.key, flow, remote.name, "error", step.now, detail)
             step.log.error(
                 "connection %s: %s is unreadable and was moved to %s: %s",
                 step.name,
@@ -77,24 +112,33 @@ def read_new_files(
             continue
         for error in errors:
             step.log.warning("connection %s: skipped a bad record: %s", step.name, error)
+        keep(remote, records)
         step.ledger.mark_seen(
-            step.name,
+            folder.key,
             flow,
             remote.name,
             "read",
             step.now,
             f"{len(errors)} bad record(s)" if errors else "",
         )
-        yield remote, records, errors
+        names.append(remote.name)
+        bad += len(errors)
+    return names, bad
 
 
-def archive_read_files(step: Step, transport: Transport, flow: str, folder: str) -> list[str]:
-    """Move every file this connection has read for ``flow`` to the archive folder."""
+def archive_read_files(
+    step: Step, transport: Transport, flow: str, folder: SharedFolder
+) -> list[str]:
+    """Move every file read from ``folder`` (by any connection sharing it) to the archive.
+
+    Its records are in every sharing connection's ledger already, so every one is done with it.
+    """
     archived = []
-    for name in step.ledger.files_in_state(step.name, flow, "read"):
-        path = join(folder, name)
-        if transport.exists(path):
+    for name in step.ledger.files_in_state(folder.key, flow, "read"):
+        path = join(folder.path, name)
+        # NotFoundError: archived meanwhile by another connection sharing the folder
+        with contextlib.suppress(NotFoundError):
             transport.archive(path, step.spec.warehouse.paths.archive)
-        step.ledger.mark_seen(step.name, flow, name, "archived", step.now)
+        step.ledger.mark_seen(folder.key, flow, name, "archived", step.now)
         archived.append(name)
     return archived

@@ -1,18 +1,30 @@
 """Orders: store -> warehouse, every 15 minutes.
 
 extract: fetch the window's paid, unfulfilled orders and record the new ones (``received``);
-transform: apply the connection's rules (``ready`` / ``held`` / ``skipped``);
+on the connection's first run (no watermark yet) also every open, paid, unfulfilled order
+created since its ``start_date`` (the backlog);
+transform: apply the connection's rules (``ready`` / ``held`` / ``skipped``); a ready order
+carries the number the warehouse will see (``rules.order_number_prefix`` + the store's);
 load: put every ready order in one uniquely named file and publish it exactly once.
 
-Exactly once: the file and its orders are recorded together (``staged``) before upload; the
-file is uploaded under a temporary name; the ledger then says ``committing``; the rename makes
-the final name appear whole; the ledger then says ``published``. A retry finishes unfinished
-files first: ``staged`` is uploaded again; ``committing`` is renamed if the temporary file is
-still there, and otherwise is already renamed (only the rename removes it), so it is just marked.
+Exactly once, through crashes: the file and its orders are recorded together (``staged``)
+before upload; the file is uploaded under a temporary name; the ledger then says
+``committing``; the rename makes the final name appear whole; the ledger then says
+``published``. A retry finishes unfinished files first: ``staged`` is uploaded again;
+``committing`` is renamed if the temporary file is still there, and otherwise is already
+renamed (only the rename removes it), so it is just marked.
+
+Exactly once, across concurrent runs (a backfill beside the scheduled run): the load runs
+under the connection's orders lease, so one run at a time acts on the unfinished files; every
+state change names the state it expects and fails if another run moved it (``published`` never
+goes back). A temporary file left beside an already-present final name (a duplicate upload
+from before) is compared with the ledger's copy and removed: the connection heals, it does not
+wedge.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import uuid
@@ -20,8 +32,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import StoreAdapter
+from dropstream.errors import ConfigurationError, NotFoundError, TargetExistsError
 from dropstream.flows.common import Step
 from dropstream.formats.base import FileFormat
+from dropstream.ledger import Lease
 from dropstream.rules.fulfillment import Decision, decide
 from dropstream.transports.base import Transport, join, staging_name
 
@@ -30,11 +44,25 @@ FLOW = "orders"
 OVERLAP = timedelta(minutes=2)
 
 
-def extract(step: Step, adapter: StoreAdapter, since: datetime, until: datetime) -> dict[str, Any]:
-    """Fetch orders updated in ``[since - OVERLAP, until)`` and record the ones not seen before."""
+def extract(
+    step: Step,
+    adapter: StoreAdapter,
+    since: datetime,
+    until: datetime,
+    *,
+    backlog_since: datetime | None = None,
+) -> dict[str, Any]:
+    """Fetch orders updated in ``[since - OVERLAP, until)`` and record the ones not seen before.
+
+    With ``backlog_since`` (the first run), also every open order created since then.
+    """
     fetched = list(adapter.fetch_orders(since - OVERLAP, until))
-    new = step.ledger.record_received(step.name, fetched, step.now)
-    return {"window": [since.isoformat(), until.isoformat()], "fetched": len(fetched), "new": new}
+    backlog = list(adapter.fetch_open_orders(backlog_since)) if backlog_since else []
+    new = step.ledger.record_received(step.name, fetched + backlog, step.now, step.run)
+    counts = {"window": [since.isoformat(), until.isoformat()], "fetched": len(fetched)}
+    if backlog_since is not None:
+        counts["backlog"] = len(backlog)
+    return {**counts, "new": new}
 
 
 def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
@@ -44,7 +72,7 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
     changes = []
     for state in ("received", "held"):
         for order in step.ledger.orders_in_state(step.name, state):
-            decision = decide(order, step.spec.rules)
+            decision = decide(order, step.spec.rules, not_before=step.spec.start_date)
             problems = (
                 file_format.order_problems(decision.order) if decision.state == "ready" else []
             )
@@ -66,51 +94,90 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
                     decision.state,
                     decision.reason,
                 )
-    step.ledger.set_order_states(step.name, changes, step.now)
+    step.ledger.set_order_states(step.name, changes, step.now, from_states=("received", "held"))
     return {**counts, "reasons": reasons}
 
 
-def finish_unfinished(step: Step, transport: Transport) -> list[str]:
-    """Bring every file recorded but not yet published to ``published``, without duplicating it."""
-    finished = []
+def finish_unfinished(step: Step, transport: Transport, lease: Lease) -> dict[str, int]:
+    """Bring every file recorded but not yet published to ``published``, without duplicating it.
+
+    Returns ``{file name: orders published}``. Only the lease holder may call this.
+    """
+    finished = {}
     for row in step.ledger.unfinished_files(step.name):
         name, folder = row["file_name"], row["folder"]
-        if row["state"] == "staged":
+        if row["state"] == "staged":  # the upload may be partial: upload it (again), whole
+            lease.confirm()
             transport.stage(folder, name, row["content"])
-            step.ledger.mark_file(step.name, name, "committing")
-            transport.commit(folder, name)
-        elif transport.exists(join(folder, staging_name(name))):
-            transport.commit(folder, name)
-        # committing and the temporary file gone: the rename already happened.
-        step.ledger.mark_file_published(step.name, name, step.now)
-        finished.append(name)
+            step.ledger.mark_file_committing(step.name, name)
+        # committing: the temporary file present means not yet renamed; gone means renamed.
+        if transport.exists(join(folder, staging_name(name))):
+            lease.confirm()
+            try:
+                transport.commit(folder, name)
+            except TargetExistsError:
+                _heal_twice_uploaded(step, transport, row)
+        finished[name] = step.ledger.mark_file_published(step.name, name, step.now)
     return finished
+
+
+def _heal_twice_uploaded(step: Step, transport: Transport, row: dict[str, Any]) -> None:
+    """The final name is there beside a temporary copy: the rename happened, the copy is stale.
+
+    Only when the final file holds exactly what the ledger sent; anything else is a name
+    collision a person must look at.
+    """
+    name, folder = row["file_name"], row["folder"]
+    try:
+        found = hashlib.sha256(transport.read(join(folder, name))).hexdigest()
+    except NotFoundError:  # taken by the warehouse just now: it was there, so it was renamed
+        found = row["sha256"]
+    if found != row["sha256"]:
+        raise ConfigurationError(
+            f"connection {step.name!r}: {join(folder, name)} on the warehouse is not the order "
+            f"file this connection staged (sha256 {found[:12]}… vs {row['sha256'][:12]}…); the "
+            f"upload waits at {join(folder, staging_name(name))}. Ask the warehouse who wrote "
+            "that file; rename or remove it, then clear the task to publish again"
+        )
+    transport.discard_staged(folder, name)
+    step.log.warning(
+        "connection %s: %s was already published; removed the stale temporary copy %s",
+        step.name,
+        name,
+        staging_name(name),
+    )
 
 
 def load(
     step: Step, transport: Transport, file_format: FileFormat, until: datetime | None
 ) -> dict[str, Any]:
-    """Publish all ready orders in one file; then advance the watermark to ``until``."""
-    recovered = finish_unfinished(step, transport)
-    ready = step.ledger.orders_in_state(step.name, "ready")
-    published: list[str] = []
-    if ready:
-        folder = step.spec.warehouse.paths.orders
-        batch = _batch_id(step)
-        name = file_format.order_file_name(batch, step.now)
-        buffer = io.BytesIO()
-        file_format.write_orders(ready, buffer, file_name=name)
-        step.ledger.create_order_file(
-            step.name, folder, name, buffer.getvalue(), [o.order_id for o in ready], step.now
-        )
-        published = finish_unfinished(step, transport)
-    if until is not None:
-        step.ledger.advance_watermark(step.name, FLOW, until)
-    return {
-        "files": recovered + published,
-        "orders_published": len(ready),
+    """Publish all ready orders in one file; then advance the watermark to ``until``.
+
+    Runs under the connection's orders lease: a concurrent run waits for it.
+    """
+    with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
+        finished = finish_unfinished(step, transport, lease)
+        recovered = list(finished)
+        ready = step.ledger.orders_in_state(step.name, "ready")
+        if ready:
+            folder = step.spec.warehouse.paths.orders
+            name = file_format.order_file_name(_batch_id(step), step.now)
+            buffer = io.BytesIO()
+            file_format.write_orders(ready, buffer, file_name=name)
+            step.ledger.create_order_file(
+                step.name, folder, name, buffer.getvalue(), [o.order_id for o in ready], step.now
+            )
+            finished.update(finish_unfinished(step, transport, lease))
+        if until is not None:
+            step.ledger.advance_watermark(step.name, FLOW, until)
+    summary: dict[str, Any] = {
+        "files": list(finished),
+        "orders_published": sum(finished.values()),
         "recovered_files": len(recovered),
     }
+    if step.run:
+        summary.update(step.ledger.run_order_counts(step.name, step.run, list(finished)))
+    return summary
 
 
 def _batch_id(step: Step) -> str:

@@ -1,44 +1,115 @@
 """Tracking: warehouse -> store, every 4 hours.
 
-extract: read new shipment confirmations and record each package once (order + tracking no.);
-transform: match them to the orders this connection sent (unknown order numbers are reported
-and kept as ``unknown_order``, re-matched on later runs);
-load: push each matched shipment once, record the store's fulfillment id, archive the files.
+extract: read the shipment confirmations in the shipments folder and hand each package to the
+connection that sent its order: the one whose ledger holds an order sent under that number
+(``rules.order_number_prefix`` included), among every connection sharing the folder. The
+package is recorded under that connection, with the store's own order number (the prefix taken
+off). A package no sharing connection sent is kept once, as ``unknown_order``, under the
+folder's key, reported once, and handed over on a later run if its order turns up;
+transform: match this connection's packages to its orders' lines (``ready``);
+load: push each ready package once, record the store's fulfillment id, archive the files read.
 
-A crash between the push and its record leaves the shipment ``pushing``; the next run pushes it
-again and the adapter recognises the tracking number already on the order, so no duplicate.
+Under the connection's tracking lease only one run pushes at a time; each package moves
+``ready`` -> ``pushing`` -> ``pushed`` only from the state it is expected in. A crash between
+the push and its record leaves it ``pushing``; the next run pushes it again and the adapter
+recognises the tracking number already on the order, so no duplicate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from adapters.base import StoreAdapter
-from dropstream.flows.common import Step, archive_read_files, read_new_files
+from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import Order, OrderLine, Shipment, ShipmentLine
-from dropstream.transports.base import Transport
+from dropstream.transports.base import RemoteFile, Transport
 
 FLOW = "tracking"
 
 
-def extract(step: Step, transport: Transport, file_format: FileFormat) -> dict[str, Any]:
-    """Record every shipment in the shipment files not yet archived."""
-    folder = step.spec.warehouse.paths.shipments
-    files, new, bad = [], 0, 0
+def extract(
+    step: Step, transport: Transport, file_format: FileFormat, folder: SharedFolder
+) -> dict[str, Any]:
+    """Record every package in the folder's shipment files under the connection that sent it."""
+    counts = {"new_shipments": 0, "for_other_connections": 0, "unknown_order": 0}
 
     def parse(stream, name, on_error):  # type: ignore[no-untyped-def]
         return file_format.read_shipments(stream, file_name=name, on_error=on_error)
 
-    for remote, records, errors in read_new_files(
-        step, transport, FLOW, folder, file_format.shipment_pattern, parse
-    ):
+    def keep(remote: RemoteFile, records: list[Shipment]) -> None:
         found = [r for r in records if isinstance(r, Shipment)]
-        new += step.ledger.record_shipments(step.name, found, remote.name, step.now)
-        files.append(remote.name)
-        bad += len(errors)
-    return {"files": files, "new_shipments": new, "bad_records": bad}
+        senders = _senders(step, folder, found)
+        owned: dict[str, list[Shipment]] = {}
+        unclaimed = []
+        for shipment in found:
+            claim = _claim(senders, shipment)
+            if claim is None:
+                unclaimed.append(shipment)
+            else:
+                owned.setdefault(claim[0], []).append(claim[1])
+        for owner, shipments in owned.items():
+            new = step.ledger.record_shipments(owner, shipments, remote.name, step.now)
+            counts["new_shipments" if owner == step.name else "for_other_connections"] += len(new)
+        for shipment in step.ledger.record_shipments(
+            folder.key,
+            unclaimed,
+            remote.name,
+            step.now,
+            state="unknown_order",
+            reason="no connection sharing the folder sent this order",
+        ):
+            counts["unknown_order"] += 1
+            _report_unknown(step, folder, shipment, remote.name, senders)
+
+    files, bad = read_new_files(
+        step, transport, FLOW, folder, file_format.shipment_pattern, parse, keep
+    )
+    return {"files": files, **counts, "bad_records": bad}
+
+
+Senders = dict[str, list[tuple[str, str, str]]]
+
+
+def _senders(step: Step, folder: SharedFolder, shipments: Iterable[Shipment]) -> Senders:
+    """Who sent orders under these numbers, among the connections sharing the folder."""
+    return step.ledger.orders_sent_as(folder.members, {s.order_number for s in shipments})
+
+
+def _claim(senders: Senders, shipment: Shipment) -> tuple[str, Shipment] | None:
+    """``(connection, package with the store's order number)`` when exactly one connection
+    sent its order; None when none did (or two did: a prefix conflict)."""
+    found = senders.get(shipment.order_number, [])
+    if len(found) != 1:
+        return None
+    owner, _order_id, number = found[0]
+    return owner, replace(shipment, order_number=number)
+
+
+def _report_unknown(
+    step: Step, folder: SharedFolder, shipment: Shipment, file: str, senders: Senders
+) -> None:
+    sent_by = senders.get(shipment.order_number, [])
+    if sent_by:
+        names = " and ".join(f"'{c}'" for c, _, _ in sent_by)
+        why = f"was sent by {names}: give each its own rules.order_number_prefix"
+    elif folder.shared:
+        why = f"none of the connections sharing the folder ({', '.join(folder.members)}) sent"
+    else:
+        why = "this connection never sent"
+    step.log.warning(
+        "connection %s: %s in %s: shipment %s (tracking %s) is for order %s, which %s; kept as "
+        "unknown_order and matched again on later runs",
+        step.name,
+        file,
+        folder.path,
+        shipment.key,
+        shipment.tracking_number,
+        shipment.order_number,
+        why,
+    )
 
 
 def _match_lines(shipment: Shipment, order: Order) -> tuple[ShipmentLine, ...]:
@@ -56,64 +127,77 @@ def _match_lines(shipment: Shipment, order: Order) -> tuple[ShipmentLine, ...]:
     return tuple(matched)
 
 
-def transform(step: Step) -> dict[str, Any]:
-    """Match received (and earlier unknown) shipments to the orders in the ledger."""
-    pending = step.ledger.shipments_in_state(step.name, "received", "unknown_order")
-    known = step.ledger.orders_by_number(step.name, {s.order_number for s, _ in pending})
-    matched = unknown = 0
-    for shipment, state in pending:
+def transform(step: Step, folder: SharedFolder) -> dict[str, Any]:
+    """Hand over packages whose order has turned up; match this connection's to its orders."""
+    handed = 0
+    holders = tuple(dict.fromkeys((folder.key, step.name)))
+    for holder in holders:
+        waiting = [s for s, _ in step.ledger.shipments_in_state(holder, "unknown_order")]
+        senders = _senders(step, folder, waiting)
+        for shipment in waiting:
+            claim = _claim(senders, shipment)
+            if claim is not None:
+                owner, claimed = claim
+                handed += step.ledger.hand_over_shipment(
+                    holder, shipment.key, owner, claimed, step.now
+                )
+    pending = [s for s, _ in step.ledger.shipments_in_state(step.name, "received")]
+    known = step.ledger.orders_by_number(step.name, {s.order_number for s in pending})
+    matched = 0
+    for shipment in pending:
         if shipment.order_number not in known:
-            unknown += 1
-            if state == "received":
-                step.log.warning(
-                    "connection %s: shipment %s (tracking %s) is for order %s, "
-                    "which this connection "
-                    "never sent to the warehouse; recorded as unknown_order and retried next run",
-                    step.name,
-                    shipment.key,
-                    shipment.tracking_number,
-                    shipment.order_number,
-                )
-                step.ledger.set_shipment_state(
-                    step.name,
-                    shipment,
-                    "unknown_order",
-                    step.now,
-                    reason="order number not in the ledger",
-                )
             continue
         order, _ = known[shipment.order_number]
         ready = replace(shipment, order_id=order.order_id, lines=_match_lines(shipment, order))
-        step.ledger.set_shipment_state(
-            step.name, ready, "ready", step.now, from_states=("received", "unknown_order")
+        matched += step.ledger.set_shipment_state(
+            step.name, ready, "ready", step.now, expected=("received",)
         )
-        matched += 1
-    return {"matched": matched, "unknown_order": unknown}
+    unknown = sum(len(step.ledger.shipments_in_state(h, "unknown_order")) for h in holders)
+    return {"handed_over": handed, "matched": matched, "unknown_order": unknown}
 
 
-def load(step: Step, adapter: StoreAdapter, transport: Transport) -> dict[str, Any]:
-    """Push every matched shipment once; then archive the shipment files read."""
-    todo = [s for s, _ in step.ledger.shipments_in_state(step.name, "ready", "pushing")]
-    for shipment in todo:
-        step.ledger.set_shipment_state(step.name, shipment, "pushing", step.now)
+def load(
+    step: Step, adapter: StoreAdapter, transport: Transport, folder: SharedFolder
+) -> dict[str, Any]:
+    """Push every matched package once (under the lease); then archive the files read."""
     pushed = rejected = 0
-    if todo:
-        result = adapter.push_shipments(todo)
-        by_key = {s.key: s for s in todo}
-        for key in result.accepted:
-            step.ledger.set_shipment_state(
-                step.name, by_key[key], "pushed", step.now, platform_id=result.details.get(key, "")
+    with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
+        todo = [
+            shipment
+            for shipment, state in step.ledger.shipments_in_state(step.name, "ready", "pushing")
+            if state == "pushing"  # pushed before, answer lost: the adapter sees its tracking
+            or step.ledger.set_shipment_state(
+                step.name, shipment, "pushing", step.now, expected=("ready",)
             )
-            pushed += 1
-        shipped = [(by_key[key].order_id, "shipped", "", None) for key in result.accepted]
-        step.ledger.set_order_states(
-            step.name, shipped, step.now, from_states=("published", "shipped")
-        )
-        for key, reason in result.rejected:
-            step.ledger.set_shipment_state(
-                step.name, by_key[key], "rejected", step.now, reason=reason
+        ]
+        if todo:
+            lease.confirm()
+            result = adapter.push_shipments(todo)
+            by_key = {s.key: s for s in todo}
+            for key in result.accepted:
+                pushed += step.ledger.set_shipment_state(
+                    step.name,
+                    by_key[key],
+                    "pushed",
+                    step.now,
+                    expected=("pushing",),
+                    platform_id=result.details.get(key, ""),
+                )
+            shipped = [(by_key[key].order_id, "shipped", "", None) for key in result.accepted]
+            step.ledger.set_order_states(
+                step.name, shipped, step.now, from_states=("published", "shipped")
             )
-            step.log.warning("connection %s: store refused shipment %s: %s", step.name, key, reason)
-            rejected += 1
-    archived = archive_read_files(step, transport, FLOW, step.spec.warehouse.paths.shipments)
+            for key, reason in result.rejected:
+                rejected += step.ledger.set_shipment_state(
+                    step.name,
+                    by_key[key],
+                    "rejected",
+                    step.now,
+                    expected=("pushing",),
+                    reason=reason,
+                )
+                step.log.warning(
+                    "connection %s: store refused shipment %s: %s", step.name, key, reason
+                )
+        archived = archive_read_files(step, transport, FLOW, folder)
     return {"pushed": pushed, "rejected": rejected, "archived": len(archived)}

@@ -11,7 +11,7 @@ from dropstream.errors import ConfigurationError
 if TYPE_CHECKING:
     from dropstream.formats.base import FileFormat
 
-__all__ = ["FORMATS", "get_format"]
+__all__ = ["FORMATS", "format_problems", "get_format"]
 
 _FORMATS: dict[str, str] = {
     "flat_csv": "dropstream.formats.flat_csv:FlatCSV",
@@ -31,3 +31,13 @@ def get_format(name: str, options: Mapping[str, Any] | None = None) -> FileForma
     module_name, _, class_name = target.partition(":")
     cls = getattr(import_module(module_name), class_name)
     return cls(**dict(options or {}))
+
+
+def format_problems(name: str, options: Mapping[str, Any] | None = None) -> list[str]:
+    """Why ``name`` with ``options`` cannot be used (empty when it can): each format's own
+    options model decides, so the registry refuses what a run would refuse."""
+    try:
+        get_format(name, options)
+    except ConfigurationError as exc:
+        return [str(exc)]
+    return []

@@ -7,10 +7,10 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from dropstream.errors import ConfigurationError
 from dropstream.formats import _csv
+from dropstream.formats._options import validate_options
 from dropstream.formats.base import check_order_file_pattern
 from dropstream.models import Address, Order, OrderLine
 
@@ -174,16 +174,4 @@ class FlatCSVOptions(BaseModel):
 
 def parse_options(options: Mapping[str, Any]) -> FlatCSVOptions:
     """Validate ``options``; any problem is a ConfigurationError naming the option."""
-    try:
-        return FlatCSVOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "options"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"unknown option (known: {', '.join(FlatCSVOptions.model_fields)})"
-            problems.append(f"{where}: {message}")
-        raise ConfigurationError(
-            f"flat_csv format options are invalid: {'; '.join(problems)}"
-        ) from None
+    return validate_options(FlatCSVOptions, options, "flat_csv")

@@ -8,14 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Literal
 
-from dropstream.errors import ConfigurationError, FileFormatError
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from dropstream.errors import FileFormatError
 from dropstream.formats import _csv
 from dropstream.formats._csv import RowProblem, parse_count, parse_time, report
+from dropstream.formats._options import validate_options
 from dropstream.formats._packages import group_shipments
 from dropstream.formats.base import FileFormat, OnError
 from dropstream.models import Address, InventoryLevel, Order, Shipment
@@ -85,6 +88,29 @@ def order_problems(order: Order) -> list[str]:
     return problems
 
 
+class HeaderDetailOptions(BaseModel):
+    """Validated header_detail_csv options; see docs/formats.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    version: Literal["v1", "v2", "v3"] = "v2"
+    facility: str = ""
+    encoding: str = "utf-8"
+    neutralize_formulas: bool = True
+
+    @model_validator(mode="after")
+    def _facility_for_v3(self) -> HeaderDetailOptions:
+        if self.version == "v3" and not self.facility:
+            raise ValueError("version v3 needs the option 'facility' (the warehouse's id)")
+        _csv.text_encoding(self.encoding)  # ConfigurationError for an unknown codec
+        return self
+
+
+def parse_options(options: Mapping[str, Any]) -> HeaderDetailOptions:
+    """Validate ``options``; any problem is a ConfigurationError naming the option."""
+    return validate_options(HeaderDetailOptions, options, "header_detail_csv")
+
+
 class HeaderDetailCSV(FileFormat):
     """Orders as PH/PD rows; shipments and inventory as CSV with a header row (by column name)."""
 
@@ -92,31 +118,12 @@ class HeaderDetailCSV(FileFormat):
     shipment_pattern: ClassVar[str] = "shp_*.csv"
     inventory_pattern: ClassVar[str] = "inv_*.csv"
 
-    def __init__(
-        self,
-        version: str = "v2",
-        facility: str = "",
-        encoding: str = "utf-8",
-        neutralize_formulas: bool = True,
-        **unknown: Any,
-    ) -> None:
-        if unknown:
-            raise ConfigurationError(
-                f"header_detail_csv has no option(s) {', '.join(sorted(unknown))} "
-                "(known: version, facility, encoding, neutralize_formulas)"
-            )
-        if version not in VERSIONS:
-            raise ConfigurationError(
-                f"header_detail_csv version {version!r} is not one of {', '.join(VERSIONS)}"
-            )
-        if version == "v3" and not facility.strip():
-            raise ConfigurationError(
-                "header_detail_csv version v3 needs the option 'facility' (the warehouse's id)"
-            )
-        self.version = version
-        self.facility = facility.strip()
-        self.encoding = _csv.text_encoding(encoding)
-        self.neutralize_formulas = bool(neutralize_formulas)
+    def __init__(self, **options: Any) -> None:
+        opts = parse_options(options)
+        self.version = opts.version
+        self.facility = opts.facility
+        self.encoding = _csv.text_encoding(opts.encoding)
+        self.neutralize_formulas = opts.neutralize_formulas
 
     def order_file_name(self, batch: str, stamp: datetime) -> str:
         if not _ORDER_NUMBER.fullmatch(batch):

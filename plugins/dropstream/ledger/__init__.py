@@ -9,12 +9,13 @@ conditional updates from the expected previous state.
 from __future__ import annotations
 
 from dropstream.ledger.base import default_url
+from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
 
-__all__ = ["Ledger", "default_url", "metadata"]
+__all__ = ["Lease", "Ledger", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook):
+class Ledger(OrderBook, WarehouseBook, LeaseBook):
     """The exactly-once store for every connection."""

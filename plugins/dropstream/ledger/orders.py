@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    func,
     select,
     update,
 )
@@ -18,19 +19,26 @@ from dropstream.ledger.base import LedgerBase, _json
 from dropstream.ledger.schema import files, orders
 from dropstream.models import Order
 
+#: States of an order that is, or may already be, in the warehouse's hands.
+SENT_STATES = ("in_file", "published", "shipped")
+
 
 class OrderBook(LedgerBase):
     """Each order's life and each order file's publication."""
 
     # -- orders ---------------------------------------------------------------------------
-    def record_received(self, connection: str, received: Iterable[Order], now: datetime) -> int:
+    def record_received(
+        self, connection: str, received: Iterable[Order], now: datetime, run: str = ""
+    ) -> int:
         """Insert orders not seen before (state ``received``); return how many were new.
 
         An order seen before keeps its state; while it has not been sent its payload is refreshed.
+        ``run`` (the Airflow run id) is kept on new orders for that run's summary.
         """
         new = 0
         with self._tx() as conn:
-            for order in received:
+            # Rows are locked in one order (by id) in every statement: no deadlock between runs.
+            for order in sorted(received, key=lambda o: o.order_id):
                 payload = order_to_dict(order)
                 row = {
                     "connection": connection,
@@ -41,6 +49,7 @@ class OrderBook(LedgerBase):
                     "payload": payload,
                     "received_at": now,
                     "updated_at": now,
+                    "received_run": run or None,
                 }
                 result = conn.execute(self._insert(orders).values(row).on_conflict_do_nothing())
                 if result.rowcount:
@@ -76,14 +85,17 @@ class OrderBook(LedgerBase):
     ) -> int:
         """Apply ``(order_id, state, reason, order)`` changes to orders still in ``from_states``.
 
-        ``order``, when given, replaces the stored payload (the order as the warehouse sees it).
+        ``order``, when given, replaces the stored payload (the order as the warehouse sees it);
+        a ``ready`` order also records the number the warehouse will see (prefix included).
         """
         done = 0
         with self._tx() as conn:
-            for order_id, state, reason, order in changes:
+            for order_id, state, reason, order in sorted(changes, key=lambda c: c[0]):
                 values: dict[str, Any] = {"state": state, "reason": reason, "updated_at": now}
                 if order is not None:
                     values["payload"] = order_to_dict(order)
+                    if state == "ready":
+                        values["warehouse_number"] = order.number
                 done += conn.execute(
                     update(orders)
                     .where(
@@ -96,8 +108,6 @@ class OrderBook(LedgerBase):
         return done
 
     def order_counts(self, connection: str) -> dict[str, int]:
-        from sqlalchemy import func
-
         with self._tx() as conn:
             rows = conn.execute(
                 select(orders.c.state, func.count())
@@ -148,7 +158,7 @@ class OrderBook(LedgerBase):
                 )
             )
             claimed = 0
-            for order_id in order_ids:
+            for order_id in sorted(order_ids):
                 claimed += conn.execute(
                     update(orders)
                     .where(
@@ -179,22 +189,39 @@ class OrderBook(LedgerBase):
             )
         return [dict(r) for r in rows]
 
-    def mark_file(self, connection: str, file_name: str, state: str) -> None:
+    def mark_file_committing(self, connection: str, file_name: str) -> None:
+        """``staged`` -> ``committing``: the whole upload is on the server, the rename is next."""
         with self._tx() as conn:
-            conn.execute(
+            moved = conn.execute(
                 update(files)
-                .where(files.c.connection == connection, files.c.file_name == file_name)
-                .values(state=state)
-            )
+                .where(
+                    files.c.connection == connection,
+                    files.c.file_name == file_name,
+                    files.c.state == "staged",
+                )
+                .values(state="committing")
+            ).rowcount
+        if moved != 1:
+            raise self._file_conflict(connection, file_name, "staged")
 
     def mark_file_published(self, connection: str, file_name: str, now: datetime) -> int:
-        """File -> published and its orders in_file -> published; return the order count."""
+        """``committing`` -> ``published``, with its orders ``in_file`` -> ``published``.
+
+        Returns how many orders were published. A file in any other state is left alone and
+        LedgerConflictError raised: ``published`` never goes back, nothing is published twice.
+        """
         with self._tx() as conn:
-            conn.execute(
+            moved = conn.execute(
                 update(files)
-                .where(files.c.connection == connection, files.c.file_name == file_name)
+                .where(
+                    files.c.connection == connection,
+                    files.c.file_name == file_name,
+                    files.c.state == "committing",
+                )
                 .values(state="published", published_at=now)
-            )
+            ).rowcount
+            if moved != 1:
+                raise self._file_conflict(connection, file_name, "committing")
             return conn.execute(
                 update(orders)
                 .where(
@@ -204,6 +231,98 @@ class OrderBook(LedgerBase):
                 )
                 .values(state="published", updated_at=now)
             ).rowcount
+
+    def _file_conflict(self, connection: str, file_name: str, expected: str) -> LedgerConflictError:
+        with self._tx() as conn:
+            state = conn.execute(
+                select(files.c.state).where(
+                    files.c.connection == connection, files.c.file_name == file_name
+                )
+            ).scalar()
+        return LedgerConflictError(
+            f"connection {connection!r}: order file {file_name} is {state or 'not recorded'}, "
+            f"not {expected}: another run changed it; this attempt stops and is retried"
+        )
+
+    def orders_sent_as(
+        self, connections: Sequence[str], numbers: Iterable[str]
+    ) -> dict[str, list[tuple[str, str, str]]]:
+        """Orders sent to the warehouse under these numbers, by any of ``connections``.
+
+        ``{warehouse number: [(connection, order id, store number), …]}``; more than one entry
+        means two connections sent the same number (a prefix conflict).
+        """
+        wanted = sorted(set(numbers))
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        with self._tx() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = conn.execute(
+                    select(
+                        func.coalesce(orders.c.warehouse_number, orders.c.number).label("sent_as"),
+                        orders.c.connection,
+                        orders.c.order_id,
+                        orders.c.number,
+                    )
+                    .where(
+                        orders.c.connection.in_(list(connections)),
+                        orders.c.state.in_(SENT_STATES),
+                        orders.c.warehouse_number.in_(chunk)
+                        # sent before prefixes existed: the file held the store's number
+                        | (orders.c.warehouse_number.is_(None) & orders.c.number.in_(chunk)),
+                    )
+                    .order_by(orders.c.connection)
+                ).all()
+                for row in rows:
+                    found.setdefault(row.sent_as, []).append(
+                        (row.connection, row.order_id, row.number)
+                    )
+        return found
+
+    def run_order_counts(
+        self, connection: str, run: str, published_files: Sequence[str]
+    ) -> dict[str, int]:
+        """What one run did with orders: those it first fetched, and those it published.
+
+        ``own_*`` count the orders this run's extract recorded first, by where they are now
+        (published by this run, published by another run, waiting, held or skipped);
+        ``published_for_others`` counts orders this run published that other runs fetched.
+        """
+        with self._tx() as conn:
+            own = conn.execute(
+                select(orders.c.state, orders.c.file_name).where(
+                    orders.c.connection == connection, orders.c.received_run == run
+                )
+            ).all()
+            here = set(published_files)
+            for_others = 0
+            if here:
+                for_others = len(
+                    conn.execute(
+                        select(orders.c.order_id).where(
+                            orders.c.connection == connection,
+                            orders.c.file_name.in_(sorted(here)),
+                            (orders.c.received_run != run) | orders.c.received_run.is_(None),
+                        )
+                    ).all()
+                )
+        counts = {
+            "own_orders": len(own),
+            "own_published_here": 0,
+            "own_published_by_other_runs": 0,
+            "own_waiting": 0,
+            "own_held": 0,
+            "own_skipped": 0,
+        }
+        for state, file_name in own:
+            if state in ("published", "shipped"):
+                key = "own_published_here" if file_name in here else "own_published_by_other_runs"
+            elif state in ("held", "skipped"):
+                key = f"own_{state}"
+            else:
+                key = "own_waiting"
+            counts[key] += 1
+        return {**counts, "published_for_other_runs": for_others}
 
     def published_files(self, connection: str) -> list[str]:
         with self._tx() as conn:

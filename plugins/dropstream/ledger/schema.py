@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -41,6 +42,12 @@ orders = Table(
     Column("payload", JSON, nullable=False),
     _time("received_at", nullable=False),
     _time("updated_at", nullable=False),
+    # The order number as written in the warehouse's files (rules.order_number_prefix + number),
+    # set when the order becomes ready: shipments coming back are matched on it.
+    Column("warehouse_number", String(120), index=True),
+    # The Airflow run whose extract first recorded the order (its run SUMMARY counts it).
+    Column("received_run", String(250)),
+    Index("ix_ds_orders_received_run", "connection", "received_run"),
 )
 files = Table(
     "ds_files",
@@ -62,7 +69,8 @@ shipments = Table(
     _conn_col(),
     Column("shipment_key", String(400), primary_key=True),
     Column("order_number", String(100), nullable=False, index=True),
-    # received -> unknown_order | ready -> pushing -> pushed | rejected
+    # received -> ready -> pushing -> pushed | rejected; a shipment no connection sent is kept
+    # unknown_order under the folder's key, then handed_over to the connection that sent it
     Column("state", String(20), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("source_file", String(255), nullable=False),
@@ -106,4 +114,13 @@ counters = Table(
     _conn_col(),
     Column("name", String(100), primary_key=True),
     Column("value", Integer, nullable=False),
+)
+leases = Table(
+    "ds_leases",
+    metadata,
+    _conn_col(),
+    Column("flow", String(20), primary_key=True),
+    Column("holder", String(300), nullable=False),  # run, host, pid, random suffix
+    _time("acquired_at", nullable=False),
+    _time("expires_at", nullable=False),
 )

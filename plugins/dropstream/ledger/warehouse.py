@@ -22,28 +22,94 @@ class WarehouseBook(LedgerBase):
 
     # -- shipments ------------------------------------------------------------------------
     def record_shipments(
-        self, connection: str, found: Iterable[Shipment], source_file: str, now: datetime
-    ) -> int:
-        """Insert shipments not seen before (state ``received``); return how many were new."""
-        new = 0
+        self,
+        connection: str,
+        found: Iterable[Shipment],
+        source_file: str,
+        now: datetime,
+        *,
+        state: str = "received",
+        reason: str = "",
+    ) -> list[Shipment]:
+        """Insert shipments not seen before (in ``state``); return the ones that were new."""
+        new = []
         with self._tx() as conn:
             for shipment in found:
-                new += conn.execute(
+                if conn.execute(
                     self._insert(shipments)
                     .values(
                         connection=connection,
                         shipment_key=shipment.key,
                         order_number=shipment.order_number,
-                        state="received",
-                        reason="",
+                        state=state,
+                        reason=reason,
                         source_file=source_file,
                         payload=shipment_to_dict(shipment),
                         received_at=now,
                         updated_at=now,
                     )
                     .on_conflict_do_nothing()
-                ).rowcount
+                ).rowcount:
+                    new.append(shipment)
         return new
+
+    def hand_over_shipment(
+        self, holder: str, key: str, owner: str, shipment: Shipment, now: datetime
+    ) -> bool:
+        """Give an ``unknown_order`` shipment kept under ``holder`` to the connection that sent
+        its order (as ``received``); False when another run already did. One transaction."""
+        with self._tx() as conn:
+            if holder == owner and key == shipment.key:
+                return bool(
+                    conn.execute(
+                        update(shipments)
+                        .where(
+                            shipments.c.connection == holder,
+                            shipments.c.shipment_key == key,
+                            shipments.c.state == "unknown_order",
+                        )
+                        .values(
+                            state="received",
+                            reason="",
+                            payload=shipment_to_dict(shipment),
+                            updated_at=now,
+                        )
+                    ).rowcount
+                )
+            moved = conn.execute(
+                update(shipments)
+                .where(
+                    shipments.c.connection == holder,
+                    shipments.c.shipment_key == key,
+                    shipments.c.state == "unknown_order",
+                )
+                .values(
+                    state="handed_over", reason=f"belongs to connection {owner}", updated_at=now
+                )
+            ).rowcount
+            if not moved:
+                return False
+            source = conn.execute(
+                select(shipments.c.source_file).where(
+                    shipments.c.connection == holder, shipments.c.shipment_key == key
+                )
+            ).scalar_one()
+            conn.execute(
+                self._insert(shipments)
+                .values(
+                    connection=owner,
+                    shipment_key=shipment.key,
+                    order_number=shipment.order_number,
+                    state="received",
+                    reason="",
+                    source_file=source,
+                    payload=shipment_to_dict(shipment),
+                    received_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        return True
 
     def shipments_in_state(self, connection: str, *states: str) -> list[tuple[Shipment, str]]:
         with self._tx() as conn:
@@ -61,15 +127,14 @@ class WarehouseBook(LedgerBase):
         state: str,
         now: datetime,
         *,
+        expected: Sequence[str],
         reason: str = "",
         platform_id: str | None = None,
-        from_states: Sequence[str] | None = None,
     ) -> int:
-        query = update(shipments).where(
-            shipments.c.connection == connection, shipments.c.shipment_key == shipment.key
-        )
-        if from_states is not None:
-            query = query.where(shipments.c.state.in_(tuple(from_states)))
+        """Move one shipment to ``state`` if it is in one of the ``expected`` states.
+
+        Returns the rows changed (0 when another run moved it first).
+        """
         values: dict[str, Any] = {
             "state": state,
             "reason": reason,
@@ -79,7 +144,15 @@ class WarehouseBook(LedgerBase):
         if platform_id is not None:
             values["platform_id"] = platform_id
         with self._tx() as conn:
-            return conn.execute(query.values(**values)).rowcount
+            return conn.execute(
+                update(shipments)
+                .where(
+                    shipments.c.connection == connection,
+                    shipments.c.shipment_key == shipment.key,
+                    shipments.c.state.in_(tuple(expected)),
+                )
+                .values(**values)
+            ).rowcount
 
     def shipment_counts(self, connection: str) -> dict[str, int]:
         from sqlalchemy import func

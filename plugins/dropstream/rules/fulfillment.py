@@ -1,12 +1,14 @@
 """Which orders go to the warehouse, and in what shape: pure decisions over Orders.
 
-``decide`` returns the order as the warehouse should see it (SKUs and ship method mapped)
-and whether it is ready, held for a person, or skipped, with the reason in plain words.
+``decide`` returns the order as the warehouse should see it (SKUs and ship method mapped,
+the connection's order-number prefix put before its number) and whether it is ready, held for a
+person, or skipped, with the reason in plain words.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from dropstream.models import Order
@@ -22,8 +24,18 @@ class Decision:
     order: Order
 
 
-def decide(order: Order, rules: Rules) -> Decision:
-    """Apply the connection's rules to one order."""
+def decide(order: Order, rules: Rules, *, not_before: datetime | None = None) -> Decision:
+    """Apply the connection's rules to one order.
+
+    ``not_before`` is the connection's start date: an order placed earlier is never sent.
+    """
+    if not_before is not None and order.created_at < not_before:
+        return Decision(
+            "skipped",
+            f"placed {order.created_at:%Y-%m-%d %H:%M} UTC, before the connection's start date "
+            f"{not_before:%Y-%m-%d %H:%M} UTC",
+            order,
+        )
     skip = set(rules.skip_skus)
     lines = tuple(
         replace(line, sku=rules.sku_map.get(line.sku, line.sku))
@@ -59,4 +71,5 @@ def decide(order: Order, rules: Rules) -> Decision:
         return Decision(
             "held", f"ship-to country {order.ship_to.country} is on rules.hold_countries", order
         )
-    return Decision("ready", "", replace(order, lines=lines, ship_method=method))
+    number = rules.order_number_prefix + order.number
+    return Decision("ready", "", replace(order, number=number, lines=lines, ship_method=method))

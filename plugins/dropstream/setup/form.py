@@ -94,6 +94,13 @@ TITLES: dict[str, str] = {
     "inventory_folder": "Inventory folder",
     "archive_folder": "Archive folder",
     "warehouse_format": "File format",
+    "order_number_prefix": "Order-number prefix",
+    "format_version": "Header/detail CSV version",
+    "x12_sender_id": "X12: our id (sender)",
+    "x12_receiver_id": "X12: the 3PL's id (receiver)",
+    "x12_sender_qualifier": "X12: our id qualifier",
+    "x12_receiver_qualifier": "X12: the 3PL's id qualifier",
+    "format_options": "More file format options",
     "store_name": "Store name",
     "store_platform": "Platform",
     "store_url": "Store URL",
@@ -110,7 +117,7 @@ TITLES: dict[str, str] = {
     "ship_method_map": "Ship-method map",
     "safety_stock": "Safety stock",
     "hold_countries": "Hold orders to these countries",
-    "start_date": "First day to cover",
+    "start_date": "Import open orders placed since",
     "orders_schedule": "Orders schedule",
     "inventory_schedule": "Inventory schedule",
     "tracking_schedule": "Tracking schedule",
@@ -348,7 +355,48 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             "warehouse_format",
             "header_detail_csv",
             _readable(FORMAT_NAMES, FORMATS),
-            "File layout the 3PL expects, from its integration guide; see `docs/formats.md`.",
+            "File layout the 3PL expects, from its integration guide; see `docs/formats.md`. "
+            "Fill in the options of your format below; leave the others empty.",
+        ),
+        "order_number_prefix": _optional(
+            FILES,
+            "order_number_prefix",
+            "Prepended to every order number the 3PL sees (and removed from its shipments), e.g. "
+            "`A-`: needed when two stores use the same 3PL login and folders, so their order "
+            "`1001`s stay apart. Up to 10 letters, digits, `-` or `_`.",
+            pattern=r"^[A-Za-z0-9_-]{0,10}$",
+        ),
+        "format_version": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "v1", "v2", "v3"],
+            values_display={
+                "None": "the default (v2)",
+                "v1": "v1",
+                "v2": "v2 (adds email and notes)",
+                "v3": "v3 (adds the facility id)",
+            },
+            title=TITLES["format_version"],
+            section=FILES,
+            description_md="Header/detail CSV only: the PH row layout the 3PL reads.",
+        ),
+        **{
+            name: _optional(FILES, name, text)
+            for name, text in (
+                ("x12_sender_id", "X12 only: the interchange id the 3PL knows you by (ISA06)."),
+                ("x12_receiver_id", "X12 only: the 3PL's interchange id (ISA08)."),
+                ("x12_sender_qualifier", "X12 only: your id's qualifier (ISA05); empty = `ZZ`."),
+                ("x12_receiver_qualifier", "X12 only: the 3PL's qualifier (ISA07); empty = `ZZ`."),
+            )
+        },
+        "format_options": Param(
+            {},
+            type=["object", "null"],
+            title=TITLES["format_options"],
+            section=FILES,
+            description_md="Any other option of the chosen format, as in `docs/formats.md`, e.g. "
+            'the flat CSV column map `{"columns": [{"field": "order_id", "header": "PO"}, …]}` or '
+            '`{"facility": "WH-EAST"}`.',
         ),
         "store_name": _optional(
             STORE, "store_name", "The store's name as your team calls it, e.g. `Acme on Shopify`."
@@ -474,7 +522,8 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         "start_date": _optional(
             FLOW,
             "start_date",
-            "First day the flows cover (UTC); empty = today.",
+            "The first orders run sends every open, paid, unfulfilled order placed since this "
+            "day (UTC), once; nothing placed earlier is ever sent. Empty = from now on.",
             format="date",
         ),
     }

@@ -24,7 +24,6 @@ from dropstream.errors import (
     TransientError,
 )
 from dropstream.transports import get_transport
-from dropstream.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ def check_warehouse(body: dict[str, Any], protocol: str, folders: dict[str, str]
         for folder, fields in by_path.items():
             try:
                 path = transport.stage(folder, probe, b"")
-                _remove(transport, protocol, path)
+                transport.discard_staged(folder, probe)
             except DropStreamError as exc:
                 failed.append((tuple(fields), _reason(exc)))
                 continue
@@ -168,24 +167,6 @@ def _login_fields(exc: DropStreamError, protocol: str) -> tuple[str, ...]:
     if protocol == "s3":
         return ("warehouse_bucket", "warehouse_region", "warehouse_endpoint_url")
     return ("warehouse_host", "warehouse_port")
-
-
-def _remove(transport: Transport, protocol: str, path: str) -> None:
-    """Delete the probe; transports have no delete in their contract, so use the hook."""
-    remove = getattr(transport, "remove", None)
-    if callable(remove):
-        remove(path)
-    elif protocol == "sftp":
-        transport._run("remove probe", path, lambda client: client.remove(path))  # type: ignore[attr-defined]
-    elif protocol in {"ftp", "ftps"}:
-        transport._hook.delete_file(path)  # type: ignore[attr-defined]
-    else:  # s3: the transport's own client and bucket
-        key = path.lstrip("/")
-        transport._run(  # type: ignore[attr-defined]
-            "remove probe",
-            path,
-            lambda client: client.delete_object(Bucket=transport._bucket, Key=key),  # type: ignore[attr-defined]
-        )
 
 
 def check_store(body: dict[str, Any], platform: str, name: str) -> list[str]:

@@ -11,7 +11,6 @@ See ``docs/setup.md``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,13 +19,14 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.sdk.log import mask_secret
 
-from dropstream.registry import VARIABLE_KEY, read_registry_document, write_registry
+from dropstream.registry import VARIABLE_KEY, parse_document, read_registry_document, write_entry
 from dropstream.setup import connections as conns
 from dropstream.setup.api import AirflowAPI
 from dropstream.setup.form import SECRET_FIELDS, field_label
 from dropstream.setup.notes import Outcome, summary
 from dropstream.setup.remote import CheckFailed, check_store, check_warehouse, decide_host_key
 from dropstream.setup.validate import FormError, Plan, plan_setup, secret_values
+from dropstream.transports import AccountResolver
 
 log = logging.getLogger("dropstream.setup")
 
@@ -96,10 +96,8 @@ def _plan(context: dict[str, Any]) -> Plan:
 
 
 def _registry() -> dict[str, Any]:
-    raw = read_registry_document()
-    if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else {}
-    return dict(raw or {})
+    """The registry document; RegistryReadError (never an empty registry) if it cannot be read."""
+    return parse_document(read_registry_document())
 
 
 # --- receive_form ---------------------------------------------------------------------------
@@ -155,7 +153,13 @@ def _sweep(api: AirflowAPI, current: str) -> None:
 @step
 def validate(context: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
     """Every problem of the form at once, each naming its field."""
-    plan = plan_setup(context["params"], _registry(), set(secrets), datetime.now(UTC))
+    plan = plan_setup(
+        context["params"],
+        _registry(),
+        set(secrets),
+        datetime.now(UTC),
+        account_of=AccountResolver(),
+    )
     log.info("form is valid: %s connection %r", plan.action, plan.name)
     return plan.to_dict()
 
@@ -239,13 +243,8 @@ def update_registry(context: dict[str, Any], secrets: dict[str, str]) -> None:
     plan = _plan(context)
     if plan.action == "test":
         raise AirflowSkipException("test only: nothing registered")
-    registry = _registry()
-    if plan.action == "remove":
-        registry.pop(plan.name, None)
-    else:
-        registry[plan.name] = plan.spec
-    try:
-        write_registry(registry)
+    try:  # re-reads the registry and changes only this entry; refuses if it cannot be read
+        write_entry(plan.name, None if plan.action == "remove" else plan.spec)
     except Exception:
         if plan.action == "add":  # nothing half-done: the Connections go too
             api = AirflowAPI.from_connection()

@@ -6,6 +6,7 @@ Pure: no Airflow, no I/O. The plan holds no secret; the secrets travel separatel
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,8 @@ from dropstream.errors import ConfigurationError, SpecError
 from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS, field_label
 from dropstream.setup.keys import normalize_private_key
 from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
-from dropstream.spec import FLOWS, SLUG, parse_spec
+from dropstream.sharing import AccountOf, account_of_connection, by_conn_id, prefix_conflicts
+from dropstream.spec import FLOWS, SLUG, ConnectionSpec, parse_spec
 
 _FOLDER_FIELDS = {f"{flow}_folder": flow for flow in DEFAULT_FOLDERS}
 _SCHEDULE_FIELDS = {f"{flow}_schedule": flow for flow in FLOWS}
@@ -78,11 +80,18 @@ def _text(form: dict[str, Any], key: str) -> str:
 
 
 def plan_setup(
-    form: dict[str, Any], registry: dict[str, Any], secrets: set[str], now: datetime
+    form: dict[str, Any],
+    registry: dict[str, Any],
+    secrets: set[str],
+    now: datetime,
+    *,
+    account_of: AccountOf = by_conn_id,
 ) -> Plan:
     """Validate ``form`` against the registry document; raise FormError listing every problem.
 
     ``secrets`` names the secret fields the operator filled in (their values never come here).
+    ``account_of`` tells which warehouse account a registered connection logs in to (the
+    setup task looks the Airflow Connections up), for the shared-folder prefix check.
     """
     problems: list[Problem] = []
     action = form.get("action") or "add"
@@ -154,9 +163,12 @@ def plan_setup(
     plan.pin_presented_key = bool(form.get("warehouse_pin_presented_key"))
     if not problems:
         try:
-            plan.spec = parse_spec(name, entry).model_dump(mode="json", exclude_none=True)
+            candidate = parse_spec(name, entry)
         except SpecError as exc:
             problems += [Problem(_spec_fields(p), p) for p in exc.problems]
+        else:
+            plan.spec = candidate.model_dump(mode="json", exclude_none=True)
+            problems += _shared_folder_problems(candidate, form, registry, account_of)
     if problems:
         raise FormError(problems)
     return plan
@@ -164,6 +176,11 @@ def plan_setup(
 
 def _spec_fields(problem: str) -> tuple[str, ...]:
     """The form fields a registry-entry problem is about, when it names a key they set."""
+    if "warehouse.format" in problem or "format" in problem.split(":")[0]:
+        named = tuple(
+            f for f, (_, option) in FORMAT_FIELDS.items() if re.search(rf"\b{option}\b", problem)
+        )
+        return named or ("warehouse_format", "format_options")
     for form_field, (*parents, leaf) in _OVERLAY:
         if "'" + ".".join([*parents, leaf]) in problem:
             return (form_field,)
@@ -171,6 +188,38 @@ def _spec_fields(problem: str) -> tuple[str, ...]:
         if f"schedules.{flow}" in problem:
             return (form_field,)
     return ()
+
+
+def _shared_folder_problems(
+    candidate: ConnectionSpec, form: dict[str, Any], registry: dict[str, Any], account_of: AccountOf
+) -> list[Problem]:
+    """Registered connections sharing an orders/shipments folder with the same prefix."""
+    others = []
+    for key, raw in registry.items():
+        if key != candidate.name:
+            try:
+                others.append(parse_spec(key, raw))
+            except SpecError:
+                continue  # an invalid entry runs nothing: it cannot collide
+    protocol = candidate.warehouse.protocol
+    typed = account_of_connection(
+        protocol,
+        _text(form, "warehouse_host"),
+        int(form["warehouse_port"]) if given(form, "warehouse_port") else None,
+        _text(form, "warehouse_login"),
+        {
+            "bucket": _text(form, "warehouse_bucket"),
+            "endpoint_url": _text(form, "warehouse_endpoint_url"),
+        },
+    )
+    mine = typed or account_of(candidate)  # on update with the address unchanged: as registered
+
+    def accounts(spec: ConnectionSpec):  # type: ignore[no-untyped-def]
+        return mine if spec.name == candidate.name else account_of(spec)
+
+    return [
+        Problem(("order_number_prefix",), p) for p in prefix_conflicts(candidate, others, accounts)
+    ]
 
 
 def _targets_of(entry: dict[str, Any]) -> tuple[str, str]:
@@ -297,11 +346,11 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     ("store_platform", ("store", "platform")),
     ("warehouse_name", ("warehouse", "name")),
     ("warehouse_protocol", ("warehouse", "protocol")),
-    ("warehouse_format", ("warehouse", "format")),
     ("default_ship_method", ("rules", "default_ship_method")),
     ("ship_method_map", ("rules", "ship_method_map")),
     ("hold_countries", ("rules", "hold_countries")),
     ("safety_stock", ("rules", "safety_stock")),
+    ("order_number_prefix", ("rules", "order_number_prefix")),
     *((key, ("warehouse", "paths", folder)) for key, folder in _FOLDER_FIELDS.items()),
     *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),
     ("extra_tags", ("tags",)),
@@ -322,9 +371,7 @@ def _entry(
         "store": {"options": {}},
         "warehouse": {"paths": {}},
         "rules": {},
-        "start_date": now.astimezone(UTC)
-        .replace(hour=0, minute=0, second=0, microsecond=0)
-        .isoformat(),
+        "start_date": now.astimezone(UTC).replace(microsecond=0).isoformat(),
     }
     entry["store"]["conn_id"] = f"dropstream_{name}_store"
     entry["warehouse"]["conn_id"] = f"dropstream_{name}_warehouse"
@@ -349,6 +396,7 @@ def _entry(
             target[leaf] = form[key].strip() if isinstance(form[key], str) else form[key]
         elif base is None and key in {"store_name", "warehouse_name"}:
             problems.append(Problem((key,), "required"))
+    _format(form, entry, base, problems)
     if given(form, "start_date"):
         try:
             day = datetime.fromisoformat(_text(form, "start_date"))
@@ -359,6 +407,56 @@ def _entry(
         else:
             entry["start_date"] = (day if day.tzinfo else day.replace(tzinfo=UTC)).isoformat()
     return entry
+
+
+#: Format option fields of the form → (the format that reads them, its option name).
+FORMAT_FIELDS: dict[str, tuple[str, str]] = {
+    "format_version": ("header_detail_csv", "version"),
+    "x12_sender_id": ("x12", "sender_id"),
+    "x12_receiver_id": ("x12", "receiver_id"),
+    "x12_sender_qualifier": ("x12", "sender_qualifier"),
+    "x12_receiver_qualifier": ("x12", "receiver_qualifier"),
+}
+
+
+def _format(
+    form: dict[str, Any],
+    entry: dict[str, Any],
+    base: dict[str, Any] | None,
+    problems: list[Problem],
+) -> None:
+    """``warehouse.format``: the chosen name with its options; an update keeps the options it
+    does not change (while the format stays the same)."""
+    current = (base or {}).get("warehouse", {}).get("format") or "header_detail_csv"
+    current_name = current if isinstance(current, str) else current.get("name", "")
+    current_options = {} if isinstance(current, str) else dict(current.get("options") or {})
+    name = current_name
+    if given(form, "warehouse_format") and (
+        base is None or not _is_default(form, "warehouse_format")
+    ):
+        name = str(form["warehouse_format"]).strip()
+    options = current_options if name == current_name else {}
+    typed = form.get("format_options")
+    if typed not in (None, "", {}):
+        if isinstance(typed, dict):
+            options.update(typed)
+        else:
+            problems.append(
+                Problem(("format_options",), 'expected an object, e.g. {"facility": "WH-1"}')
+            )
+    for field_name, (reader, option) in FORMAT_FIELDS.items():
+        if not given(form, field_name):
+            continue
+        if reader != name:
+            problems.append(
+                Problem(
+                    (field_name,), f"only the {reader} format reads it, not {name}; leave it empty"
+                )
+            )
+            continue
+        value = form[field_name]
+        options[option] = value.strip() if isinstance(value, str) else value
+    entry["warehouse"]["format"] = {"name": name, "options": options} if options else name
 
 
 _FORM_DEFAULTS = {

@@ -91,6 +91,10 @@ class Transport(ABC):
         """Rename the staged upload of ``name`` to its final name; return the final path."""
 
     @abstractmethod
+    def discard_staged(self, folder: str, name: str) -> bool:
+        """Delete the staged upload of ``name`` in ``folder`` if there is one; say if there was."""
+
+    @abstractmethod
     def archive(self, path: str, folder: str) -> str:
         """Move the file at ``path`` into ``folder`` (created if missing); return the new path."""
 

@@ -40,6 +40,7 @@ from dropstream.errors import (
     ConfigurationError,
     DropStreamError,
     NotFoundError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports._common import archive_targets, get_airflow_connection, newest_first
@@ -130,14 +131,26 @@ class FTPTransport(Transport):
                     f"on {self._where}; stage the file again"
                 )
             if final_there:  # RNTO would silently replace it on most servers
-                raise ConfigurationError(
-                    f"{final} already exists on {self._where}; file names must be unique, "
-                    f"so the new upload was left at {staged}"
+                raise TargetExistsError(
+                    f"{final} already exists on {self._where}; the staged upload was left "
+                    f"at {staged}: the next attempt compares them"
                 )
             self._hook_or_fail().rename(staged, final)
             return final
 
         return self._run("publish file", final, rename)
+
+    def discard_staged(self, folder: str, name: str) -> bool:
+        safe_name(name, where=f"for folder {folder!r} on {self._where}")
+        staged = join(folder, staging_name(name))
+
+        def remove(ftp: ftplib.FTP) -> bool:
+            if self._kind(ftp, staged) != "file":
+                return False
+            ftp.delete(staged)
+            return True
+
+        return self._run("remove staged upload", staged, remove)
 
     def archive(self, path: str, folder: str) -> str:
         name = safe_name(posixpath.basename(path), where=f"to archive on {self._where}")

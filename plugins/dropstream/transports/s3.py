@@ -28,6 +28,7 @@ from dropstream.errors import (
     DropStreamError,
     NotFoundError,
     RateLimitedError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports._common import archive_targets, get_airflow_connection, newest_first
@@ -129,9 +130,9 @@ class S3Transport(Transport):
             etag = staged_head["ETag"]
             if final_head is not None:
                 if final_head.get("Metadata", {}).get(_STAGED_FROM) != etag:
-                    raise ConfigurationError(
-                        f"{final} already exists in {self._where}; file names must be unique, "
-                        f"so the new upload was left at {staged}"
+                    raise TargetExistsError(
+                        f"{final} already exists in {self._where}; the staged upload was left "
+                        f"at {staged}: the next attempt compares them"
                     )
             else:
                 client.copy_object(
@@ -168,6 +169,19 @@ class S3Transport(Transport):
             return final
 
         return self._run("publish file", final, put)
+
+    def discard_staged(self, folder: str, name: str) -> bool:
+        safe_name(name, where=f"for folder {folder!r} on {self._where}")
+        key = _key(join(folder, staging_name(name)))
+
+        def remove(client: S3Client) -> bool:
+            if self._head(client, key) is None:
+                return False
+            self._keep_folder(client, folder, key)
+            client.delete_object(Bucket=self._bucket, Key=key)
+            return True
+
+        return self._run("remove staged upload", folder, remove)
 
     def archive(self, path: str, folder: str) -> str:
         name = safe_name(posixpath.basename(path), where=f"to archive on {self._where}")

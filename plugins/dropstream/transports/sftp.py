@@ -25,6 +25,7 @@ from dropstream.errors import (
     ConfigurationError,
     DropStreamError,
     NotFoundError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports._common import archive_targets, newest_first
@@ -122,14 +123,27 @@ class SFTPTransport(Transport):
                     f"on {self._where}; stage the file again"
                 )
             if final_there:
-                raise ConfigurationError(
-                    f"{final} already exists on {self._where}; file names must be unique, "
-                    f"so the new upload was left at {staged}"
+                raise TargetExistsError(
+                    f"{final} already exists on {self._where}; the staged upload was left "
+                    f"at {staged}: the next attempt compares them"
                 )
             self._rename(client, staged, final)
             return final
 
         return self._run("publish file", final, rename)
+
+    def discard_staged(self, folder: str, name: str) -> bool:
+        safe_name(name, where=f"for folder {folder!r} on {self._where}")
+        staged = join(folder, staging_name(name))
+
+        def remove(client: SFTPClient) -> bool:
+            try:
+                client.remove(staged)
+            except FileNotFoundError:
+                return False
+            return True
+
+        return self._run("remove staged upload", staged, remove)
 
     def archive(self, path: str, folder: str) -> str:
         name = safe_name(posixpath.basename(path), where=f"to archive on {self._where}")

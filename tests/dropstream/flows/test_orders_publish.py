@@ -142,3 +142,38 @@ def test_order_the_format_cannot_hold_is_held_not_blocking(setup):
     [content] = published(server).values()
     assert content.count(b"PH,") == 2 and b"2001/A" not in content
     assert step.ledger.order_counts("acme") == {"published": 2, "held": 1}
+
+
+def test_stale_part_beside_the_published_final_name_heals(setup):
+    """The wedge of issue 9: a file left ``committing`` with its ``.part`` in the folder while
+    its final name is already there (a second upload of an earlier, racing run)."""
+    step, server = setup
+    with pytest.raises(Crash):
+        run_load(step, crash_on="commit_after")  # renamed; the worker died before recording it
+    [final] = published(server)
+    inbound = server.root / "in"
+    (inbound / staging_name(final)).write_bytes((inbound / final).read_bytes())  # the leftover
+    assert step.ledger.unfinished_files("acme")[0]["state"] == "committing"
+
+    summary = run_load(step)
+
+    assert summary["files"] == [final] and summary["recovered_files"] == 1
+    assert list(published(server)) == [final]  # one copy under the final name, no .part
+    assert step.ledger.order_counts("acme") == {"published": 2}
+    assert run_load(step)["files"] == []  # and the connection carries on
+
+
+def test_a_different_file_under_the_final_name_is_not_overwritten(setup):
+    step, server = setup
+    with pytest.raises(Crash):
+        run_load(step, crash_on="commit")  # staged and committing; not renamed
+    [staged] = published(server)
+    final = staged.removeprefix(".dropstream-").removesuffix(".part")
+    (server.root / "in" / final).write_bytes(b"someone else's file")
+    from dropstream.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        run_load(step)
+    message = str(caught.value)
+    assert f"/in/{final}" in message and "is not the order file" in message
+    assert (server.root / "in" / final).read_bytes() == b"someone else's file"

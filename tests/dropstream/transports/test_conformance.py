@@ -92,6 +92,16 @@ def test_publish_list_read_archive_round_trip(warehouse: Warehouse):
     assert transport.list_files("/in", "ord_*.csv") == []  # the emptied folder still exists
 
 
+def test_a_staged_upload_can_be_discarded(warehouse: Warehouse):
+    transport = warehouse.transport()
+    transport.stage("/in", "ord_9.csv", b"half")
+    assert warehouse.names("/in") == [staging_name("ord_9.csv")]
+    assert transport.discard_staged("/in", "ord_9.csv") is True
+    assert warehouse.names("/in") == []
+    assert transport.discard_staged("/in", "ord_9.csv") is False  # nothing left: no error
+    assert transport.list_files("/in") == []  # the folder is still there
+
+
 def test_archive_never_overwrites(warehouse: Warehouse):
     warehouse.put("/archive/shp_7.csv", b"old")
     warehouse.put("/out/shp_7.csv", b"new")

@@ -12,6 +12,7 @@ from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports import get_transport
@@ -143,7 +144,7 @@ def test_commit_is_idempotent_and_never_replaces_a_file(transport: Transport, se
         transport.commit("/in", "ord_1005.csv")
 
     transport.stage("/in", "ord_1004.csv", b"second")
-    with pytest.raises(ConfigurationError, match="already exists"):
+    with pytest.raises(TargetExistsError, match="already exists"):
         transport.commit("/in", "ord_1004.csv")
     assert (server.root / "in" / "ord_1004.csv").read_bytes() == b"PH,1004\n"
 

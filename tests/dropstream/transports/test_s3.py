@@ -16,6 +16,7 @@ from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports import get_transport
@@ -111,7 +112,7 @@ def test_commit_and_publish_never_replace_another_file(transport: Transport, s3_
     s3_server.put("in/ord_8.csv", b"first")
     transport.stage("/in", "ord_8.csv", b"second")
 
-    with pytest.raises(ConfigurationError, match="already exists"):
+    with pytest.raises(TargetExistsError, match="already exists"):
         transport.commit("/in", "ord_8.csv")
     with pytest.raises(ConfigurationError, match="already exists"):
         transport.publish("/in", "ord_8.csv", b"third")

@@ -13,6 +13,7 @@ from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    TargetExistsError,
     TransientError,
 )
 from dropstream.transports import get_transport
@@ -142,7 +143,7 @@ def test_commit_never_replaces_an_existing_file(transport: Transport, sftp_serve
     (sftp_server.root / "in" / "ord_1006.csv").write_bytes(b"first")
     transport.stage("/in", "ord_1006.csv", b"second")
 
-    with pytest.raises(ConfigurationError, match="already exists"):
+    with pytest.raises(TargetExistsError, match="already exists"):
         transport.commit("/in", "ord_1006.csv")
     assert (sftp_server.root / "in" / "ord_1006.csv").read_bytes() == b"first"
 

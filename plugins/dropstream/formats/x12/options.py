@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from dropstream.errors import ConfigurationError
 from dropstream.formats import _csv
+from dropstream.formats._options import validate_options
 from dropstream.formats.base import check_order_file_pattern
 from dropstream.formats.x12.envelope import Separators
 
@@ -94,16 +94,6 @@ class X12Options(BaseModel):
 
 def parse_options(options: Mapping[str, Any]) -> X12Options:
     """Validate ``options``; any problem is a ConfigurationError naming the option."""
-    try:
-        return X12Options.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "options"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"unknown option (known: {', '.join(X12Options.model_fields)})"
-            elif error["type"] == "missing":
-                message = "is required: the id agreed with the warehouse for ISA/GS"
-            problems.append(f"{where}: {message}")
-        raise ConfigurationError(f"x12 format options are invalid: {'; '.join(problems)}") from None
+    return validate_options(
+        X12Options, options, "x12", "is required: the id agreed with the warehouse for ISA/GS"
+    )

@@ -274,7 +274,7 @@ class Store:
     def matching_orders(self, query: str) -> list[Order]:
         found = sorted(self.orders.values(), key=lambda o: (o.updated_at, o.number))
         for name, op, value in parse_search(query):
-            if name == "updated_at":
+            if name in ("updated_at", "created_at"):
                 bound = parse_time(value)
                 compare = {
                     ">=": bound.__le__,
@@ -283,7 +283,7 @@ class Store:
                     "<=": bound.__ge__,
                     ":": bound.__eq__,
                 }[op]
-                found = [o for o in found if compare(o.updated_at)]
+                found = [o for o in found if compare(getattr(o, name))]
             elif (name, value.lower()) == ("financial_status", "paid"):
                 found = [o for o in found if o.financial_status == "PAID"]
             elif (name, value.lower()) == ("fulfillment_status", "unshipped"):
