@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import airflow.providers.sftp.hooks.sftp  # noqa: F401
-import psycopg2  # noqa: F401
+import psycopg  # noqa: F401
 from airflow.sdk import BaseHook  # noqa: F401
 
 # Imported here, once, by the fork server: what the runs would otherwise import lazily, per
