@@ -124,3 +124,17 @@ leases = Table(
     _time("acquired_at", nullable=False),
     _time("expires_at", nullable=False),
 )
+alerts = Table(
+    "ds_alerts",
+    metadata,
+    _conn_col(),
+    # What happened, e.g. "failed:orders" or "held:<order id>"; a resolved incident's key gets
+    # "@<resolved time>" appended, so the same trouble later is a new incident.
+    Column("incident", String(500), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("text", Text, nullable=False),  # what the message says about it
+    _time("opened_at", nullable=False),
+    # Set when a sender claims it (cleared again if sending fails): one message per incident.
+    _time("sent_at"),
+    _time("resolved_at"),
+)
