@@ -8,7 +8,9 @@ DropStream as the Airflow Connection ``dropstream_smtp`` (an ``AIRFLOW_CONN_*`` 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -42,13 +44,25 @@ class Mail:
 
     @property
     def body(self) -> str:
-        """The text of every text part (the HTML alert body), joined."""
+        """What a reader sees: every text part, HTML tags dropped and entities decoded."""
         parts = [
             part.get_content()
             for part in self.message.walk()
             if part.get_content_maintype() == "text"
         ]
-        return "\n".join(parts)
+        return html.unescape(re.sub(r"<[^>]+>", "", "\n".join(parts)))
+
+    @property
+    def links(self) -> list[str]:
+        """The targets of the HTML body's links."""
+        return re.findall(
+            r'href="([^"]+)"',
+            "\n".join(
+                part.get_content()
+                for part in self.message.walk()
+                if part.get_content_type() == "text/html"
+            ),
+        )
 
 
 @dataclass
