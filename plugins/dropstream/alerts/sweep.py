@@ -112,6 +112,7 @@ def deliver(
     found = [Incident(row["incident"], row["kind"], row["text"]) for row in claimed]
     sent = 0
     for message in said.compose(to.connection, to.merchant, found):
+        keys = [i.key for i in found if i.text in message.text]
         try:
             send(to.emails, message)
         except Exception as exc:  # noqa: BLE001 - any SMTP trouble: keep the alert for later
@@ -123,8 +124,9 @@ def deliver(
                 exc,
                 message.subject,
             )
-            ledger.release_claims(holder, [i.key for i in found if i.text in message.text])
+            ledger.release_claims(holder, keys)
             continue
+        ledger.mark_sent(holder, keys, now)
         sent += 1
         log.info("connection %s: alert sent to %s: %s", to.connection, to.emails, message.subject)
     return sent

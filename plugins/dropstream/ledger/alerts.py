@@ -2,21 +2,25 @@
 
 An incident is keyed by (holder, incident key): the connection, or the shared folder's key for
 trouble found in a folder several connections read. Opening is insert-if-absent; a sender
-*claims* unsent incidents (``sent_at`` set only where it is still empty) before it sends, so two
-runs never send the same one; a failed send gives the claim back for the next run to retry.
+*claims* unsent incidents (``claimed_at`` set only where nobody holds a live claim) before it
+sends and records ``sent_at`` after, so two runs never send the same one; a failed send gives
+the claim back, and a claim older than ``CLAIM_TIMEOUT`` (its sender died) is taken over.
 Resolving renames the key (``<key>@<time>``): the same trouble later is a new incident.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from dropstream.ledger.base import LedgerBase, _aware
 from dropstream.ledger.schema import alerts, orders, seen_files, shipments
+
+#: A claim this old without ``sent_at`` belongs to a sender that died: another may take it.
+CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
 class AlertBook(LedgerBase):
@@ -39,6 +43,7 @@ class AlertBook(LedgerBase):
 
     def claim_unsent(self, holder: str, now: datetime) -> list[dict[str, Any]]:
         """Open incidents nobody has sent yet, each claimed by this caller (oldest first)."""
+        free = or_(alerts.c.claimed_at.is_(None), alerts.c.claimed_at < now - CLAIM_TIMEOUT)
         with self._tx() as conn:
             rows = conn.execute(
                 select(alerts.c.incident, alerts.c.kind, alerts.c.text, alerts.c.opened_at)
@@ -46,6 +51,7 @@ class AlertBook(LedgerBase):
                     alerts.c.connection == holder,
                     alerts.c.sent_at.is_(None),
                     alerts.c.resolved_at.is_(None),
+                    free,
                 )
                 .order_by(alerts.c.opened_at, alerts.c.incident)
             ).all()
@@ -57,19 +63,33 @@ class AlertBook(LedgerBase):
                         alerts.c.connection == holder,
                         alerts.c.incident == row.incident,
                         alerts.c.sent_at.is_(None),
+                        free,
                     )
-                    .values(sent_at=now)
+                    .values(claimed_at=now)
                 ).rowcount:
                     claimed.append({**row._asdict(), "opened_at": _aware(row.opened_at)})
         return claimed
+
+    def mark_sent(self, holder: str, keys: Sequence[str], now: datetime) -> None:
+        """Record claimed incidents as told."""
+        with self._tx() as conn:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.connection == holder, alerts.c.incident.in_(list(keys)))
+                .values(sent_at=now)
+            )
 
     def release_claims(self, holder: str, keys: Sequence[str]) -> None:
         """Give back claims whose message could not be sent: the next run sends them."""
         with self._tx() as conn:
             conn.execute(
                 update(alerts)
-                .where(alerts.c.connection == holder, alerts.c.incident.in_(list(keys)))
-                .values(sent_at=None)
+                .where(
+                    alerts.c.connection == holder,
+                    alerts.c.incident.in_(list(keys)),
+                    alerts.c.sent_at.is_(None),
+                )
+                .values(claimed_at=None)
             )
 
     def resolve_incidents(self, holder: str, keys: Iterable[str], now: datetime) -> int:

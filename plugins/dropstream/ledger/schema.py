@@ -134,7 +134,9 @@ alerts = Table(
     Column("kind", String(40), nullable=False),
     Column("text", Text, nullable=False),  # what the message says about it
     _time("opened_at", nullable=False),
-    # Set when a sender claims it (cleared again if sending fails): one message per incident.
+    # A sender claims it before sending (cleared if sending fails; a claim older than
+    # CLAIM_TIMEOUT is a dead sender's and may be taken over), then records it sent.
+    _time("claimed_at"),
     _time("sent_at"),
     _time("resolved_at"),
 )

@@ -72,13 +72,19 @@ def test_an_alert_that_cannot_be_sent_is_sent_by_the_next_run(ledger, smtp, monk
     assert len(smtp.received()) == 1
 
 
-def test_two_senders_never_send_one_incident_twice(ledger, smtp):
+def test_two_senders_never_send_one_incident_twice_and_a_dead_senders_claim_expires(ledger, smtp):
     to = Recipients("acme", "acme-goods", ("ops@acme.example",))
     ledger.open_incidents("acme", [("held:x", "held", "Order #9 held.")], NOW)
     claimed = ledger.claim_unsent("acme", NOW)
     assert [c["incident"] for c in claimed] == ["held:x"]
     assert deliver(to, ledger, "acme", NOW) == 0  # claimed by the first sender
+    assert deliver(to, ledger, "acme", NOW + timedelta(minutes=9)) == 0
     assert smtp.received() == []
+    # The first sender died before sending: after CLAIM_TIMEOUT another takes the claim over.
+    assert deliver(to, ledger, "acme", NOW + timedelta(minutes=11)) == 1
+    assert deliver(to, ledger, "acme", NOW + timedelta(minutes=30)) == 0  # recorded as sent
+    [mail] = smtp.received()
+    assert "Order #9 held." in mail.body
 
 
 def test_without_recipients_nothing_is_recorded_or_sent(ledger, smtp):
