@@ -52,9 +52,9 @@ def test_a_task_failing_after_three_retries_sends_one_email(deployment, smtp, mo
         deployment.warehouse.connection_json(port=closed),
     )
     started = time.monotonic()
-    run = retrying(deployment, "tracking", 3).test(logical_date=T0)
-    assert run.state == "failed"
-    extract = run.get_task_instance("extract")
+    outage = retrying(deployment, "tracking", 3).test(logical_date=T0)
+    assert outage.state == "failed"
+    extract = outage.get_task_instance("extract")
     assert extract.state == "failed" and extract.try_number == 4  # the first try + 3 retries
     [mail] = smtp.received()
     assert mail.recipients == (OPS,)
