@@ -6,13 +6,9 @@ from datetime import timedelta
 from functools import partial
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import (
-    DAG,
-    CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    SyncCallback,
-)
+from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from dropstream.alerts.callbacks import on_task_failure
 from dropstream.spec import FLOWS, ConnectionSpec
