@@ -96,6 +96,7 @@ def overdue_alert(spec: ConnectionSpec) -> DeadlineAlert:
                 "connection": spec.name,
                 "merchant": spec.merchant,
                 "emails": list(spec.alerts.emails),
+                "apprise_tags": list(spec.alerts.apprise_tags),
                 "interval_seconds": int(interval.total_seconds()),
             },
         ),
@@ -114,7 +115,7 @@ def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
         is_paused_upon_creation=True,
         # Called once, after a task's last retry: one alert per failing flow (dropstream.alerts).
         default_args={**DEFAULT_ARGS, "on_failure_callback": partial(on_task_failure, spec)},
-        deadline=overdue_alert(spec) if flow == "orders" and spec.alerts.emails else None,
+        deadline=overdue_alert(spec) if flow == "orders" and spec.alerts.wanted else None,
         tags=[
             "dropstream",
             f"merchant:{spec.merchant}",

@@ -184,6 +184,7 @@ class Rules(_Strict):
 
 #: A recipient address: something@domain.tld (the SMTP server has the last word).
 EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+APPRISE_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Alerts(_Strict):
@@ -191,6 +192,10 @@ class Alerts(_Strict):
     (see ``dropstream.alerts`` and docs/operations.md)."""
 
     emails: list[str] = Field(default_factory=list)
+    #: Tags of the Apprise services (Slack, Teams, …) in the Airflow Connection
+    #: ``dropstream_apprise`` that hear about this connection. The services' URLs hold tokens:
+    #: they live in that Connection, never in the spec.
+    apprise_tags: list[str] = Field(default_factory=list)
     #: A held order is reported once it has waited this long for a person.
     held_hours: float = Field(default=4, gt=0, le=24 * 30)
 
@@ -202,6 +207,20 @@ class Alerts(_Strict):
             listed = ", ".join(repr(b) for b in bad)
             raise ValueError(f"{listed}: not e-mail addresses (expected e.g. ops@acme.example)")
         return list(dict.fromkeys(value))
+
+    @field_validator("apprise_tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not APPRISE_TAG.match(t)]
+        if bad:
+            listed = ", ".join(repr(b) for b in bad)
+            raise ValueError(f"{listed}: a tag is letters, digits, '-', '_' or '.' (e.g. ops)")
+        return list(dict.fromkeys(value))
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone is to be told at all."""
+        return bool(self.emails or self.apprise_tags)
 
 
 class Schedules(_Strict):

@@ -73,8 +73,9 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
 
 
 def _sweep_alerts(flow: str, step_name: str, spec: ConnectionSpec) -> None:
-    """Tell ``alerts.emails`` about new trouble the ledger shows; never fail the step over it."""
-    if not spec.alerts.emails:
+    """Tell the connection's alert recipients about new trouble the ledger shows; never fail
+    the step over it."""
+    if not spec.alerts.wanted:
         return
     from dropstream.alerts.sweep import sweep
     from dropstream.ledger import Ledger

@@ -251,6 +251,10 @@ def test_alerts_are_validated_naming_the_key():
         parse_spec("acme", spec_dict(alerts={"emails": ["ops at acme"]}))
     with pytest.raises(SpecError, match=r"'alerts.held_hours'"):
         parse_spec("acme", spec_dict(alerts={"held_hours": 0}))
+    tagged = parse_spec("acme", spec_dict(alerts={"apprise_tags": ["ops", "ops", "night.shift"]}))
+    assert tagged.alerts.apprise_tags == ["ops", "night.shift"] and tagged.alerts.wanted
+    with pytest.raises(SpecError, match=r"'alerts.apprise_tags': 'slack://T0/B0/x'"):
+        parse_spec("acme", spec_dict(alerts={"apprise_tags": ["slack://T0/B0/x"]}))
 
 
 def test_interval_is_the_longest_gap_of_the_schedule():

@@ -22,7 +22,8 @@ log = logging.getLogger("dropstream")
 
 def on_task_failure(spec: ConnectionSpec, context: dict[str, Any]) -> None:
     """Open (once per failing flow) and send the 'failed after its retries' incident."""
-    if not spec.alerts.emails:
+    to = Recipients.of(spec)
+    if not to.channels:
         return
     ti = context.get("ti")
     if ti is None:
@@ -47,8 +48,8 @@ def on_task_failure(spec: ConnectionSpec, context: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     ledger = Ledger()
     try:
-        ledger.open_incidents(spec.name, [incident.row()], now)
-        deliver(Recipients.of(spec), ledger, spec.name, now)
+        ledger.open_incidents(spec.name, [incident.row()], now, to.channels)
+        deliver(to, ledger, spec.name, now)
     except Exception as exc:  # noqa: BLE001 - never mask the task's own failure
         log.warning("connection %s: failure alert not recorded or sent: %s", spec.name, exc)
     finally:
@@ -60,6 +61,7 @@ def orders_overdue(
     merchant: str,
     emails: list[str],
     interval_seconds: int,
+    apprise_tags: list[str] | None = None,
     context: dict[str, Any] | None = None,
 ) -> None:
     """DeadlineAlert callback: the orders run of ``context['dag_run']`` is overdue.
@@ -78,10 +80,11 @@ def orders_overdue(
         deadline=str(deadline.get("deadline_time") or "?"),
         interval=timedelta(seconds=interval_seconds),
     )
+    to = Recipients(connection, merchant, tuple(emails), tuple(apprise_tags or ()))
     now = datetime.now(UTC)
     ledger = Ledger()
     try:
-        ledger.open_incidents(connection, [incident.row()], now)
-        deliver(Recipients(connection, merchant, tuple(emails)), ledger, connection, now)
+        ledger.open_incidents(connection, [incident.row()], now, to.channels)
+        deliver(to, ledger, connection, now)
     finally:
         ledger.close()

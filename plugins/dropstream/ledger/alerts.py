@@ -1,7 +1,8 @@
 """Alert incidents: what was reported to whom, so each incident is told once.
 
-An incident is keyed by (holder, incident key): the connection, or the shared folder's key for
-trouble found in a folder several connections read. Opening is insert-if-absent; a sender
+An incident is keyed by (holder, incident key, channel): the holder is the connection, or the
+shared folder's key for trouble found in a folder several connections read; each channel
+(e-mail, Apprise) tells it once, on its own. Opening is insert-if-absent; a sender
 *claims* unsent incidents (``claimed_at`` set only where nobody holds a live claim) before it
 sends and records ``sent_at`` after, so two runs never send the same one; a failed send gives
 the claim back, and a claim older than ``CLAIM_TIMEOUT`` (its sender died) is taken over.
@@ -27,28 +28,47 @@ class AlertBook(LedgerBase):
     """Incidents opened, claimed, sent and resolved; and the ledger facts alerts are made of."""
 
     def open_incidents(
-        self, holder: str, found: Iterable[tuple[str, str, str]], now: datetime
+        self,
+        holder: str,
+        found: Iterable[tuple[str, str, str]],
+        now: datetime,
+        channels: Sequence[str] = ("email",),
     ) -> list[str]:
-        """Record ``(key, kind, text)`` incidents not open yet; return the keys that were new."""
+        """Record ``(key, kind, text)`` incidents not open yet on ``channels``; return the keys
+        that were new on any of them."""
         new = []
         with self._tx() as conn:
             for key, kind, text in found:
-                if conn.execute(
-                    self._insert(alerts)
-                    .values(connection=holder, incident=key, kind=kind, text=text, opened_at=now)
-                    .on_conflict_do_nothing()
-                ).rowcount:
-                    new.append(key)
+                for channel in channels:
+                    if (
+                        conn.execute(
+                            self._insert(alerts)
+                            .values(
+                                connection=holder,
+                                incident=key,
+                                channel=channel,
+                                kind=kind,
+                                text=text,
+                                opened_at=now,
+                            )
+                            .on_conflict_do_nothing()
+                        ).rowcount
+                        and key not in new
+                    ):
+                        new.append(key)
         return new
 
-    def claim_unsent(self, holder: str, now: datetime) -> list[dict[str, Any]]:
-        """Open incidents nobody has sent yet, each claimed by this caller (oldest first)."""
+    def claim_unsent(
+        self, holder: str, now: datetime, channel: str = "email"
+    ) -> list[dict[str, Any]]:
+        """Open incidents nobody has sent on ``channel`` yet, each claimed by this caller."""
         free = or_(alerts.c.claimed_at.is_(None), alerts.c.claimed_at < now - CLAIM_TIMEOUT)
         with self._tx() as conn:
             rows = conn.execute(
                 select(alerts.c.incident, alerts.c.kind, alerts.c.text, alerts.c.opened_at)
                 .where(
                     alerts.c.connection == holder,
+                    alerts.c.channel == channel,
                     alerts.c.sent_at.is_(None),
                     alerts.c.resolved_at.is_(None),
                     free,
@@ -62,6 +82,7 @@ class AlertBook(LedgerBase):
                     .where(
                         alerts.c.connection == holder,
                         alerts.c.incident == row.incident,
+                        alerts.c.channel == channel,
                         alerts.c.sent_at.is_(None),
                         free,
                     )
@@ -70,22 +91,29 @@ class AlertBook(LedgerBase):
                     claimed.append({**row._asdict(), "opened_at": _aware(row.opened_at)})
         return claimed
 
-    def mark_sent(self, holder: str, keys: Sequence[str], now: datetime) -> None:
-        """Record claimed incidents as told."""
+    def mark_sent(
+        self, holder: str, keys: Sequence[str], now: datetime, channel: str = "email"
+    ) -> None:
+        """Record claimed incidents as told on ``channel``."""
         with self._tx() as conn:
             conn.execute(
                 update(alerts)
-                .where(alerts.c.connection == holder, alerts.c.incident.in_(list(keys)))
+                .where(
+                    alerts.c.connection == holder,
+                    alerts.c.channel == channel,
+                    alerts.c.incident.in_(list(keys)),
+                )
                 .values(sent_at=now)
             )
 
-    def release_claims(self, holder: str, keys: Sequence[str]) -> None:
+    def release_claims(self, holder: str, keys: Sequence[str], channel: str = "email") -> None:
         """Give back claims whose message could not be sent: the next run sends them."""
         with self._tx() as conn:
             conn.execute(
                 update(alerts)
                 .where(
                     alerts.c.connection == holder,
+                    alerts.c.channel == channel,
                     alerts.c.incident.in_(list(keys)),
                     alerts.c.sent_at.is_(None),
                 )
@@ -112,7 +140,9 @@ class AlertBook(LedgerBase):
         with self._tx() as conn:
             return list(
                 conn.execute(
-                    select(alerts.c.incident).where(
+                    select(alerts.c.incident)
+                    .distinct()
+                    .where(
                         alerts.c.connection == holder,
                         alerts.c.kind == kind,
                         alerts.c.resolved_at.is_(None),
@@ -128,7 +158,7 @@ class AlertBook(LedgerBase):
                 for row in conn.execute(
                     select(alerts)
                     .where(alerts.c.connection == holder)
-                    .order_by(alerts.c.opened_at, alerts.c.incident)
+                    .order_by(alerts.c.opened_at, alerts.c.incident, alerts.c.channel)
                 )
             ]
 

@@ -131,6 +131,8 @@ alerts = Table(
     # What happened, e.g. "failed:orders" or "held:<order id>"; a resolved incident's key gets
     # "@<resolved time>" appended, so the same trouble later is a new incident.
     Column("incident", String(500), primary_key=True),
+    # How it is told ("email", "apprise"): each channel claims and sends on its own.
+    Column("channel", String(20), primary_key=True),
     Column("kind", String(40), nullable=False),
     Column("text", Text, nullable=False),  # what the message says about it
     _time("opened_at", nullable=False),

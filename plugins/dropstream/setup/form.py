@@ -124,6 +124,7 @@ TITLES: dict[str, str] = {
     "tracking_schedule": "Tracking schedule",
     "extra_tags": "Extra DAG tags",
     "alert_emails": "Alert e-mail addresses",
+    "alert_apprise_tags": "Alert Apprise tags (Slack, Teams, …)",
     "alert_held_hours": "Alert on orders held longer than (hours)",
 }
 
@@ -558,6 +559,17 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         "confirms a shipment for an unknown order or sends an unreadable file; one address per "
         "line (e.g. `ops@acme.example`). Empty = no alerts (on update: unchanged). Mail goes "
         "out through the Airflow Connection `dropstream_smtp`: see `docs/operations.md`.",
+    )
+    params["alert_apprise_tags"] = Param(
+        [],
+        type=["array", "null"],
+        items={"type": "string"},
+        title=TITLES["alert_apprise_tags"],
+        section=ALERTS,
+        description_md="The same alerts to chat and other services through Apprise: tags of "
+        "the services listed in the Airflow Connection `dropstream_apprise` (their URLs hold "
+        "tokens, so they live there, not here), one per line, e.g. `ops`. See "
+        "`docs/operations.md`.",
     )
     params["alert_held_hours"] = Param(
         None,

@@ -355,6 +355,7 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),
     ("extra_tags", ("tags",)),
     ("alert_emails", ("alerts", "emails")),
+    ("alert_apprise_tags", ("alerts", "apprise_tags")),
     ("alert_held_hours", ("alerts", "held_hours")),
 ]
 

@@ -22,13 +22,14 @@ def upgrade() -> None:
         "ds_alerts",
         sa.Column("connection", sa.String(length=200), nullable=False),
         sa.Column("incident", sa.String(length=500), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("connection", "incident"),
+        sa.PrimaryKeyConstraint("connection", "incident", "channel"),
     )
     # ### end Alembic commands ###
 
