@@ -39,7 +39,7 @@ def on_task_failure(spec: ConnectionSpec, context: dict[str, Any]) -> None:
         spec.name,
         flow,
         ti.task_id,
-        said.first_line(context.get("exception")),
+        _redacted(said.first_line(context.get("exception"))),
         dag_id=ti.dag_id,
         run_id=ti.run_id,
         tries=int(getattr(ti, "try_number", 0) or 0),
@@ -54,6 +54,14 @@ def on_task_failure(spec: ConnectionSpec, context: dict[str, Any]) -> None:
         log.warning("connection %s: failure alert not recorded or sent: %s", spec.name, exc)
     finally:
         ledger.close()
+
+
+def _redacted(text: str) -> str:
+    """``text`` with every secret the task process knows (Connection passwords, masked values)
+    replaced by ``***``: a mail is not a task log, Airflow does not mask it by itself."""
+    from airflow.sdk.log import redact
+
+    return str(redact(text))
 
 
 def orders_overdue(
