@@ -116,3 +116,20 @@ def test_an_order_held_too_long_sends_one_email(deployment, smtp):
     assert "order #4242" in mail.subject
     assert f"Connection '{deployment.name}': order #4242 has been held" in mail.body
     assert "PIGEON" in mail.body
+
+
+def test_only_an_orders_dag_with_recipients_carries_the_deadline():
+    from dropstream.factory import build_dags
+    from dropstream.spec import parse_spec
+    from tests.specs import spec_dict
+
+    odd = {"orders": "0,10 * * * *"}  # gaps of 10 and 50 minutes
+    dags = build_dags(parse_spec("acme", spec_dict(alerts={"emails": [OPS]}, schedules=odd)))
+    [alert] = dags["dropstream__acme__orders"].deadline
+    assert alert.interval == timedelta(minutes=100)  # twice the longest gap
+    assert alert.callback.path == "dropstream.alerts.callbacks.orders_overdue"
+    assert alert.callback.kwargs["emails"] == [OPS]
+    assert not dags["dropstream__acme__inventory"].deadline
+    assert not dags["dropstream__acme__tracking"].deadline
+    quiet = build_dags(parse_spec("acme", spec_dict()))
+    assert not quiet["dropstream__acme__orders"].deadline
