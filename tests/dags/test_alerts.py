@@ -104,6 +104,19 @@ def test_unknown_shipment_and_error_file_each_send_one_email(deployment, smtp):
     assert len(smtp.received()) == 2
 
 
+def test_an_unreadable_inventory_file_sends_one_email(deployment, smtp):
+    with_alerts(deployment)
+    deployment.write("out", "inv_broken.csv", "this,is,not\r\nan,inventory,file\r\n")
+    assert run(deployment, "inventory", T0).state == "success"
+    [mail] = smtp.received()
+    assert "warehouse file moved to error (inventory:inv_broken.csv)" in mail.subject
+    assert f"Connection '{deployment.name}', inventory flow" in mail.body
+    assert "inv_broken.csv could not be read and was moved to /archive/error" in mail.body
+    assert list(deployment.files("archive/error")) == ["inv_broken.csv"]
+    assert run(deployment, "inventory", T0 + timedelta(hours=1)).state == "success"
+    assert len(smtp.received()) == 1
+
+
 def test_an_order_held_too_long_sends_one_email(deployment, smtp):
     with_alerts(deployment, held_hours=0.0005)  # 1.8 s
     deployment.shop.add_order(4242, updated_at=T0 + timedelta(minutes=1), shipping_line=PIGEON)
