@@ -28,23 +28,13 @@ TIMEOUT = 240
 pytestmark = [pytest.mark.slow]
 
 
-def register(api, name: str, entry: dict) -> None:
-    current = api.call("GET", "/variables/dropstream_connections")
-    registry = json.loads(current.json()["value"]) if current.status_code == 200 else {}
-    body = {"key": "dropstream_connections", "value": json.dumps({**registry, name: entry})}
-    response = api.call("PATCH", "/variables/dropstream_connections", json=body)
-    if response.status_code == 404:
-        response = api.call("POST", "/variables", json=body)
-    assert response.status_code in (200, 201), response.text
-
-
 def test_an_overdue_orders_flow_is_mailed_once(
-    airflow_api_server, shopify_emulator, smtp, tmp_path, tmp_path_factory, monkeypatch
+    airflow_api_server, registered, shopify_emulator, smtp, tmp_path, tmp_path_factory, monkeypatch
 ):
     api = airflow_api_server
     name = f"dl_{uuid.uuid4().hex[:6]}"
     dag_id = f"dropstream__{name}__orders"
-    register(api, name, spec_dict(name, alerts={"emails": [OPS]}))
+    registered(name, spec_dict(name, alerts={"emails": [OPS]}))
     monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     store = json.loads(shopify_connection_json(shopify_emulator))
     store["password"] = "shpat_revoked"  # the store refuses it: the run fails, no retries

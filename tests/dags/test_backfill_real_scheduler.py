@@ -95,7 +95,13 @@ def wait_for_runs(api: Any, dag_id: str, at_least: int, scheduler: AirflowSchedu
 # Two phases of runs; each fails the test itself, with the run states, after TIMEOUT.
 @pytest.mark.timeout(2 * TIMEOUT + 600)
 def test_backfills_beside_scheduled_and_manual_runs(
-    airflow_api_server, sftp_server, shopify_emulator, postgres_url, tmp_path_factory, monkeypatch
+    airflow_api_server,
+    registered,
+    sftp_server,
+    shopify_emulator,
+    postgres_url,
+    tmp_path_factory,
+    monkeypatch,
 ):
     api, shop = airflow_api_server, shopify_emulator
     name = f"bf_{uuid.uuid4().hex[:6]}"
@@ -106,14 +112,9 @@ def test_backfills_beside_scheduled_and_manual_runs(
     rest_first, rest_last = latest - 13 * WINDOW, latest - WINDOW  # 13 windows
     cli_first, cli_last = latest - 25 * WINDOW, latest - 14 * WINDOW  # 12 windows
 
-    entry = spec_dict(name, start_date=start.isoformat(), rules={"default_ship_method": "UPS"})
-    current = api.call("GET", "/variables/dropstream_connections")
-    registry = json.loads(current.json()["value"]) if current.status_code == 200 else {}
-    body = {"key": "dropstream_connections", "value": json.dumps({**registry, name: entry})}
-    response = api.call("PATCH", "/variables/dropstream_connections", json=body)
-    if response.status_code == 404:
-        response = api.call("POST", "/variables", json=body)
-    assert response.status_code in (200, 201), response.text
+    registered(
+        name, spec_dict(name, start_date=start.isoformat(), rules={"default_ship_method": "UPS"})
+    )
     monkeypatch.setenv("DROPSTREAM_LEDGER_URL", migrated(postgres_url))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shop)

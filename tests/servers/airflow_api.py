@@ -84,6 +84,26 @@ class AirflowAPIServer(RestClient):
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def _write_registry(self, change: Any) -> None:
+        current = self.call("GET", "/variables/dropstream_connections")
+        registry = json.loads(current.json()["value"]) if current.status_code == 200 else {}
+        body = {"key": "dropstream_connections", "value": json.dumps(change(registry))}
+        response = self.call("PATCH", "/variables/dropstream_connections", json=body)
+        if response.status_code == 404:
+            response = self.call("POST", "/variables", json=body)
+        assert response.status_code in (200, 201), response.text
+
+    def register(self, name: str, entry: dict[str, Any]) -> None:
+        """Add one registry entry straight through the REST API (not the setup DAG)."""
+        self._write_registry(lambda registry: {**registry, name: entry})
+
+    def retire(self, name: str) -> None:
+        """Pause a connection's DAGs and drop its entry: the session's api-server and metadata DB
+        are shared, and a later test's scheduler must not run this test's connection."""
+        for flow in ("orders", "inventory", "tracking"):
+            self.call("PATCH", f"/dags/dropstream__{name}__{flow}", json={"is_paused": True})
+        self._write_registry(lambda registry: {k: v for k, v in registry.items() if k != name})
+
 
 def _migrate() -> None:
     subprocess.run(
@@ -160,3 +180,18 @@ def airflow_api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Air
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def registered(airflow_api_server: AirflowAPIServer) -> Iterator[Any]:
+    """``registered(name, entry)`` adds a connection to the shared api-server's registry; at the
+    end of the test its DAGs are paused and its entry removed."""
+    names: list[str] = []
+
+    def register(name: str, entry: dict[str, Any]) -> None:
+        airflow_api_server.register(name, entry)
+        names.append(name)
+
+    yield register
+    for name in names:
+        airflow_api_server.retire(name)
