@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from dropstream.spec import schedule_offset
 from tests.ledgers import migrated
 from tests.servers.airflow_scheduler import AirflowScheduler, running_scheduler
 from tests.servers.shopify import shopify_connection_json
@@ -106,8 +107,14 @@ def test_backfills_beside_scheduled_and_manual_runs(
     api, shop = airflow_api_server, shopify_emulator
     name = f"bf_{uuid.uuid4().hex[:6]}"
     dag_id = f"dropstream__{name}__orders"
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    latest = now.replace(minute=now.minute - now.minute % 15) - WINDOW  # the scheduled window
+    # Window starts are the connection's own schedule points: its default orders cron is offset
+    # into each quarter hour (schedule_offset), and <from>/<to> name real window starts.
+    offset = timedelta(seconds=schedule_offset(name, "orders", int(WINDOW.total_seconds())))
+    now = datetime.now(UTC).replace(microsecond=0)
+    point = now.replace(minute=now.minute - now.minute % 15, second=0) + offset
+    if point > now:
+        point -= WINDOW
+    latest = point - WINDOW  # the newest window that has ended: the scheduled run's
     start = latest - 26 * WINDOW
     rest_first, rest_last = latest - 13 * WINDOW, latest - WINDOW  # 13 windows
     cli_first, cli_last = latest - 25 * WINDOW, latest - 14 * WINDOW  # 12 windows
