@@ -29,7 +29,12 @@ from tests.dags.warehouse_files import order_numbers
 from tests.servers.woocommerce import WooCommerceEmulator
 from tests.setup.test_setup_dag import assert_no_secret_anywhere
 
-pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.sshd,
+    pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),
+]
 
 SETUP = "dropstream_setup"
 SECTIONS = {name: p.schema["section"] for name, p in setup_params([], PLATFORMS).items()}
