@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import requests
 
 from adapters import get_adapter
 from adapters.base import RetryPolicy
@@ -263,3 +264,29 @@ def test_emulator_is_strict(store: BigCommerceEmulator, adapter) -> None:
     items = [{"location_id": 1, "sku": "X", "quantity": 1}] * 2001
     with pytest.raises(Exception, match="at most 2000"):
         http.call("PUT", "v3/inventory/adjustments/absolute", json={"reason": "x", "items": items})
+
+
+def _bc_call(emulator: BigCommerceEmulator, method: str, path: str, **kwargs):
+    headers = {"X-Auth-Token": emulator.token, "Accept": "application/json"}
+    return requests.request(method, emulator.host + path, headers=headers, timeout=5, **kwargs)
+
+
+def test_the_emulator_rejects_an_unknown_query_parameter(bigcommerce_emulator):
+    reply = _bc_call(bigcommerce_emulator, "GET", "/v2/orders", params={"updated_since": "x"})
+    assert reply.status_code == 400
+    assert "'updated_since'" in reply.json()[0]["message"]
+    fine = _bc_call(bigcommerce_emulator, "GET", "/v2/orders", params={"limit": 5})
+    assert fine.status_code == 204  # an empty store: no orders
+
+
+def test_the_emulator_rejects_an_unknown_body_field(bigcommerce_emulator):
+    bigcommerce_emulator.add_product("SKU-1", 0)
+    item = {"location_id": 1, "sku": "SKU-1", "quantity": 4, "qty": 4}
+    reply = _bc_call(
+        bigcommerce_emulator,
+        "PUT",
+        "/v3/inventory/adjustments/absolute",
+        json={"reason": "x", "items": [item]},
+    )
+    assert reply.status_code == 422 and "items.0.qty" in reply.json()["errors"]
+    assert bigcommerce_emulator.stock["SKU-1"] == 0

@@ -10,6 +10,11 @@ parameters refused, ``paginationToken`` valid only with every other parameter un
 (document -> pre-signed upload -> feed IN_QUEUE -> IN_PROGRESS -> DONE -> processing report).
 Points not confirmed in Amazon's docs (page maximum, token parameter name, the status of an
 expired-token answer) are constructor arguments.
+
+Each operation has its own token bucket with the rate and burst Amazon documents for it
+(``OPERATION_LIMITS``); a request the bucket cannot pay is ``429 QuotaExceeded``. The
+``x-amzn-RateLimit-Limit`` value announced is the ``rate_limit`` argument (tests tune the
+client's backoff with it).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.servers._http import LoopbackServer, Reply
+from dropstream.sandbox.strict import StrictEmulator, TokenBucket
+from tests.servers._emulator import running
+from tests.servers._http import Reply
 
 ORDER = re.compile(r"^/orders/2026-01-01/orders/([^/]+)$")
 CONFIRM = re.compile(r"^/orders/v0/orders/([^/]+)/shipmentConfirmation$")
@@ -48,6 +54,18 @@ INCLUDED = {"BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS", "EXPENSE", "PROMOTI
 STATUSES = {"PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE"}
 CARRIERS = {"UPS", "USPS", "FedEx", "DHL", "DHL eCommerce", "Royal Mail", "Other"}
 FEED_STEPS = ("IN_QUEUE", "IN_PROGRESS", "DONE")
+#: operation -> (requests per second, burst), from the SP-API reference of each operation.
+OPERATION_LIMITS = {
+    "searchOrders": (0.0056, 20),
+    "getOrder": (0.5, 30),
+    "confirmShipment": (2.0, 10),
+    "patchListingsItem": (5.0, 10),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
+    "getMarketplaceParticipations": (0.016, 15),
+}
 
 
 def _error(status: int, code: str, message: str, details: str = "") -> Reply:
@@ -66,8 +84,15 @@ def _parse(value: str) -> datetime:
     return parsed
 
 
-class AmazonEmulator:
+class AmazonEmulator(StrictEmulator):
     """The emulated seller: seed it, point an adapter at ``url``, inspect it after."""
+
+    raw_target = True
+    content_type = "application/json"
+    json_default = str
+
+    def crash_reply(self, exc: Exception) -> Reply:
+        return _error(500, "InternalFailure", f"emulator crashed: {exc!r}")
 
     def __init__(
         self,
@@ -82,6 +107,7 @@ class AmazonEmulator:
         expired_status: int = 403,
         rate_limit: str = "20.0",
     ) -> None:
+        super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.refresh_token = refresh_token
         self.marketplace_id, self.seller_id = marketplace_id, seller_id
@@ -94,27 +120,13 @@ class AmazonEmulator:
         self.fulfillments: list[dict[str, Any]] = []
         self.feeds: dict[str, dict[str, Any]] = {}
         self.documents: dict[str, dict[str, Any]] = {}
-        self.requests: list[dict[str, Any]] = []
         self.tokens: set[str] = set()
         self._page_tokens: dict[str, tuple[tuple, int]] = {}
         self._ids = itertools.count(1)
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server = LoopbackServer(
-            self.handle, raw_target=True, content_type="application/json", json_default=str
-        )
-
-    # --- lifecycle --------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> AmazonEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        self.throttled = 0
+        self.buckets = {
+            op: TokenBucket(burst, rate) for op, (rate, burst) in OPERATION_LIMITS.items()
+        }
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -176,9 +188,6 @@ class AmazonEmulator:
         """Expire every access token issued so far: the next API call is refused."""
         self.tokens.clear()
 
-    def fail_next(self, n: int = 1, status: int = 503) -> None:
-        self._failures.extend([status] * n)
-
     def calls(self, method: str, path_prefix: str) -> int:
         return sum(
             1 for r in self.requests if r["method"] == method and r["path"].startswith(path_prefix)
@@ -193,16 +202,9 @@ class AmazonEmulator:
             "query": parse_qs(split.query),
             "token": headers.get("x-amz-access-token"),
         }
-        self.requests.append(log)
-        try:
-            with self._lock:
-                status, payload, extra = self._route(
-                    method, split.path, log["query"], headers, body
-                )
-        except Exception as exc:  # an emulator bug must fail the test loudly, not hang it
-            log["crash"] = repr(exc)
-            status, payload, extra = _error(500, "InternalFailure", f"emulator crashed: {exc!r}")
-        log["status"] = status
+        status, payload, extra = self.answer(
+            log, lambda: self._route(method, split.path, log["query"], headers, body)
+        )
         if split.path.startswith(("/orders/", "/listings/", "/feeds/", "/sellers/")):
             extra = {"x-amzn-RateLimit-Limit": self.rate_limit, **extra}
         return status, payload, extra
@@ -223,14 +225,20 @@ class AmazonEmulator:
                 "Access to requested resource is denied.",
                 details,
             )
-        if self._failures:
-            status = self._failures.pop(0)
+        if failure := self.next_failure():
+            status = failure[0]
             if status == 429:
                 return _error(
                     429, "QuotaExceeded", "You exceeded your quota for the requested resource."
                 )
             return _error(
                 status, "InternalFailure", "We encountered an internal error. Please try again."
+            )
+        operation = _operation(method, path)
+        if operation and not self.buckets[operation].take():
+            self.throttled += 1
+            return _error(
+                429, "QuotaExceeded", "You exceeded your quota for the requested resource."
             )
         payload = None
         if method in ("POST", "PUT", "PATCH"):
@@ -564,6 +572,29 @@ class AmazonEmulator:
         return doc_id
 
 
+def _operation(method: str, path: str) -> str | None:
+    """The SP-API operation a request calls (None: not one this emulator meters)."""
+    if method == "GET" and path == "/orders/2026-01-01/orders":
+        return "searchOrders"
+    if method == "GET" and ORDER.match(path):
+        return "getOrder"
+    if method == "POST" and CONFIRM.match(path):
+        return "confirmShipment"
+    if method == "PATCH" and LISTING.match(path):
+        return "patchListingsItem"
+    if method == "POST" and path == "/feeds/2021-06-30/documents":
+        return "createFeedDocument"
+    if method == "POST" and path == "/feeds/2021-06-30/feeds":
+        return "createFeed"
+    if method == "GET" and FEED.match(path):
+        return "getFeed"
+    if method == "GET" and DOCUMENT.match(path):
+        return "getFeedDocument"
+    if method == "GET" and path == "/sellers/v1/marketplaceParticipations":
+        return "getMarketplaceParticipations"
+    return None
+
+
 def amazon_connection_json(emulator: AmazonEmulator, **extra: Any) -> str:
     """The value for ``AIRFLOW_CONN_<ID>`` pointing at the emulator (LWA included)."""
     return json.dumps(
@@ -586,8 +617,5 @@ def amazon_connection_json(emulator: AmazonEmulator, **extra: Any) -> str:
 @pytest.fixture
 def amazon_emulator() -> Iterator[AmazonEmulator]:
     """A fresh emulated Amazon seller per test, on an ephemeral loopback port."""
-    emulator = AmazonEmulator().start()
-    try:
+    with running(AmazonEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()

@@ -6,14 +6,16 @@ required; ``limit`` ≤ 250; a page past the end (or an empty list) is ``204 No 
 validated against the order's addresses and unshipped quantities; absolute inventory
 adjustments ≤ 2000 items, an unknown SKU fails the whole request with 422 naming the item;
 wrong methods are 405. A per-store request quota over a time window sends the
-``X-Rate-Limit-*`` headers on every response and 429 when spent.
+``X-Rate-Limit-*`` headers on every response and 429 when spent (BigCommerce documents 150 or 450
+requests per 30 s by plan; ``quota=`` sets it, the default is generous so tests run fast). A
+query parameter or body field the endpoint does not define is a 400 naming it (v2: ``[{status,
+message}]``; v3: ``{status, title, errors}``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,10 +27,25 @@ from typing import Any
 
 import pytest
 
-from tests.servers._http import LoopbackServer, Reply
+from dropstream.sandbox.strict import StrictEmulator, unknown
+from tests.servers._emulator import running
+from tests.servers._http import Reply
 
 MAX_LIMIT = 250
 MAX_ADJUSTMENTS = 2000
+#: Query parameters each route defines (those the emulator models), and body fields.
+ORDERS_QUERY = {
+    "status_id", "min_date_modified", "max_date_modified", "min_date_created",
+    "max_date_created", "sort", "page", "limit",
+}  # fmt: skip
+PAGE_QUERY = {"page", "limit"}
+SHIPMENT_FIELDS = {
+    "order_address_id", "items", "tracking_number", "shipping_method", "shipping_provider",
+    "tracking_carrier", "tracking_link", "comments",
+}  # fmt: skip
+SHIPMENT_ITEM_FIELDS = {"order_product_id", "quantity", "product_id"}
+ADJUSTMENT_FIELDS = {"reason", "items"}
+ADJUSTMENT_ITEM_FIELDS = {"location_id", "sku", "variant_id", "product_id", "quantity"}
 STATUS = {11: "Awaiting Fulfillment", 2: "Shipped", 3: "Partially Shipped", 10: "Completed"}
 
 
@@ -61,10 +78,11 @@ def _parse_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class BigCommerceEmulator:
+class BigCommerceEmulator(StrictEmulator):
     """The emulated store: seed it, point an adapter at ``host`` with ``token``."""
 
     def __init__(self, *, quota: int = 10_000, window_ms: int = 30_000) -> None:
+        super().__init__()
         self.store_hash = "abc123"
         self.token = "bc_emulator_token"
         self.orders: dict[int, dict[str, Any]] = {}
@@ -73,28 +91,13 @@ class BigCommerceEmulator:
         self.shipments: dict[int, list[dict[str, Any]]] = {}
         self.stock: dict[str, int] = {}  # SKU -> quantity at location 1
         self.locations = {1}
-        self.requests: list[dict[str, Any]] = []
         self.throttled = 0
         self._ids = count(100)
-        self._failures: list[tuple[int, dict[str, str]]] = []
-        self._lock = threading.Lock()
         self.rate_limit(quota, window_ms)
-        self._server = LoopbackServer(self.handle)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def host(self) -> str:
         return f"{self.url}/stores/{self.store_hash}"
-
-    def start(self) -> BigCommerceEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -181,7 +184,7 @@ class BigCommerceEmulator:
         )
 
     def fail_next(self, n: int = 1, status: int = 500) -> None:
-        self._failures.extend([(status, {})] * n)
+        super().fail_next(n, status)
 
     def calls(self, method: str, pattern: str) -> int:
         return sum(
@@ -195,15 +198,10 @@ class BigCommerceEmulator:
         self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
     ) -> Reply:
         log: dict[str, Any] = {"method": method, "path": path, "query": query}
-        with self._lock:
-            self.requests.append(log)
-            try:
-                status, payload, extra = self._handle(method, path, query, headers, body, log)
-            except Exception as exc:  # an emulator bug must fail the test loudly
-                log["crash"] = repr(exc)
-                status, payload, extra = 500, {"status": 500, "title": repr(exc)}, {}
-        log["status"] = status
-        return status, payload, extra
+        return self.answer(log, lambda: self._handle(method, path, query, headers, body, log))
+
+    def crash_reply(self, exc: Exception) -> Reply:
+        return 500, {"status": 500, "title": f"emulator crashed: {exc!r}"}, {}
 
     def _rate(self) -> dict[str, str]:
         now = time.monotonic()
@@ -241,8 +239,8 @@ class BigCommerceEmulator:
         if self._left <= 0:
             self.throttled += 1
             return 429, {"status": 429, "title": "Too many requests"}, rate
-        if self._failures:
-            status, extra = self._failures.pop(0)
+        if failure := self.next_failure():
+            status, extra = failure
             if status == 429:
                 self.throttled += 1
             return status, {"status": status, "title": "Injected failure"}, rate | extra
@@ -260,22 +258,28 @@ class BigCommerceEmulator:
                 return 400, [{"status": 400, "message": "The request body is invalid JSON."}], rate
         log["body"] = data
         q = {k: v[-1] for k, v in query.items()}
-        routes = [
-            (r"/v2/store", {"GET": self._store}),
-            (r"/v2/orders", {"GET": self._list_orders}),
-            (r"/v2/orders/(\d+)/products", {"GET": self._list_products}),
-            (r"/v2/orders/(\d+)/shipping_addresses", {"GET": self._list_addresses}),
+        routes = [  # pattern, {method: handler}, query parameters it defines
+            (r"/v2/store", {"GET": self._store}, set()),
+            (r"/v2/orders", {"GET": self._list_orders}, ORDERS_QUERY),
+            (r"/v2/orders/(\d+)/products", {"GET": self._list_products}, PAGE_QUERY),
+            (r"/v2/orders/(\d+)/shipping_addresses", {"GET": self._list_addresses}, PAGE_QUERY),
             (
                 r"/v2/orders/(\d+)/shipments",
                 {"GET": self._list_shipments, "POST": self._add_shipment},
+                PAGE_QUERY,
             ),
-            (r"/v3/inventory/adjustments/absolute", {"PUT": self._absolute}),
+            (r"/v3/inventory/adjustments/absolute", {"PUT": self._absolute}, set()),
         ]
-        for pattern, handlers in routes:
+        for pattern, handlers, defined in routes:
             match = re.fullmatch(pattern, path)
             if match:
                 if method not in handlers:
                     return 405, [{"status": 405, "message": "Method Not Allowed"}], rate
+                if extra_names := unknown(query, defined if method == "GET" else ()):
+                    message = f"The query parameter '{extra_names[0]}' is not supported."
+                    if v3:
+                        return *_v3_error(400, message)[:2], rate
+                    return *_v2_error(400, message)[:2], rate
                 status, payload, extra = handlers[method](
                     q, data, *(int(g) for g in match.groups())
                 )
@@ -345,6 +349,15 @@ class BigCommerceEmulator:
         if missing:
             return missing
         data = data or {}
+        if refused := _v2_fields(data, SHIPMENT_FIELDS) or next(
+            (
+                r
+                for item in data.get("items") or ()
+                if (r := _v2_fields(item, SHIPMENT_ITEM_FIELDS))
+            ),
+            None,
+        ):
+            return refused
         for field in ("order_address_id", "items"):
             if field not in data:
                 return _v2_error(400, f"The required field '{field}' was not supplied.")
@@ -387,6 +400,13 @@ class BigCommerceEmulator:
         items = (data or {}).get("items")
         if not isinstance(items, list) or not items:
             return _v3_error(422, "Input is invalid", {"items": "items is required"})
+        names = {name: "is not a known field" for name in unknown(data, ADJUSTMENT_FIELDS)}
+        for i, item in enumerate(items):
+            fields = item if isinstance(item, dict) else {}
+            for name in unknown(fields, ADJUSTMENT_ITEM_FIELDS):
+                names[f"items.{i}.{name}"] = "is not a known field"
+        if names:
+            return _v3_error(422, "Input is invalid", names)
         if len(items) > MAX_ADJUSTMENTS:
             return _v3_error(
                 422, "Input is invalid", {"items": f"must contain at most {MAX_ADJUSTMENTS} items"}
@@ -407,6 +427,14 @@ class BigCommerceEmulator:
         return 200, {"transaction_id": str(uuid.uuid4())}, {}
 
 
+def _v2_fields(payload: Any, allowed: set[str]) -> Reply | None:
+    if not isinstance(payload, dict):
+        return _v2_error(400, "The request body is invalid.")
+    if extra := unknown(payload, allowed):
+        return _v2_error(400, f"The field '{extra[0]}' is not supported.")
+    return None
+
+
 def bigcommerce_connection_json(emulator: BigCommerceEmulator, **extra: Any) -> str:
     """The value for ``AIRFLOW_CONN_<ID>``: store API URL as host, access token as password."""
     return json.dumps(
@@ -417,8 +445,5 @@ def bigcommerce_connection_json(emulator: BigCommerceEmulator, **extra: Any) -> 
 @pytest.fixture
 def bigcommerce_emulator() -> Iterator[BigCommerceEmulator]:
     """A fresh emulated BigCommerce store per test, on an ephemeral loopback port."""
-    emulator = BigCommerceEmulator().start()
-    try:
+    with running(BigCommerceEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()

@@ -6,7 +6,13 @@ live token (401 ``errorId 1001`` otherwise), getOrders with eBay's ``filter`` sy
 pagination (``limit`` above ``max_limit`` -> 400; the maximum is configurable because eBay's
 documented cap is unconfirmed), shipping fulfillments (201 + ``Location``; quantities beyond
 what remains -> 400), ``bulk_update_price_quantity`` (1..25 requests, per-SKU statuses, 207 on
-partial failure), eBay error bodies ``{"errors":[{"errorId","message"}]}`` and 429s.
+partial failure), eBay error bodies ``{"errors":[{"errorId","message"}]}`` and 429s. A query
+parameter or body field the API does not define is a 400 naming it (errorId 2004).
+
+Rate limits: eBay documents daily call quotas per application (getOrders, createShippingFulfillment
+and bulkUpdatePriceQuantity each have their own) and no per-second rate; each resource here has a
+token bucket holding a day's quota (``daily_quota``) that refills over the day, so a runaway loop
+is answered 429 (errorId 2001) like the real quota, and a normal run never is.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import base64
 import itertools
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,13 +29,25 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.servers._http import LoopbackServer, Reply
+from dropstream.sandbox.strict import StrictEmulator, TokenBucket, unknown
+from tests.servers._emulator import running
+from tests.servers._http import Reply
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 FILTER_DATE = re.compile(r"^(creationdate|lastmodifieddate):\[([^\]]*)\]$")
 FILTER_STATUS = re.compile(r"^orderfulfillmentstatus:\{([A-Z_|]+)\}$")
 ORDER_PATH = re.compile(r"^/sell/fulfillment/v1/order/([^/]+)(/shipping_fulfillment)?$")
 BULK_CAP = 25
+#: Query parameters and body fields each endpoint defines (eBay API reference).
+ORDERS_QUERY = {"filter", "limit", "offset", "orderIds", "fieldGroups"}
+INVENTORY_ITEMS_QUERY = {"limit", "offset"}
+FULFILLMENT_FIELDS = {"lineItems", "shippedDate", "shippingCarrierCode", "trackingNumber"}
+FULFILLMENT_LINE_FIELDS = {"lineItemId", "quantity"}
+BULK_FIELDS = {"requests"}
+BULK_REQUEST_FIELDS = {"sku", "shipToLocationAvailability", "offers"}
+#: Default daily call quotas per resource (eBay's application call limits).
+DAILY_QUOTA = {"order": 100_000, "shipping_fulfillment": 100_000, "bulk": 100_000}
+DAY = 86_400.0
 
 
 def _error(status: int, error_id: int, message: str) -> Reply:
@@ -47,8 +64,12 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class EbayEmulator:
+class EbayEmulator(StrictEmulator):
     """The emulated seller account: seed it, point an adapter at ``url``, inspect it after."""
+
+    raw_target = True
+    content_type = "application/json"
+    json_default = None
 
     def __init__(
         self,
@@ -58,7 +79,9 @@ class EbayEmulator:
         refresh_token: str = "v^1.1#i^1#refresh-token",
         token_ttl: int = 7200,
         max_limit: int = 200,
+        daily_quota: dict[str, int] | None = None,
     ) -> None:
+        super().__init__()
         self.client_id, self.client_secret, self.refresh_token = (
             client_id,
             client_secret,
@@ -69,26 +92,13 @@ class EbayEmulator:
         self.orders: dict[str, dict[str, Any]] = {}
         self.quantities: dict[str, int] = {}
         self.fulfillments: list[dict[str, Any]] = []
-        self.requests: list[dict[str, Any]] = []
         self.tokens: set[str] = set()
+        self.throttled = 0
+        self.quotas = {
+            name: TokenBucket(quota, quota / DAY)
+            for name, quota in (DAILY_QUOTA | (daily_quota or {})).items()
+        }
         self._ids = itertools.count(1)
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server = LoopbackServer(
-            self.handle, raw_target=True, content_type="application/json", json_default=None
-        )
-
-    # --- lifecycle --------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> EbayEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -158,9 +168,6 @@ class EbayEmulator:
         """Revoke every access token issued so far: the next API call gets a 401."""
         self.tokens.clear()
 
-    def fail_next(self, n: int = 1, status: int = 503) -> None:
-        self._failures.extend([status] * n)
-
     def calls(self, method: str, path_prefix: str) -> int:
         return sum(
             1 for r in self.requests if r["method"] == method and r["path"].startswith(path_prefix)
@@ -170,15 +177,11 @@ class EbayEmulator:
     def handle(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
         split = urlsplit(target)
         log: dict[str, Any] = {"method": method, "path": split.path, "query": split.query}
-        self.requests.append(log)
-        try:
-            with self._lock:
-                reply = self._route(method, split.path, parse_qs(split.query), headers, body)
-        except Exception as exc:  # an emulator bug must fail the test loudly, not hang it
-            log["crash"] = repr(exc)
-            reply = _error(500, 10001, f"emulator crashed: {exc!r}")
-        log["status"] = reply[0]
-        return reply
+        query = parse_qs(split.query, keep_blank_values=True)
+        return self.answer(log, lambda: self._route(method, split.path, query, headers, body))
+
+    def crash_reply(self, exc: Exception) -> Reply:
+        return _error(500, 10001, f"emulator crashed: {exc!r}")
 
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
@@ -189,8 +192,8 @@ class EbayEmulator:
             return _error(404, 2002, "Resource not found")
         if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
             return _error(401, 1001, "Invalid access token")
-        if self._failures:
-            status = self._failures.pop(0)
+        if failure := self.next_failure():
+            status = failure[0]
             if status == 429:
                 return _error(429, 2001, "Too many requests. The request limit has been reached.")
             return _error(status, 10001, "System error. Unable to process your request.")
@@ -203,20 +206,43 @@ class EbayEmulator:
             except ValueError:
                 return _error(400, 2004, "Request body is not valid JSON")
         if path == "/sell/fulfillment/v1/order":
-            return self._orders(method, query)
+            return self._paid("order") or self._orders(method, query)
         if match := ORDER_PATH.match(path):
             order = self.orders.get(unquote(match[1]))
             if order is None:
                 return _error(404, 32100, f"Invalid order ID: {unquote(match[1])}")
             if match[2] is None:
-                return (200, order, {}) if method == "GET" else _error(405, 2005, "Not allowed")
-            return self._shipping_fulfillment(method, order, payload)
+                if method != "GET":
+                    return _error(405, 2005, "Not allowed")
+                return self._strict(query, {"fieldGroups"}) or (200, order, {})
+            return (
+                self._paid("shipping_fulfillment")
+                or self._strict(query, ())
+                or self._shipping_fulfillment(method, order, payload)
+            )
         if path == "/sell/inventory/v1/bulk_update_price_quantity" and method == "POST":
-            return self._bulk_quantity(payload)
+            return self._paid("bulk") or self._strict(query, ()) or self._bulk_quantity(payload)
         if path == "/sell/inventory/v1/inventory_item" and method == "GET":
+            if refused := self._strict(query, INVENTORY_ITEMS_QUERY):
+                return refused
             items = [{"sku": sku} for sku in sorted(self.quantities)]
             return 200, {"inventoryItems": items, "total": len(items)}, {}
         return _error(404, 2002, "Resource not found")
+
+    def _paid(self, resource: str) -> Reply | None:
+        """429 when the resource's daily call quota is spent (the call is not counted)."""
+        if self.quotas[resource].take():
+            return None
+        self.throttled += 1
+        return _error(429, 2001, "Too many requests. The request limit has been reached.")
+
+    @staticmethod
+    def _strict(query: dict[str, list[str]], allowed: Any) -> Reply | None:
+        """400 naming a query parameter the endpoint does not define."""
+        extra = unknown(query, allowed)
+        if extra:
+            return _error(400, 2004, f"Invalid request: unknown query parameter {extra[0]!r}")
+        return None
 
     def _token(self, method: str, headers: Any, body: bytes) -> Reply:
         if method != "POST":
@@ -231,6 +257,9 @@ class EbayEmulator:
             }
             return 401, failed, {}
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if extra := unknown(form, {"grant_type", "refresh_token", "scope"}):
+            description = f"unknown parameter {extra[0]!r}"
+            return 400, {"error": "invalid_request", "error_description": description}, {}
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != (
             self.refresh_token
         ):
@@ -248,6 +277,8 @@ class EbayEmulator:
     def _orders(self, method: str, query: dict[str, list[str]]) -> Reply:
         if method != "GET":
             return _error(405, 2005, "Method not allowed")
+        if refused := self._strict(query, ORDERS_QUERY):
+            return refused
         try:
             limit = int(query.get("limit", ["50"])[0])
             offset = int(query.get("offset", ["0"])[0])
@@ -287,6 +318,11 @@ class EbayEmulator:
             return _error(405, 2005, "Method not allowed")
         if not isinstance(payload, dict) or not payload.get("lineItems"):
             return _error(400, 32200, "lineItems is required")
+        if refused := _fields(payload, FULFILLMENT_FIELDS) or next(
+            (r for line in payload["lineItems"] if (r := _fields(line, FULFILLMENT_LINE_FIELDS))),
+            None,
+        ):
+            return refused
         for field in ("shippingCarrierCode", "trackingNumber"):
             if not isinstance(payload.get(field), str) or not payload[field]:
                 return _error(400, 32400, f"{field} is required")
@@ -328,6 +364,11 @@ class EbayEmulator:
         requests_ = payload.get("requests") if isinstance(payload, dict) else None
         if not isinstance(requests_, list) or not 1 <= len(requests_) <= BULK_CAP:
             return _error(400, 25709, f"'requests' must hold 1 to {BULK_CAP} entries")
+        checks = [_fields(payload, BULK_FIELDS)] + [
+            _fields(r, BULK_REQUEST_FIELDS) for r in requests_
+        ]
+        if refused := next((r for r in checks if r), None):
+            return refused
         responses = []
         for request in requests_:
             sku = request.get("sku")
@@ -341,6 +382,15 @@ class EbayEmulator:
                 responses.append({"statusCode": 200, "sku": sku, "offerId": f"offer-{sku}"})
         partial = any(r["statusCode"] != 200 for r in responses)
         return (207 if partial else 200), {"responses": responses}, {}
+
+
+def _fields(payload: Any, allowed: set[str]) -> Reply | None:
+    """400 naming a body field the API does not define (or an entry that is not an object)."""
+    if not isinstance(payload, dict):
+        return _error(400, 2004, f"Invalid request: expected an object, got {payload!r}")
+    if extra := unknown(payload, allowed):
+        return _error(400, 2004, f"Invalid request: unknown field {extra[0]!r}")
+    return None
 
 
 def _within(value: str, start: str, end: str) -> bool:
@@ -368,8 +418,5 @@ def ebay_connection_json(emulator: EbayEmulator, **extra: Any) -> str:
 @pytest.fixture
 def ebay_emulator() -> Iterator[EbayEmulator]:
     """A fresh emulated eBay seller account per test, on an ephemeral loopback port."""
-    emulator = EbayEmulator().start()
-    try:
+    with running(EbayEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()

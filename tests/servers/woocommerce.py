@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.servers._http import LoopbackServer, Reply
+from dropstream.sandbox.strict import StrictEmulator
+from tests.servers._emulator import running
+from tests.servers._http import Reply
 
 API = "/wp-json/wc/v3"
 TRACKING = "/wp-json/wc-shipment-tracking/v3"
@@ -45,10 +46,11 @@ def _error(status: int, code: str, message: str, **data: Any) -> Reply:
 NO_ROUTE = _error(404, "rest_no_route", "No route was found matching the URL and request method.")
 
 
-class WooCommerceEmulator:
+class WooCommerceEmulator(StrictEmulator):
     """The emulated site: seed it, point an adapter at ``url`` with ``key``/``secret``."""
 
     def __init__(self, *, tracking_extension: bool = True) -> None:
+        super().__init__()
         self.key = "ck_emulator_key"
         self.secret = "cs_emulator_secret"
         self.tracking_extension = tracking_extension
@@ -56,22 +58,7 @@ class WooCommerceEmulator:
         self.products: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.trackings: dict[int, list[dict[str, Any]]] = {}
-        self.requests: list[dict[str, Any]] = []
         self._ids = count(100)
-        self._failures: list[tuple[int, dict[str, str]]] = []
-        self._lock = threading.Lock()
-        self._server = LoopbackServer(self.handle)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> WooCommerceEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -162,9 +149,6 @@ class WooCommerceEmulator:
             if r["method"] == method and re.fullmatch(pattern, r["path"]) and not r["injected"]
         )
 
-    def fail_next(self, n: int = 1, status: int = 503) -> None:
-        self._failures.extend([(status, {})] * n)
-
     def throttle_next(self, n: int = 1, retry_after: str = "0") -> None:
         """Answer the next ``n`` requests 429 with ``Retry-After`` (as a host or WAF does)."""
         self._failures.extend([(429, {"Retry-After": retry_after})] * n)
@@ -174,15 +158,10 @@ class WooCommerceEmulator:
         self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
     ) -> Reply:
         log: dict[str, Any] = {"method": method, "path": path, "query": query, "injected": False}
-        with self._lock:
-            self.requests.append(log)
-            try:
-                status, payload, extra = self._handle(method, path, query, headers, body, log)
-            except Exception as exc:  # an emulator bug must fail the test loudly
-                log["crash"] = repr(exc)
-                status, payload, extra = 500, {"code": "emulator_crash", "message": repr(exc)}, {}
-        log["status"] = status
-        return status, payload, extra
+        return self.answer(log, lambda: self._handle(method, path, query, headers, body, log))
+
+    def crash_reply(self, exc: Exception) -> Reply:
+        return 500, {"code": "emulator_crash", "message": repr(exc), "data": {"status": 500}}, {}
 
     def _auth(self, query: dict[str, list[str]], headers: Any) -> Reply | None:
         key = secret = None
@@ -217,9 +196,9 @@ class WooCommerceEmulator:
         denied = self._auth(query, headers)
         if denied:
             return denied
-        if self._failures:
+        if failure := self.next_failure():
             log["injected"] = True
-            status, extra = self._failures.pop(0)
+            status, extra = failure
             return status, {"code": "http_error", "message": "Service unavailable"}, extra
         data: Any = None
         if body:
@@ -510,8 +489,5 @@ def woocommerce_connection_json(emulator: WooCommerceEmulator, **extra: Any) -> 
 @pytest.fixture
 def woocommerce_emulator() -> Iterator[WooCommerceEmulator]:
     """A fresh emulated WooCommerce site per test, on an ephemeral loopback port."""
-    emulator = WooCommerceEmulator().start()
-    try:
+    with running(WooCommerceEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
