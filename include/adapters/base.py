@@ -1,6 +1,7 @@
 """Adapter base: the contract every store platform implements.
 
-(The shared HTTP client, paginators and rate limiters live below the contract.)
+(The shared HTTP client lives below the contract; paginators are in ``paginators.py``, pacing in
+``pacing.py``.)
 """
 
 from __future__ import annotations
@@ -304,25 +305,6 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
-
-
-def paginate_cursor(
-    fetch_page: Callable[[str | None], tuple[list[Any], str | None]], *, what: str
-) -> Iterator[Any]:
-    """Yield items page by page; ``fetch_page(cursor)`` returns (items, next cursor or None).
-
-    A cursor seen twice means the server is looping: stop with an error instead of forever.
-    """
-    seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        items, cursor = fetch_page(cursor)
-        yield from items
-        if cursor is None:
-            return
-        if cursor in seen:
-            raise TransientError(f"{what}: pagination loop detected (cursor {cursor!r} repeated)")
-        seen.add(cursor)
 
 
 class HttpStoreAdapter(StoreAdapter):

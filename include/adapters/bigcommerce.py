@@ -16,10 +16,12 @@ from typing import Any, ClassVar
 
 import requests
 
+from adapters.allocation import OpenLine, allocate
 from adapters.auth import HeaderToken
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.pacing import PacedHttpClient, WindowPacer
-from adapters.paging import paginate_pages
+from adapters.paginators import PageNumberPaginator
+from adapters.results import push_each
 from dropstream.errors import (
     ConfigurationError,
     DataError,
@@ -206,7 +208,7 @@ class BigCommerceAdapter(HttpStoreAdapter):
             return orders, len(orders) >= PAGE_MAX
 
         what = f"BigCommerce orders of {self.connection_name!r}"
-        for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
+        for raw in PageNumberPaginator(what, key=lambda o: o["id"]).items(page):
             if not wanted(raw):
                 continue
             order_id = raw["id"]
@@ -224,7 +226,7 @@ class BigCommerceAdapter(HttpStoreAdapter):
             items = self.client.call("GET", path, params={"page": n, "limit": PAGE_MAX}) or []
             return items, len(items) >= PAGE_MAX
 
-        return list(paginate_pages(page, what=path, key=lambda item: item["id"]))
+        return list(PageNumberPaginator(path, key=lambda item: item["id"]).items(page))
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)
@@ -232,16 +234,12 @@ class BigCommerceAdapter(HttpStoreAdapter):
     # --- shipments --------------------------------------------------------------------------
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
         """One v2 shipment per package; a tracking number already on the order counts as done."""
-        accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
-        details: dict[str, str] = {}
-        for shipment in shipments:
-            try:
-                details[shipment.key] = self._push_shipment(shipment)
-                accepted.append(shipment.key)
-            except (DataError, UpstreamRejectedError) as exc:
-                rejected.append((shipment.key, str(exc)))
-        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+        return push_each(
+            shipments,
+            self._push_shipment,
+            key=lambda s: s.key,
+            refused=(DataError, UpstreamRejectedError),
+        )
 
     def _push_shipment(self, shipment: Shipment) -> str:
         order = f"order {shipment.order_number}"
@@ -256,24 +254,21 @@ class BigCommerceAdapter(HttpStoreAdapter):
             if existing.get("tracking_number") == shipment.tracking_number:
                 return str(existing["id"])
         products = self._all(f"{base}/products")
+        open_lines = [
+            OpenLine(str(p["id"]), str(p["id"]), p.get("sku"),
+                     int(p["quantity"]) - int(p.get("quantity_shipped") or 0), p)
+            for p in products
+        ]  # fmt: skip
+        takes = allocate(
+            shipment,
+            open_lines,
+            unmatched=lambda line: f"{order}: no line {line.line_id or 'with SKU ' + line.sku}",
+        )
         items: dict[int, int] = {}
-        addresses: set[int] = set()
-        for line in shipment.lines:
-            matches = [
-                p
-                for p in products
-                if (str(p["id"]) == line.line_id if line.line_id else p.get("sku") == line.sku)
-            ]
-            if not matches:
-                raise DataError(f"{order}: no line {line.line_id or 'with SKU ' + line.sku}")
-            wanted = line.quantity
-            for product in matches:
-                left = int(product["quantity"]) - int(product.get("quantity_shipped") or 0)
-                take = min(wanted, left - items.get(product["id"], 0))
-                if take > 0:
-                    items[product["id"]] = items.get(product["id"], 0) + take
-                    addresses.add(int(product["order_address_id"]))
-                    wanted -= take
+        for take in takes:
+            product_id = take.line.ref["id"]
+            items[product_id] = items.get(product_id, 0) + take.quantity
+        addresses = {int(take.line.ref["order_address_id"]) for take in takes}
         if not items:
             raise DataError(f"{order}: nothing left to ship (already shipped?)")
         if len(addresses) > 1:

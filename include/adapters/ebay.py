@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.oauth import OAuthClient, RefreshTokenGrant
-from adapters.paging_tokens import paginate_offset
+from adapters.paginators import OffsetPaginator
+from adapters.results import Rejected, push_each
 from dropstream.errors import (
-    AuthenticationError,
     ConfigurationError,
     DataError,
     UpstreamRejectedError,
@@ -35,10 +35,6 @@ BULK_QUANTITY = "sell/inventory/v1/bulk_update_price_quantity"
 ORDERS_PAGE = 200
 BULK_CAP = 25
 OPEN_STATUSES = "{NOT_STARTED|IN_PROGRESS}"
-
-
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
 
 
 class EbayAdapter(HttpStoreAdapter):
@@ -106,7 +102,7 @@ class EbayAdapter(HttpStoreAdapter):
             return list(body.get("orders") or []), int(total) if total is not None else None
 
         what = f"eBay orders of {self.connection_name!r}"
-        for raw in paginate_offset(page, limit=limit, what=what, key=lambda o: o.get("orderId")):
+        for raw in OffsetPaginator(what, limit, key=lambda o: o.get("orderId")).items(page):
             if raw.get("orderPaymentStatus") != "PAID":
                 continue  # getOrders also returns pending/refunded orders
             if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
@@ -120,18 +116,12 @@ class EbayAdapter(HttpStoreAdapter):
     # --- shipments --------------------------------------------------------------------------
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
         """One shipping fulfillment per package; a tracking number already there is done."""
-        accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
-        details: dict[str, str] = {}
-        for shipment in shipments:
-            try:
-                details[shipment.key] = self._push_one(shipment)
-                accepted.append(shipment.key)
-            except AuthenticationError:
-                raise
-            except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                rejected.append((shipment.key, str(exc)))
-        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+        return push_each(
+            shipments,
+            self._push_one,
+            key=lambda s: s.key,
+            refused=(ConfigurationError, UpstreamRejectedError),
+        )
 
     def _push_one(self, shipment: Shipment) -> str:
         if not shipment.order_id:

@@ -18,8 +18,10 @@ from urllib.parse import quote
 from adapters.amazon import listings
 from adapters.amazon.client import AmazonClient
 from adapters.amazon.mapping import carrier_fields, iso_time, parse_time, to_order
-from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy, paginate_cursor
+from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
+from adapters.paginators import CursorPaginator
+from adapters.results import PushResults, Rejected
 from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -32,10 +34,6 @@ LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
-
-
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
 
 
 class AmazonAdapter(HttpStoreAdapter):
@@ -133,7 +131,7 @@ class AmazonAdapter(HttpStoreAdapter):
             body = self.http.request("GET", ORDERS, params=query).json()
             return list(body.get("orders") or []), (body.get("pagination") or {}).get("nextToken")
 
-        for raw in paginate_cursor(page, what=f"Amazon orders of {self.connection_name!r}"):
+        for raw in CursorPaginator(f"Amazon orders of {self.connection_name!r}").items(page):
             if wanted(raw):
                 yield self.to_order(raw)
 
@@ -149,28 +147,24 @@ class AmazonAdapter(HttpStoreAdapter):
         by_order: dict[str, list[Shipment]] = defaultdict(list)
         for shipment in shipments:
             by_order[shipment.order_id].append(shipment)
-        outcome: dict[str, tuple[bool, str]] = {}
+        results = PushResults()
         for order_id, group in by_order.items():
             try:
                 order = self._order_with_packages(order_id, group[0])
+            except AuthenticationError:
+                raise
             except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                if isinstance(exc, AuthenticationError):
-                    raise
-                outcome |= {s.key: (False, str(exc)) for s in group}
+                for shipment in group:
+                    results.reject(shipment.key, str(exc))
                 continue
             for shipment in group:
                 try:
-                    outcome[shipment.key] = (True, self._confirm(order, shipment))
+                    results.accept(shipment.key, self._confirm(order, shipment))
                 except AuthenticationError:
                     raise
                 except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                    outcome[shipment.key] = (False, str(exc))
-        keys = [s.key for s in shipments]
-        return PushResult(
-            accepted=tuple(k for k in keys if outcome[k][0]),
-            rejected=tuple((k, outcome[k][1]) for k in keys if not outcome[k][0]),
-            details={k: outcome[k][1] for k in keys if outcome[k][0]},
-        )
+                    results.reject(shipment.key, str(exc))
+        return results.result(order=[s.key for s in shipments])
 
     def _order_with_packages(self, order_id: str, first: Shipment) -> dict[str, Any]:
         if not order_id:

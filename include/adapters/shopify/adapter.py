@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from adapters.base import ConnectionInfo, HttpStoreAdapter, paginate_cursor
+from adapters.base import ConnectionInfo, HttpStoreAdapter
+from adapters.paginators import CursorPaginator
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.fulfillments import push_shipments
@@ -128,7 +129,7 @@ class ShopifyAdapter(HttpStoreAdapter):
             info = orders["pageInfo"]
             return orders["nodes"], info["endCursor"] if info["hasNextPage"] else None
 
-        for raw in paginate_cursor(page, what=f"Shopify orders of {self.connection_name!r}"):
+        for raw in CursorPaginator(f"Shopify orders of {self.connection_name!r}").items(page):
             if wanted(raw):
                 yield self.to_order(self._with_all_lines(raw))
 
@@ -146,7 +147,7 @@ class ShopifyAdapter(HttpStoreAdapter):
         def from_first(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             return page(cursor or info["endCursor"])
 
-        lines = raw["lineItems"]["nodes"] + list(paginate_cursor(from_first, what=raw["name"]))
+        lines = raw["lineItems"]["nodes"] + list(CursorPaginator(raw["name"]).items(from_first))
         return {**raw, "lineItems": {"nodes": lines}}
 
     def to_order(self, raw: dict[str, Any]) -> Order:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.base import paginate_cursor
+from adapters.paginators import CursorPaginator
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.mapping import search_value
@@ -59,7 +59,7 @@ def lookup(
             return variants["nodes"], info["endCursor"] if info["hasNextPage"] else None
 
         wanted = set(chunk)
-        for variant in paginate_cursor(page, what="Shopify variants by SKU"):
+        for variant in CursorPaginator("Shopify variants by SKU").items(page):
             if variant["sku"] not in wanted:  # search is case-insensitive; SKUs are not
                 continue
             item = variant["inventoryItem"]

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from adapters.auth import HttpBasic, QueryStringKeys
 from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.paging import has_next_page, paginate_pages
+from adapters.paginators import PageNumberPaginator, has_next_page
 from adapters.woocommerce.client import API, WooClient
 from adapters.woocommerce.inventory import ProductRef, lookup, push_inventory
 from adapters.woocommerce.mapping import parse_time, query_time, to_order
@@ -135,7 +135,7 @@ class WooCommerceAdapter(HttpStoreAdapter):
                 return orders, more
 
             what = f"WooCommerce orders of {self.connection_name!r}"
-            for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
+            for raw in PageNumberPaginator(what, key=lambda o: o["id"]).items(page):
                 if raw["id"] in yielded or not wanted(raw):
                     continue
                 yielded.add(raw["id"])
