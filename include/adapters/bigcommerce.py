@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -22,6 +22,7 @@ from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.pacing import PacedHttpClient, WindowPacer
 from adapters.paginators import PageNumberPaginator
 from adapters.results import push_each
+from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     ConfigurationError,
     DataError,
@@ -187,16 +188,19 @@ class BigCommerceAdapter(HttpStoreAdapter):
         the two detail calls per order v2 requires (products, shipping addresses).
         """
         params = {
-            "min_date_modified": _query_time(since),
-            "max_date_modified": _query_time(until, round_up=True),
+            "min_date_modified": query_time(since, ISO_OFFSET),
+            "max_date_modified": query_time(until, ISO_OFFSET, round_up=True),
             "sort": "date_modified:asc",
         }
-        return self._orders(params, lambda raw: since <= parse_time(raw["date_modified"]) < until)
+        return self._orders(params, in_window(since, until, "date_modified", parse_time))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Awaiting-fulfillment orders created at or after ``created_since``."""
-        params = {"min_date_created": _query_time(created_since), "sort": "date_created:asc"}
-        return self._orders(params, lambda raw: parse_time(raw["date_created"]) >= created_since)
+        params = {
+            "min_date_created": query_time(created_since, ISO_OFFSET),
+            "sort": "date_created:asc",
+        }
+        return self._orders(params, created_at_or_after(created_since, "date_created", parse_time))
 
     def _orders(
         self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
@@ -331,11 +335,3 @@ def _blamed_items(body: Any, size: int) -> dict[int, str]:
         if len(parts) >= 2 and parts[0] == "items" and parts[1].isdigit() and int(parts[1]) < size:
             blamed[int(parts[1])] = str(message)
     return blamed
-
-
-def _query_time(value: datetime, *, round_up: bool = False) -> str:
-    """Whole-second ISO 8601 UTC for ``min/max_date_modified`` (widened; filtered exactly)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond:
-        value += timedelta(seconds=1)
-    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -19,6 +19,7 @@ from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.oauth import OAuthClient, RefreshTokenGrant
 from adapters.paginators import OffsetPaginator
 from adapters.results import Rejected, push_each
+from adapters.times import created_at_or_after, in_window, parse_iso
 from dropstream.errors import (
     ConfigurationError,
     DataError,
@@ -81,14 +82,12 @@ class EbayAdapter(HttpStoreAdapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
         # eBay's filter is inclusive at both ends: enforce [since, until) here.
-        return self._orders(
-            window, lambda raw: since <= parse_time(raw["lastModifiedDate"]) < until
-        )
+        return self._orders(window, in_window(since, until, "lastModifiedDate"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
             f"creationdate:[{ebay_time(created_since)}..]",
-            lambda raw: parse_time(raw["creationDate"]) >= created_since,
+            created_at_or_after(created_since, "creationDate"),
         )
 
     def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
@@ -181,10 +180,6 @@ class EbayAdapter(HttpStoreAdapter):
 
 
 # --- pure mapping ---------------------------------------------------------------------------
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def ebay_time(value: datetime, *, round_up: bool = False) -> str:
     """Millisecond UTC timestamp, as eBay filters want (rounded outward; we filter exactly)."""
     value = value.astimezone(UTC)
@@ -242,8 +237,8 @@ def to_order(raw: dict[str, Any]) -> Order:
         return Order(
             order_id=str(raw["orderId"]),
             number=str(raw["orderId"]),
-            created_at=parse_time(raw["creationDate"]),
-            updated_at=parse_time(raw["lastModifiedDate"]),
+            created_at=parse_iso(raw["creationDate"]),
+            updated_at=parse_iso(raw["lastModifiedDate"]),
             ship_to=to_address(ship_to),
             lines=tuple(lines),
             email=ship_to.get("email") or "",

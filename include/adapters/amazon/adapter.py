@@ -17,11 +17,12 @@ from urllib.parse import quote
 
 from adapters.amazon import listings
 from adapters.amazon.client import AmazonClient
-from adapters.amazon.mapping import carrier_fields, iso_time, parse_time, to_order
+from adapters.amazon.mapping import carrier_fields, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
 from adapters.paginators import CursorPaginator
 from adapters.results import PushResults, Rejected
+from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -101,16 +102,16 @@ class AmazonAdapter(HttpStoreAdapter):
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         window = {
-            "lastUpdatedAfter": iso_time(since),
-            "lastUpdatedBefore": iso_time(until, round_up=True),
+            "lastUpdatedAfter": query_time(since, ISO_Z),
+            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
         }
         # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(window, lambda raw: since <= parse_time(raw["lastUpdatedTime"]) < until)
+        return self._orders(window, in_window(since, until, "lastUpdatedTime"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
-            {"createdAfter": iso_time(created_since)},
-            lambda raw: parse_time(raw["createdTime"]) >= created_since,
+            {"createdAfter": query_time(created_since, ISO_Z)},
+            created_at_or_after(created_since, "createdTime"),
         )
 
     def _orders(
@@ -195,7 +196,7 @@ class AmazonAdapter(HttpStoreAdapter):
             "packageReferenceId": reference,
             **carrier_fields(shipment.carrier),
             "trackingNumber": shipment.tracking_number,
-            "shipDate": iso_time(shipment.shipped_at or datetime.now(UTC)),
+            "shipDate": query_time(shipment.shipped_at or datetime.now(UTC), ISO_Z),
             "orderItems": items,
         }
         if shipment.service:

@@ -12,7 +12,8 @@ from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.fulfillments import push_shipments
 from adapters.shopify.inventory import lookup, push_inventory
-from adapters.shopify.mapping import parse_time, search_time, to_order
+from adapters.shopify.mapping import to_order
+from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import AuthenticationError, ConfigurationError, NotFoundError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 
@@ -107,15 +108,15 @@ class ShopifyAdapter(HttpStoreAdapter):
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         search = (
-            f"updated_at:>='{search_time(since)}' "
-            f"updated_at:<'{search_time(until, round_up=True)}' {OPEN_ORDERS}"
+            f"updated_at:>='{query_time(since, ISO_Z)}' "
+            f"updated_at:<'{query_time(until, ISO_Z, round_up=True)}' {OPEN_ORDERS}"
         )
         # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(search, lambda raw: since <= parse_time(raw["updatedAt"]) < until)
+        return self._orders(search, in_window(since, until, "updatedAt"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
-        search = f"created_at:>='{search_time(created_since)}' {OPEN_ORDERS}"
-        return self._orders(search, lambda raw: parse_time(raw["createdAt"]) >= created_since)
+        search = f"created_at:>='{query_time(created_since, ISO_Z)}' {OPEN_ORDERS}"
+        return self._orders(search, created_at_or_after(created_since, "createdAt"))
 
     def _orders(self, search: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
         def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 from adapters.auth import HttpBasic, QueryStringKeys
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.paginators import PageNumberPaginator, has_next_page
+from adapters.times import ISO_NAIVE, created_at_or_after, in_window, query_time
 from adapters.woocommerce.client import API, WooClient
 from adapters.woocommerce.inventory import ProductRef, lookup, push_inventory
-from adapters.woocommerce.mapping import parse_time, query_time, to_order
+from adapters.woocommerce.mapping import to_order
 from adapters.woocommerce.tracking import MODES, TrackingMode, push_shipments
 from dropstream.errors import ConfigurationError, DataError, TransientError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
@@ -89,18 +90,16 @@ class WooCommerceAdapter(HttpStoreAdapter):
         widened by a second and the window applied exactly here.
         """
         window = {
-            "modified_after": query_time(since, shift=-1),
-            "modified_before": query_time(until, round_up=True),
+            "modified_after": query_time(since, ISO_NAIVE, shift=-1),
+            "modified_before": query_time(until, ISO_NAIVE, round_up=True),
         }
-        return self._orders(
-            window, lambda raw: since <= parse_time(raw["date_modified_gmt"]) < until
-        )
+        return self._orders(window, in_window(since, until, "date_modified_gmt"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Processing orders created at or after ``created_since`` (``after`` is exclusive)."""
         return self._orders(
-            {"after": query_time(created_since, shift=-1)},
-            lambda raw: parse_time(raw["date_created_gmt"]) >= created_since,
+            {"after": query_time(created_since, ISO_NAIVE, shift=-1)},
+            created_at_or_after(created_since, "date_created_gmt"),
         )
 
     def _orders(
