@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -190,8 +190,46 @@ def redact_text(error: object) -> str:
     return _QUERY.sub("?…", str(error))
 
 
+class Pacer(Protocol):
+    """Slows a client down before the platform has to (``adapters.pacing``)."""
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        """Before each send: sleep while the platform's quota is spent."""
+
+    def observe(self, response: requests.Response) -> None:
+        """After each answer: learn the quota left from it."""
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        """On a 429: seconds until the quota is back (None: unknown)."""
+
+
+class TokenAuth(Protocol):
+    """A refreshing credential sent in a header (``adapters.oauth.BearerToken``)."""
+
+    header: str
+
+    def value(self) -> str:
+        """The header's value now (a cached token, refreshed when about to expire)."""
+
+    def refused(self, response: requests.Response) -> bool:
+        """Does this answer say the token (not a permission) is bad?"""
+
+    def invalidate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _TokenRefused(AuthenticationError):
+    """The platform refused the access token: refresh it once and try again."""
+
+
 class HttpClient:
-    """requests.Session with timeouts, retries and status -> DropStream error mapping."""
+    """requests.Session with timeouts, retries and status -> DropStream error mapping.
+
+    Cross-cutting concerns are objects handed in, in any combination: ``pacer`` (a rate
+    limit kept ahead of), ``token`` (a refreshing credential; refused once, it is refreshed
+    and the request sent again). Static credentials ride on the session (``adapters.auth``).
+    """
 
     def __init__(
         self,
@@ -205,8 +243,13 @@ class HttpClient:
         timeout: tuple[float, float] = (10.0, 60.0),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pacer: Pacer | None = None,
+        token: TokenAuth | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.pacer = pacer
+        self.token = token
+        self._may_refresh = True
         self.platform = platform
         self.connection_name = connection_name
         self.conn_id = conn_id
@@ -233,6 +276,26 @@ class HttpClient:
         inspect: Callable[[requests.Response], None] | None = None,
     ) -> requests.Response:
         """Send one logical request, retrying TransientErrors (``inspect`` may raise them too)."""
+        try:
+            return self._request(method, path, json, params, before_send, inspect)
+        except _TokenRefused:
+            assert self.token is not None
+            self.token.invalidate()
+            self._may_refresh = False
+            try:
+                return self._request(method, path, json, params, before_send, inspect)
+            finally:
+                self._may_refresh = True
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        before_send: Callable[[], None] | None,
+        inspect: Callable[[requests.Response], None] | None,
+    ) -> requests.Response:
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
@@ -244,6 +307,10 @@ class HttpClient:
         )
         for attempt in retrying:
             with attempt:
+                if self.pacer is not None:
+                    self.pacer.wait(self.sleep)
+                if self.token is not None:
+                    self.session.headers[self.token.header] = self.token.value()
                 if before_send is not None:
                     before_send()
                 response = self._send_once(method, url, json=json, params=params)
@@ -270,6 +337,10 @@ class HttpClient:
     def raise_for_status(self, response: requests.Response) -> None:
         """Map an HTTP error status onto the exception tree (2xx/3xx pass)."""
         status = response.status_code
+        if self.pacer is not None:
+            self.pacer.observe(response)
+        if self.token is not None and self._may_refresh and self.token.refused(response):
+            raise _TokenRefused(f"{self.where}: access token refused ({status})")
         if status < 400:
             return
         body = response.text[:300]
@@ -290,7 +361,9 @@ class HttpClient:
                 f"version in Airflow Connection {conn!r}"
             )
         if status == 429:
+            paced = self.pacer.retry_after(response) if self.pacer is not None else None
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = paced if retry_after is None else retry_after
             raise RateLimitedError(f"{where} is rate limiting us (429)", retry_after=retry_after)
         if status == 408 or status >= 500:
             raise TransientError(f"{where} is unavailable ({status}): {body}")
@@ -305,6 +378,8 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+        if self.token is not None:
+            self.token.close()
 
 
 class HttpStoreAdapter(StoreAdapter):

@@ -18,8 +18,8 @@ import requests
 
 from adapters.allocation import OpenLine, allocate
 from adapters.auth import HeaderToken
-from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.pacing import PacedHttpClient, WindowPacer
+from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.pacing import WindowPacer
 from adapters.paginators import PageNumberPaginator
 from adapters.results import push_each
 from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
@@ -54,7 +54,7 @@ CARRIERS = {
 }
 
 
-class BigCommerceClient(PacedHttpClient):
+class BigCommerceClient(HttpClient):
     """JSON with exact money; 204 is an empty answer; 422 bodies kept for per-item errors."""
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -65,7 +65,8 @@ class BigCommerceClient(PacedHttpClient):
 
     def raise_for_status(self, response: requests.Response) -> None:
         if response.status_code == 422:
-            self.pacer.observe(response)
+            if self.pacer is not None:
+                self.pacer.observe(response)
             raise Rejected422(
                 f"{self.where} rejected the request (422): {response.text[:300]}", _json(response)
             )

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.oauth import OAuthClient, RefreshTokenGrant
+from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.oauth import BearerToken, RefreshTokenGrant
 from adapters.paginators import OffsetPaginator
 from adapters.results import Rejected, push_each
 from adapters.times import created_at_or_after, in_window, parse_iso
@@ -43,7 +43,7 @@ class EbayAdapter(HttpStoreAdapter):
 
     platform: ClassVar[str] = "ebay"
 
-    def build_client(self, conn: ConnectionInfo) -> OAuthClient:
+    def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
         if not (conn.login and conn.password and refresh_token):
             raise ConfigurationError(
@@ -62,14 +62,14 @@ class EbayAdapter(HttpStoreAdapter):
             where=f"eBay store for connection {self.connection_name!r}",
             conn_id=conn.conn_id,
         )
-        return OAuthClient(
+        return HttpClient(
             base,
             platform=self.platform,
             connection_name=self.connection_name,
             conn_id=conn.conn_id,
             credential_hint="OAuth user token",
             retry=self.retry_policy,
-            grant=grant,
+            token=BearerToken(grant),
         )
 
     # --- connection check -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.amazon import listings
-from adapters.amazon.client import AmazonClient
+from adapters.amazon.client import AmazonClient, lwa_token
 from adapters.amazon.mapping import carrier_fields, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
@@ -69,7 +69,7 @@ class AmazonAdapter(HttpStoreAdapter):
             conn_id=conn.conn_id,
             credential_hint="LWA credentials",
             retry=self.retry_policy,
-            grant=grant,
+            token=lwa_token(grant),
         )
 
     @property
