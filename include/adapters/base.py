@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -87,7 +87,8 @@ class StoreAdapter(ABC):
 
 # --- Shared HTTP client -------------------------------------------------------------------------
 # One place decides timeouts, connection reuse, retry policy and how HTTP failures map onto the
-# exception tree; platforms add their quirks through ``before_send`` / ``inspect`` callbacks.
+# exception tree; platforms add pacing and auth as objects (``pacer``, ``token``) and their error
+# quirks by overriding ``raise_for_status``.
 
 log = logging.getLogger(__name__)
 
@@ -273,17 +274,17 @@ class HttpClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         before_send: Callable[[], None] | None = None,
-        inspect: Callable[[requests.Response], None] | None = None,
     ) -> requests.Response:
-        """Send one logical request, retrying TransientErrors (``inspect`` may raise them too)."""
+        """Send one logical request, retrying TransientErrors (``before_send`` runs before each
+        attempt: the platform's own pacing)."""
         try:
-            return self._request(method, path, json, params, before_send, inspect)
+            return self._request(method, path, json, params, before_send)
         except _TokenRefused:
             assert self.token is not None
             self.token.invalidate()
             self._may_refresh = False
             try:
-                return self._request(method, path, json, params, before_send, inspect)
+                return self._request(method, path, json, params, before_send)
             finally:
                 self._may_refresh = True
 
@@ -294,7 +295,6 @@ class HttpClient:
         json: Any,
         params: Mapping[str, Any] | None,
         before_send: Callable[[], None] | None,
-        inspect: Callable[[requests.Response], None] | None,
     ) -> requests.Response:
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
@@ -315,8 +315,6 @@ class HttpClient:
                     before_send()
                 response = self._send_once(method, url, json=json, params=params)
                 self.raise_for_status(response)
-                if inspect is not None:
-                    inspect(response)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -382,8 +380,12 @@ class HttpClient:
             self.token.close()
 
 
-class HttpStoreAdapter(StoreAdapter):
-    """A StoreAdapter over one HttpClient, built lazily from the Airflow Connection."""
+ClientT = TypeVar("ClientT", bound=HttpClient)
+
+
+class HttpStoreAdapter(StoreAdapter, Generic[ClientT]):
+    """A StoreAdapter over one HttpClient (of type ``ClientT``), built lazily from the Airflow
+    Connection."""
 
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
@@ -392,7 +394,7 @@ class HttpStoreAdapter(StoreAdapter):
     ) -> None:
         super().__init__(conn_id, options, connection_name=connection_name)
         self._conn: ConnectionInfo | None = None
-        self._http: HttpClient | None = None
+        self._http: ClientT | None = None
 
     @property
     def conn(self) -> ConnectionInfo:
@@ -402,13 +404,18 @@ class HttpStoreAdapter(StoreAdapter):
         return self._conn
 
     @property
-    def http(self) -> HttpClient:
+    def http(self) -> ClientT:
         if self._http is None:
             self._http = self.build_client(self.conn)
         return self._http
 
+    @property
+    def client(self) -> ClientT:
+        """The platform's client (``http`` under the name the adapters read best with)."""
+        return self.http
+
     @abstractmethod
-    def build_client(self, conn: ConnectionInfo) -> HttpClient:
+    def build_client(self, conn: ConnectionInfo) -> ClientT:
         """Build the HttpClient (base URL, auth headers) from the Airflow Connection."""
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ from adapters.auth import HeaderToken
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
 from adapters.pacing import WindowPacer
 from adapters.paginators import PageNumberPaginator
-from adapters.results import push_each
+from adapters.results import Refusal, push_each, resubmit_without_blamed
 from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     ConfigurationError,
@@ -146,7 +146,7 @@ def _address(raw: dict[str, Any]) -> Address:
     )
 
 
-class BigCommerceAdapter(HttpStoreAdapter):
+class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
     """A BigCommerce store."""
 
     platform: ClassVar[str] = "bigcommerce"
@@ -170,12 +170,6 @@ class BigCommerceAdapter(HttpStoreAdapter):
             ),
         )
         HeaderToken("X-Auth-Token", conn.password).apply(client.session)
-        return client
-
-    @property
-    def client(self) -> BigCommerceClient:
-        client = self.http
-        assert isinstance(client, BigCommerceClient)
         return client
 
     def test_connection(self) -> None:
@@ -301,29 +295,23 @@ class BigCommerceAdapter(HttpStoreAdapter):
         skus = list(wanted)
         accepted: list[str] = []
         rejected: list[tuple[str, str]] = []
+
+        def submit(batch: list[str]) -> Refusal | None:
+            items = [{"location_id": location, "sku": s, "quantity": wanted[s]} for s in batch]
+            try:
+                self.client.call(
+                    "PUT",
+                    "v3/inventory/adjustments/absolute",
+                    json={"reason": "DropStream warehouse sync", "items": items},
+                )
+            except Rejected422 as exc:
+                return Refusal(f"not applied: {exc}", _blamed_items(exc.body, len(batch)))
+            return None
+
         for start in range(0, len(skus), ADJUST_MAX):
-            batch = skus[start : start + ADJUST_MAX]
-            for attempt in range(2):
-                items = [{"location_id": location, "sku": s, "quantity": wanted[s]} for s in batch]
-                try:
-                    self.client.call(
-                        "PUT",
-                        "v3/inventory/adjustments/absolute",
-                        json={"reason": "DropStream warehouse sync", "items": items},
-                    )
-                except Rejected422 as exc:
-                    blamed = _blamed_items(exc.body, len(batch))
-                    if attempt or not blamed:
-                        reason = f"not applied: {exc}"
-                        rejected += [(s, blamed.get(i, reason)) for i, s in enumerate(batch)]
-                        break
-                    rejected += [(batch[i], why) for i, why in sorted(blamed.items())]
-                    batch = [s for i, s in enumerate(batch) if i not in blamed]
-                    if not batch:
-                        break
-                    continue
-                accepted += batch
-                break
+            ok, refused = resubmit_without_blamed(skus[start : start + ADJUST_MAX], submit)
+            accepted += ok
+            rejected += refused
         return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
 
 

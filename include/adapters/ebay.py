@@ -38,7 +38,7 @@ BULK_CAP = 25
 OPEN_STATUSES = "{NOT_STARTED|IN_PROGRESS}"
 
 
-class EbayAdapter(HttpStoreAdapter):
+class EbayAdapter(HttpStoreAdapter[HttpClient]):
     """An eBay seller account over the Sell APIs with an OAuth2 user refresh token."""
 
     platform: ClassVar[str] = "ebay"

@@ -7,12 +7,13 @@ concerns every item: an ``AuthenticationError`` (wrong or expired credentials) a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dropstream.errors import AuthenticationError
 from dropstream.models import PushResult
 
-__all__ = ["PushResults", "Rejected", "push_each"]
+__all__ = ["PushResults", "Refusal", "Rejected", "push_each", "resubmit_without_blamed"]
 
 T = TypeVar("T")
 
@@ -65,3 +66,43 @@ def push_each(
         else:
             results.accept(key(item), detail)
     return results.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A batch the store applied none of: the items it blamed (index -> why), and why for the
+    rest (items it did not blame are not applied either)."""
+
+    reason: str
+    blamed: dict[int, str] = field(default_factory=dict)
+
+
+def resubmit_without_blamed(
+    batch: list[str],
+    submit: Callable[[list[str]], Refusal | None],
+    *,
+    twice: str = "",
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Submit ``batch``; if the store refuses it blaming some items, reject those and submit
+    the rest once more. Returns (accepted keys, rejected (key, reason)).
+
+    A refusal that blames nothing rejects the whole batch with its reason. After a second
+    refusal the blamed items get their reasons and the others ``twice`` if given, else the
+    refusal's reason.
+    """
+    rejected: list[tuple[str, str]] = []
+    for attempt in range(2):
+        refusal = submit(batch)
+        if refusal is None:
+            return batch, rejected
+        why = refusal.blamed
+        if attempt and twice and why:
+            rest = [(key, twice) for i, key in enumerate(batch) if i not in why]
+            return [], rejected + [(batch[i], reason) for i, reason in sorted(why.items())] + rest
+        if attempt or not why:
+            return [], rejected + [(key, why.get(i, refusal.reason)) for i, key in enumerate(batch)]
+        rejected += [(batch[i], why) for i, why in sorted(refusal.blamed.items())]
+        batch = [key for i, key in enumerate(batch) if i not in refusal.blamed]
+        if not batch:
+            return [], rejected
+    raise AssertionError("unreachable: the second attempt returns")  # pragma: no cover

@@ -37,7 +37,7 @@ ORDERS_PAGE = 100
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
 
 
-class AmazonAdapter(HttpStoreAdapter):
+class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     """An Amazon seller account (one marketplace) over the Selling Partner API."""
 
     platform: ClassVar[str] = "amazon"

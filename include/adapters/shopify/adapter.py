@@ -35,7 +35,7 @@ REQUIRED_SCOPES: tuple[tuple[str, ...], ...] = (
 )
 
 
-class ShopifyAdapter(HttpStoreAdapter):
+class ShopifyAdapter(HttpStoreAdapter[ShopifyClient]):
     """A Shopify store over the Admin GraphQL API.
 
     Airflow Connection: ``host`` = shop URL, ``password`` = Admin API access token,
@@ -64,12 +64,6 @@ class ShopifyAdapter(HttpStoreAdapter):
             retry=self.retry_policy,
             api_version=str(conn.extra.get("api_version") or DEFAULT_API_VERSION),
         )
-
-    @property
-    def client(self) -> ShopifyClient:
-        client = self.http
-        assert isinstance(client, ShopifyClient)
-        return client
 
     # --- connection check -------------------------------------------------------------------
     def test_connection(self) -> None:

@@ -24,7 +24,7 @@ PER_PAGE = 100  # REST v3 maximum (more: 400 rest_invalid_param)
 RESTARTS = 3  # re-reads when the result set shifts under us while paging
 
 
-class WooCommerceAdapter(HttpStoreAdapter):
+class WooCommerceAdapter(HttpStoreAdapter[WooClient]):
     """A WooCommerce store over REST v3.
 
     Airflow Connection: ``host`` = site URL, ``login`` = consumer key, ``password`` = consumer
@@ -58,12 +58,6 @@ class WooCommerceAdapter(HttpStoreAdapter):
             QueryStringKeys(pairs).apply(client.session)
         else:
             HttpBasic(conn.login, conn.password).apply(client.session)
-        return client
-
-    @property
-    def client(self) -> WooClient:
-        client = self.http
-        assert isinstance(client, WooClient)
         return client
 
     @property
