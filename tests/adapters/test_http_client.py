@@ -1,4 +1,4 @@
-"""The shared HttpClient composes a pacer and a refreshing token (include/adapters/base.py)."""
+"""The shared HttpClient composes a pacer and a refreshing token (adapters/http_client.py)."""
 
 from __future__ import annotations
 
