@@ -12,7 +12,9 @@ parameter or body field the API does not define is a 400 naming it (errorId 2004
 Rate limits: eBay documents daily call quotas per application (getOrders, createShippingFulfillment
 and bulkUpdatePriceQuantity each have their own) and no per-second rate; each resource here has a
 token bucket holding a day's quota (``daily_quota``) that refills over the day, so a runaway loop
-is answered 429 (errorId 2001) like the real quota, and a normal run never is.
+is answered 429 (errorId 2001) like the real quota, and a normal run never is. The default of
+100,000 calls a day per resource is a placeholder, not checked against eBay's published call
+limits (they depend on the application's tier): confirm before relying on it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A strict local emulator of the WooCommerce REST API v3 (+ Shipment Tracking), and its fixture.
+"""A strict local emulator of the WooCommerce REST API v3 (+ Shipment Tracking).
 
 Follows WordPress/WooCommerce behaviour: HTTP Basic (or ``consumer_key``/``consumer_secret``
 query parameters) with WooCommerce's 401 bodies; ``per_page`` 1..100 else 400
@@ -8,7 +8,8 @@ end is 400 ``rest_post_invalid_page_number``; ``modified_after``/``modified_befo
 comma-separated, case-insensitive (MySQL collation) and also matching variations; batch calls
 capped at 100 objects (413); unknown routes *and wrong methods* are 404 ``rest_no_route``
 (WordPress has no 405). The Shipment Tracking routes exist only when ``tracking_extension`` is
-true.
+true. WooCommerce documents no rate limit (hosts and WAFs answer 429/503 with ``Retry-After``):
+``throttle_next`` injects those; nothing is metered. Unknown query parameters are not refused yet.
 """
 
 from __future__ import annotations
