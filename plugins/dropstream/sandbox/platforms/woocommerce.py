@@ -9,7 +9,9 @@ comma-separated, case-insensitive (MySQL collation) and also matching variations
 capped at 100 objects (413); unknown routes *and wrong methods* are 404 ``rest_no_route``
 (WordPress has no 405). The Shipment Tracking routes exist only when ``tracking_extension`` is
 true. WooCommerce documents no rate limit (hosts and WAFs answer 429/503 with ``Retry-After``):
-``throttle_next`` injects those; nothing is metered. Unknown query parameters are not refused yet.
+``throttle_next`` injects those; nothing is metered. WordPress's REST API ignores query
+parameters a route does not define (it refuses invalid values of those it does), and so does this
+emulator.
 """
 
 from __future__ import annotations
