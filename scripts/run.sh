@@ -69,9 +69,10 @@ if [ "$DEMO" != "0" ]; then
     > "$AIRFLOW_HOME/sandbox.log" 2>&1 &
   sandbox_pid=$!
 fi
+login=$(python -c "import json,sys; d=json.load(open(sys.argv[1])); print(', '.join(f'{u} / {p}' for u,p in d.items()))" "$passwords" 2>/dev/null || echo "see $passwords")
 echo
 echo "DropStream is running:  $BASE_URL"
-echo "Login:                  $(python -c "import json,sys; d=json.load(open(sys.argv[1])); print(', '.join(f'{u} / {p}' for u,p in d.items()))" "$passwords" 2>/dev/null || echo "see $passwords")"
+echo "Login:                  $login"
 echo "Add a connection:       DAGs → dropstream_setup → Trigger (the form)"
 if [ "$DEMO" != "0" ]; then
   echo "Sandbox (demo data):    http://127.0.0.1:$SHOP_PORT/   (a demo Shopify store and a simulated 3PL)"

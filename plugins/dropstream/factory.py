@@ -7,7 +7,10 @@ from functools import partial
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
+from dropstream.alerts.callbacks import on_task_failure
 from dropstream.spec import FLOWS, ConnectionSpec
 from dropstream.tasks import run_step
 
@@ -76,6 +79,31 @@ def doc_md(spec: ConnectionSpec, flow: str) -> str:
     )
 
 
+def overdue_alert(spec: ConnectionSpec) -> DeadlineAlert:
+    """Alert when an orders run has not succeeded twice the interval after its logical date.
+
+    Airflow keeps a run's deadline until the run succeeds, so a failed or stuck run misses it;
+    the callback runs on a worker (``SyncCallback``) and tells ``alerts.emails`` once per
+    outage (``dropstream.alerts.callbacks.orders_overdue``).
+    """
+    interval = spec.interval("orders")
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=2 * interval,
+        callback=SyncCallback(
+            "dropstream.alerts.callbacks.orders_overdue",
+            kwargs={
+                "connection": spec.name,
+                "merchant": spec.merchant,
+                "emails": list(spec.alerts.emails),
+                "apprise_tags": list(spec.alerts.apprise_tags),
+                "interval_seconds": int(interval.total_seconds()),
+            },
+        ),
+        name=f"{spec.name}: no successful orders run",
+    )
+
+
 def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
     """One flow of one connection as a DAG: extract >> transform >> load."""
     with DAG(
@@ -85,7 +113,9 @@ def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=True,
-        default_args=DEFAULT_ARGS,
+        # Called once, after a task's last retry: one alert per failing flow (dropstream.alerts).
+        default_args={**DEFAULT_ARGS, "on_failure_callback": partial(on_task_failure, spec)},
+        deadline=overdue_alert(spec) if flow == "orders" and spec.alerts.wanted else None,
         tags=[
             "dropstream",
             f"merchant:{spec.merchant}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import (
@@ -182,6 +182,47 @@ class Rules(_Strict):
         return value
 
 
+#: A recipient address: something@domain.tld (the SMTP server has the last word).
+EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+APPRISE_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class Alerts(_Strict):
+    """Who hears about trouble with the connection, and when a held order counts as trouble
+    (see ``dropstream.alerts`` and docs/operations.md)."""
+
+    emails: list[str] = Field(default_factory=list)
+    #: Tags of the Apprise services (Slack, Teams, …) in the Airflow Connection
+    #: ``dropstream_apprise`` that hear about this connection. The services' URLs hold tokens:
+    #: they live in that Connection, never in the spec.
+    apprise_tags: list[str] = Field(default_factory=list)
+    #: A held order is reported once it has waited this long for a person.
+    held_hours: float = Field(default=4, gt=0, le=24 * 30)
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not EMAIL.match(v)]
+        if bad:
+            listed = ", ".join(repr(b) for b in bad)
+            raise ValueError(f"{listed}: not e-mail addresses (expected e.g. ops@acme.example)")
+        return list(dict.fromkeys(value))
+
+    @field_validator("apprise_tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not APPRISE_TAG.match(t)]
+        if bad:
+            listed = ", ".join(repr(b) for b in bad)
+            raise ValueError(f"{listed}: a tag is letters, digits, '-', '_' or '.' (e.g. ops)")
+        return list(dict.fromkeys(value))
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone is to be told at all."""
+        return bool(self.emails or self.apprise_tags)
+
+
 class Schedules(_Strict):
     orders: str | None = None
     inventory: str | None = None
@@ -197,6 +238,7 @@ class ConnectionSpec(_Strict):
     warehouse: WarehouseSpec
     rules: Rules = Field(default_factory=Rules)
     schedules: Schedules = Field(default_factory=Schedules)
+    alerts: Alerts = Field(default_factory=Alerts)
     tags: list[str] = Field(default_factory=list)  # extra DAG tags, e.g. "sandbox"
     start_date: datetime
 
@@ -234,6 +276,17 @@ class ConnectionSpec(_Strict):
             return str(explicit)
         period = PERIODS[flow]
         return offset_schedule(period, schedule_offset(self.name, flow, period))
+
+    def interval(self, flow: str) -> timedelta:
+        """The longest gap between two runs of ``flow`` (its period for the default cadence)."""
+        explicit = getattr(self.schedules, flow)
+        if not explicit:
+            return timedelta(seconds=PERIODS[flow])
+        from croniter import croniter
+
+        fires = croniter(str(explicit), self.start_date)
+        times = [fires.get_next(datetime) for _ in range(50)]
+        return max(b - a for a, b in zip(times, times[1:], strict=False))
 
     def dag_id(self, flow: str) -> str:
         return dag_id(self.name, flow)

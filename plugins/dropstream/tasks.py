@@ -63,12 +63,34 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
     except ConfigurationError as exc:
         log.error("connection %s, %s %s: %s", spec.name, flow, step_name, exc)
         raise AirflowFailException(f"connection {spec.name!r}: {exc}") from exc
+    _sweep_alerts(flow, step_name, spec)
     parts = ", ".join(f"{k}={_short(v)}" for k, v in summary.items())
     log.info("connection %s %s %s: %s", spec.name, flow, step_name, parts)
     if step_name == "load":
         log.info("%s", run_summary(spec, flow, context, summary))
         _note_the_run(flow, context, summary)
     return summary
+
+
+def _sweep_alerts(flow: str, step_name: str, spec: ConnectionSpec) -> None:
+    """Tell the connection's alert recipients about new trouble the ledger shows; never fail
+    the step over it."""
+    if not spec.alerts.wanted:
+        return
+    from dropstream.alerts.sweep import sweep
+    from dropstream.ledger import Ledger
+
+    ledger = Ledger()
+    try:
+        folder = None
+        if flow in {"inventory", "tracking"}:
+            found = shared_folder(spec, "inventory" if flow == "inventory" else "shipments")
+            folder = (found.path, found.key)
+        sweep(spec, ledger, flow, step_name, datetime.now(UTC), folder=folder)
+    except Exception as exc:  # noqa: BLE001 - the step's work is done; alerts retry next run
+        log.warning("connection %s: alerts not swept (%s: %s)", spec.name, type(exc).__name__, exc)
+    finally:
+        ledger.close()
 
 
 def _note_the_run(flow: str, context: dict[str, Any], loaded: dict[str, Any]) -> None:

@@ -120,7 +120,8 @@ def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProduc
     product = None
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while "DropStream is running:" not in output_path.read_text(errors="replace"):
+        # The "Logs:" line is the last of the start-up banner: wait for all of it.
+        while "\nLogs:" not in output_path.read_text(errors="replace"):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"make run did not start:\n{output_path.read_text()[-4000:]}")
             time.sleep(1)

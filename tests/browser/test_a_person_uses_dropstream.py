@@ -30,12 +30,7 @@ from tests.servers._emulator import running
 from tests.servers.woocommerce import WooCommerceEmulator
 from tests.setup.test_setup_dag import assert_no_secret_anywhere
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.sshd,
-    pytest.mark.browser,
-    pytest.mark.xdist_group("browser"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.browser]
 
 SETUP = "dropstream_setup"
 SECTIONS = {name: p.schema["section"] for name, p in setup_params([], PLATFORMS).items()}
@@ -373,6 +368,20 @@ def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     assert first  # the scheduled run is one of the four that sent them
 
 
+def _demo_progress(make_run: Any) -> str:
+    """What the demo got to: sandbox figures and each demo DAG's run states."""
+    s = make_run.sandbox()
+    states = {
+        flow: sorted(r["state"] for r in runs(make_run, f"dropstream__demo__{flow}"))
+        for flow in FLOWS
+    }
+    return (
+        f"{len(s['warehouse']['received_files'])} order files, "
+        f"{sum(bool(o['fulfillments']) for o in s['store']['orders'])} fulfilled orders, "
+        f"{sum(bool(q) for q in s['store']['stock'].values())} SKUs in stock; runs {states}"
+    )
+
+
 def test_the_demo_connection_runs_green_with_readable_notes(person, make_run):
     """The sandbox `make run` starts: order files, fulfillments with tracking, stock moved."""
     state = wait(
@@ -385,6 +394,7 @@ def test_the_demo_connection_runs_green_with_readable_notes(person, make_run):
         480,
         "the demo: an order file, a fulfillment with tracking and a stock change",
         every=5,
+        seen=lambda: _demo_progress(make_run),
     )
     fulfilled = [o for o in state["store"]["orders"] if o["fulfillments"]]
     assert all(f["number"] for o in fulfilled for f in o["fulfillments"])

@@ -139,13 +139,15 @@ class Choice(str):
     label: str
 
 
-def wait(check: Any, timeout: float, what: str, every: float = 1.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+def wait(check: Any, timeout: float, what: str, every: float = 1.0, seen: Any = None) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` and, when given,
+    what ``seen()`` says was there instead."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout:.0f} s")
+            instead = f"; seen instead: {seen()}" if seen else ""
+            raise AssertionError(f"{what}: not seen within {timeout:.0f} s{instead}")
         time.sleep(every)

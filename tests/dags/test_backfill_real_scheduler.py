@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.ledgers import migrated
 from tests.servers.airflow_scheduler import AirflowScheduler, running_scheduler
 from tests.servers.shopify import shopify_connection_json
 from tests.specs import spec_dict
@@ -91,6 +92,8 @@ def wait_for_runs(api: Any, dag_id: str, at_least: int, scheduler: AirflowSchedu
         time.sleep(3)
 
 
+# Two phases of runs; each fails the test itself, with the run states, after TIMEOUT.
+@pytest.mark.timeout(2 * TIMEOUT + 600)
 def test_backfills_beside_scheduled_and_manual_runs(
     airflow_api_server, sftp_server, shopify_emulator, postgres_url, tmp_path_factory, monkeypatch
 ):
@@ -111,7 +114,7 @@ def test_backfills_beside_scheduled_and_manual_runs(
     if response.status_code == 404:
         response = api.call("POST", "/variables", json=body)
     assert response.status_code in (200, 201), response.text
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", postgres_url)
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", migrated(postgres_url))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shop)
     )

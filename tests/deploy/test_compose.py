@@ -181,3 +181,14 @@ def test_the_image_is_airflow_3_3_2_with_the_run_time_requirements_and_constrain
         if line.startswith("apache-airflow==")
     )  # fmt: skip
     assert airflow_pin == "apache-airflow==3.3.2"
+
+
+def test_the_sandbox_never_starts_in_production(compose: dict[str, Any]):
+    """The demo store and simulated 3PL belong to `make run` only: no service starts them, runs
+    `scripts/run.sh`, or registers the demo connection."""
+    for name, service in compose["services"].items():
+        text = yaml.safe_dump({k: service.get(k) for k in ("command", "entrypoint", "environment")})
+        for needle in ("dropstream.sandbox", "run.sh", "standalone", "register-demo"):
+            assert needle not in text, f"service {name} mentions {needle}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "dropstream.sandbox" not in dockerfile and "run.sh" not in dockerfile

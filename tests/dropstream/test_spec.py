@@ -232,3 +232,32 @@ def test_offsets_do_not_depend_on_the_process_hash_seed():
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert done.stdout.strip() == parse_spec("acme", spec_dict()).schedule("orders")
+
+
+def test_alerts_default_to_nobody_and_four_hours():
+    spec = parse_spec("acme", spec_dict())
+    assert spec.alerts.emails == [] and spec.alerts.held_hours == 4
+
+
+def test_alerts_are_validated_naming_the_key():
+    spec = parse_spec(
+        "acme",
+        spec_dict(alerts={"emails": ["ops@acme.example", "ops@acme.example"], "held_hours": 1.5}),
+    )
+    assert spec.alerts.emails == ["ops@acme.example"] and spec.alerts.held_hours == 1.5
+    with pytest.raises(SpecError, match=r"unknown key 'alerts.slack'"):
+        parse_spec("acme", spec_dict(alerts={"slack": "#ops"}))
+    with pytest.raises(SpecError, match=r"'alerts.emails': 'ops at acme': not e-mail"):
+        parse_spec("acme", spec_dict(alerts={"emails": ["ops at acme"]}))
+    with pytest.raises(SpecError, match=r"'alerts.held_hours'"):
+        parse_spec("acme", spec_dict(alerts={"held_hours": 0}))
+    tagged = parse_spec("acme", spec_dict(alerts={"apprise_tags": ["ops", "ops", "night.shift"]}))
+    assert tagged.alerts.apprise_tags == ["ops", "night.shift"] and tagged.alerts.wanted
+    with pytest.raises(SpecError, match=r"'alerts.apprise_tags': 'slack://T0/B0/x'"):
+        parse_spec("acme", spec_dict(alerts={"apprise_tags": ["slack://T0/B0/x"]}))
+
+
+def test_interval_is_the_longest_gap_of_the_schedule():
+    assert parse_spec("acme", spec_dict()).interval("orders") == timedelta(minutes=15)
+    odd = parse_spec("acme", spec_dict(schedules={"orders": "0,10 * * * *"}))
+    assert odd.interval("orders") == timedelta(minutes=50)

@@ -486,3 +486,32 @@ def test_format_option_fields_name_their_format():
     registry = {"unit": plan.spec}
     kept = plan_setup(blank_form(action="update", warehouse_host_key=None), registry, set(), NOW)
     assert kept.spec["warehouse"]["format"] == plan.spec["warehouse"]["format"]
+
+
+def test_alert_fields_set_the_spec_and_an_update_keeps_them():
+    params = setup_params([], PLATFORMS)
+    assert params["alert_emails"].value == [] and params["alert_held_hours"].value is None
+    secrets = {"warehouse_password", "store_access_token"}
+    plan = plan_setup(blank_form(alert_emails=["ops@acme.example"]), {}, secrets, NOW)
+    assert plan.spec["alerts"] == {
+        "emails": ["ops@acme.example"],
+        "apprise_tags": [],
+        "held_hours": 4.0,
+    }
+    registry = {"unit": plan.spec}
+    kept = plan_setup(
+        blank_form(action="update", warehouse_host_key=None, alert_held_hours=1.5,
+                   alert_apprise_tags=["ops"]),
+        registry, set(), NOW,
+    )  # fmt: skip
+    assert kept.spec["alerts"] == {
+        "emails": ["ops@acme.example"],
+        "apprise_tags": ["ops"],
+        "held_hours": 1.5,
+    }
+    with pytest.raises(FormError) as caught:
+        plan_setup(blank_form(alert_emails=["ops at acme"]), {}, secrets, NOW)
+    assert caught.value.fields == {"alert_emails"}
+    assert "'Alert e-mail addresses': 'alerts.emails': 'ops at acme': not e-mail" in str(
+        caught.value
+    )

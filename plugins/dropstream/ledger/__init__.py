@@ -8,6 +8,7 @@ conditional updates from the expected previous state.
 
 from __future__ import annotations
 
+from dropstream.ledger.alerts import AlertBook
 from dropstream.ledger.base import default_url
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
@@ -17,5 +18,5 @@ from dropstream.ledger.warehouse import WarehouseBook
 __all__ = ["Lease", "Ledger", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook, LeaseBook):
+class Ledger(OrderBook, WarehouseBook, LeaseBook, AlertBook):
     """The exactly-once store for every connection."""

@@ -124,3 +124,21 @@ leases = Table(
     _time("acquired_at", nullable=False),
     _time("expires_at", nullable=False),
 )
+alerts = Table(
+    "ds_alerts",
+    metadata,
+    _conn_col(),
+    # What happened, e.g. "failed:orders" or "held:<order id>"; a resolved incident's key gets
+    # "@<resolved time>" appended, so the same trouble later is a new incident.
+    Column("incident", String(500), primary_key=True),
+    # How it is told ("email", "apprise"): each channel claims and sends on its own.
+    Column("channel", String(20), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("text", Text, nullable=False),  # what the message says about it
+    _time("opened_at", nullable=False),
+    # A sender claims it before sending (cleared if sending fails; a claim older than
+    # CLAIM_TIMEOUT is a dead sender's and may be taken over), then records it sent.
+    _time("claimed_at"),
+    _time("sent_at"),
+    _time("resolved_at"),
+)

@@ -64,6 +64,7 @@ FILES = "Warehouse folders and file format"
 STORE = "Store"
 FLOW = "Fulfillment flow"
 SCHEDULES = "Schedules and tags (optional)"
+ALERTS = "Alerts (optional)"
 
 #: What the form calls each field; validation and run notes use the same words.
 TITLES: dict[str, str] = {
@@ -122,6 +123,9 @@ TITLES: dict[str, str] = {
     "inventory_schedule": "Inventory schedule",
     "tracking_schedule": "Tracking schedule",
     "extra_tags": "Extra DAG tags",
+    "alert_emails": "Alert e-mail addresses",
+    "alert_apprise_tags": "Alert Apprise tags (Slack, Teams, …)",
+    "alert_held_hours": "Alert on orders held longer than (hours)",
 }
 
 
@@ -543,5 +547,37 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         description_md="More tags for the connection's DAGs, one per line (e.g. `team-east`), "
         "to filter the DAGs list by; every DAG already carries `dropstream`, `merchant:…`, "
         "`platform:…` and `connection:…`.",
+    )
+    params["alert_emails"] = Param(
+        [],
+        type=["array", "null"],
+        items={"type": "string"},
+        title=TITLES["alert_emails"],
+        section=ALERTS,
+        description_md="Who is told, once per incident, when a task fails after its retries, "
+        "no orders run succeeds for twice its interval, an order stays held, the warehouse "
+        "confirms a shipment for an unknown order or sends an unreadable file; one address per "
+        "line (e.g. `ops@acme.example`). Empty = no alerts (on update: unchanged). Mail goes "
+        "out through the Airflow Connection `dropstream_smtp`: see `docs/operations.md`.",
+    )
+    params["alert_apprise_tags"] = Param(
+        [],
+        type=["array", "null"],
+        items={"type": "string"},
+        title=TITLES["alert_apprise_tags"],
+        section=ALERTS,
+        description_md="The same alerts to chat and other services through Apprise: tags of "
+        "the services listed in the Airflow Connection `dropstream_apprise` (their URLs hold "
+        "tokens, so they live there, not here), one per line, e.g. `ops`. See "
+        "`docs/operations.md`.",
+    )
+    params["alert_held_hours"] = Param(
+        None,
+        type=["null", "number"],
+        exclusiveMinimum=0,
+        title=TITLES["alert_held_hours"],
+        section=ALERTS,
+        description_md="An order held this long is reported (empty = 4 hours, or unchanged "
+        "on update).",
     )
     return params

@@ -354,6 +354,9 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     *((key, ("warehouse", "paths", folder)) for key, folder in _FOLDER_FIELDS.items()),
     *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),
     ("extra_tags", ("tags",)),
+    ("alert_emails", ("alerts", "emails")),
+    ("alert_apprise_tags", ("alerts", "apprise_tags")),
+    ("alert_held_hours", ("alerts", "held_hours")),
 ]
 
 
