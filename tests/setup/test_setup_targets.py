@@ -89,6 +89,18 @@ def test_add_woocommerce_store_with_ftp_warehouse(wizard, woocommerce_emulator, 
     assert_no_secret_anywhere(wizard, [woo.secret, ftp.password], capfd.readouterr(), conf_of=set())
 
 
+def test_read_only_woocommerce_key_fails_the_store_check_naming_the_permission(
+    wizard, woocommerce_emulator, ftp_server, capfd
+):
+    woo = woocommerce_emulator
+    woo.permissions = "read"
+    conf = woocommerce_ftp(wizard, woo, ftp_server, "wiz-woo-read")
+    run, _ = failed_setup(wizard, capfd, "wiz-woo-read", **conf)
+    assert "lacks Write permission" in run["note"] and "Read/Write" in run["note"], run["note"]
+    assert "Settings > Advanced > REST API" in run["note"]
+    assert woo.calls("POST", r".*/products/batch") == 1  # the probe was refused, not skipped
+
+
 def test_s3_warehouse_test_only(wizard, s3_server, capfd):
     s3 = s3_server
     conf = wizard.form(

@@ -73,7 +73,13 @@ class WooCommerceAdapter(HttpStoreAdapter[WooClient]):
         return self._tracking
 
     def test_connection(self) -> None:
+        """Read orders, then prove write permission with an empty product batch (writes nothing).
+
+        WooCommerce has no endpoint that lists a key's permissions; it checks them per method
+        before routing, so an empty batch is refused for a Read-only key and is a no-op otherwise.
+        """
         self.client.call("GET", f"{API}/orders", params={"per_page": 1, "_fields": "id"})
+        self.client.call("POST", f"{API}/products/batch", json={})
         self.tracking  # noqa: B018 - validates the extra
 
     # --- orders -----------------------------------------------------------------------------

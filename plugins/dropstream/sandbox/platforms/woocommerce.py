@@ -11,7 +11,10 @@ capped at 100 objects (413); unknown routes *and wrong methods* are 404 ``rest_n
 true. WooCommerce documents no rate limit (hosts and WAFs answer 429/503 with ``Retry-After``):
 ``throttle_next`` injects those; nothing is metered. WordPress's REST API ignores query
 parameters a route does not define (it refuses invalid values of those it does), and so does this
-emulator.
+emulator. ``permissions`` is the key's permission (``read``, ``write`` or ``read_write``, as chosen
+under WooCommerce > Settings > Advanced > REST API); like ``WC_REST_Authentication``, a key
+without write permission gets 401 ``woocommerce_rest_authentication_error`` on POST/PUT/PATCH/
+DELETE, one without read permission on GET/HEAD/OPTIONS, before the route runs.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class WooCommerceEmulator(StrictEmulator):
         self.key = "ck_emulator_key"
         self.secret = "cs_emulator_secret"
         self.tracking_extension = tracking_extension
+        self.permissions = "read_write"
         self.orders: dict[int, dict[str, Any]] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
@@ -163,7 +167,7 @@ class WooCommerceEmulator(StrictEmulator):
     def crash_reply(self, exc: Exception) -> Reply:
         return 500, {"code": "emulator_crash", "message": repr(exc), "data": {"status": 500}}, {}
 
-    def _auth(self, query: dict[str, list[str]], headers: Any) -> Reply | None:
+    def _auth(self, method: str, query: dict[str, list[str]], headers: Any) -> Reply | None:
         key = secret = None
         auth = headers.get("Authorization") or ""
         if auth.startswith("Basic "):
@@ -177,6 +181,13 @@ class WooCommerceEmulator(StrictEmulator):
         if secret != self.secret:
             return _error(
                 401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
+            )
+        needed = "read" if method in ("GET", "HEAD", "OPTIONS") else "write"
+        if self.permissions not in (needed, "read_write"):
+            return _error(
+                401,
+                "woocommerce_rest_authentication_error",
+                f"The API key provided does not have {needed} permissions.",
             )
         return None
 
@@ -193,7 +204,7 @@ class WooCommerceEmulator(StrictEmulator):
             return NO_ROUTE
         if path.startswith(TRACKING) and not self.tracking_extension:
             return NO_ROUTE
-        denied = self._auth(query, headers)
+        denied = self._auth(method, query, headers)
         if denied:
             return denied
         if failure := self.next_failure():
