@@ -24,6 +24,7 @@ from adapters.paginators import PageNumberPaginator
 from adapters.results import Refusal, push_each, resubmit_without_blamed
 from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
 from dropstream.errors import (
+    AuthenticationError,
     ConfigurationError,
     DataError,
     NotFoundError,
@@ -54,6 +55,18 @@ CARRIERS = {
 }
 
 
+# (scope as the control panel shows it, method, path, a body the API refuses after the scope check)
+WRITE_PROBES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("Orders: modify (store_v2_orders)", "POST", "v2/orders/0/shipments", {}),
+    (
+        "Store Inventory: modify (store_inventory)",
+        "PUT",
+        "v3/inventory/adjustments/absolute",
+        {"reason": "DropStream connection test", "items": []},
+    ),
+)
+
+
 class BigCommerceClient(HttpClient):
     """JSON with exact money; 204 is an empty answer; 422 bodies kept for per-item errors."""
 
@@ -70,7 +83,17 @@ class BigCommerceClient(HttpClient):
             raise Rejected422(
                 f"{self.where} rejected the request (422): {response.text[:300]}", _json(response)
             )
+        if response.status_code == 403:
+            raise ScopeDenied(
+                f"{self.where} denied {response.request.method} {response.url.split('?')[0]} "
+                f"(403): the API account behind the access token in Airflow Connection "
+                f"{self.conn_id!r} lacks the OAuth scope for it ({response.text[:200]})"
+            )
         super().raise_for_status(response)
+
+
+class ScopeDenied(AuthenticationError):
+    """403: the token's API account lacks the OAuth scope the endpoint needs."""
 
 
 class Rejected422(UpstreamRejectedError):
@@ -173,7 +196,35 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
         return client
 
     def test_connection(self) -> None:
+        """Read the store and orders, then try each write the flows make with a body that writes
+        nothing.
+
+        BigCommerce has no endpoint that lists a token's scopes; it refuses a route the token has
+        no scope for with 403 before validating the request. So a shipment for order 0 (404) and
+        an adjustment of no items (422) pass the scope check and change nothing; 403 names the
+        scope to grant.
+        """
         self.client.call("GET", "v2/store")
+        self.client.call("GET", "v2/orders", params={"limit": 1})
+        missing = [
+            scope for scope, method, path, body in WRITE_PROBES if self._denied(method, path, body)
+        ]
+        if missing:
+            raise AuthenticationError(
+                f"BigCommerce store for connection {self.connection_name!r}: the access token in "
+                f"Airflow Connection {self.conn_id!r} is missing OAuth scopes: "
+                f"{', '.join(missing)}. Set them on the API account (Settings > Store-level API "
+                "accounts), then put the new access token in the connection"
+            )
+
+    def _denied(self, method: str, path: str, body: dict[str, Any]) -> bool:
+        try:
+            self.client.call(method, path, json=body)
+        except ScopeDenied:
+            return True
+        except (NotFoundError, UpstreamRejectedError):  # past the scope check, nothing written
+            return False
+        return False
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:

@@ -166,8 +166,34 @@ def test_bad_token_fails_fast_naming_the_connection(
     assert len(store.requests) == 1
 
 
-def test_connection_ok(store: BigCommerceEmulator, adapter) -> None:
+def test_connection_ok_writes_nothing(store: BigCommerceEmulator, adapter) -> None:
+    order_id = store.add_order(modified_at=T0, lines=[("A", 3, "1.00")])
+    store.stock["A"] = 5
     adapter.test_connection()
+    assert store.stock == {"A": 5} and not any(store.shipments.values())
+    assert store.orders[order_id]["status_id"] == 11
+    assert [r["status"] for r in store.requests[2:]] == [404, 422]  # past the scope check
+
+
+@pytest.mark.parametrize(
+    ("scopes", "missing"),
+    [
+        (
+            {"store_v2_orders_read_only", "store_inventory_read_only", "store_v2_information"},
+            "Orders: modify (store_v2_orders), Store Inventory: modify (store_inventory)",
+        ),
+        ({"store_v2_orders", "store_inventory_read_only", "store_v2_information"}, "Store Inve"),
+    ],
+)
+def test_read_only_scopes_fail_the_check_naming_them(
+    store: BigCommerceEmulator, adapter, scopes: set[str], missing: str
+) -> None:
+    store.scopes = scopes
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"missing OAuth scopes: {missing}" in message and CONN_ID in message
+    assert "Orders: modify" not in message or "store_v2_orders_read_only" in scopes
 
 
 # --- shipments -----------------------------------------------------------------------------

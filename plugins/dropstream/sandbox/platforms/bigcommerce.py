@@ -9,7 +9,10 @@ wrong methods are 405. A per-store request quota over a time window sends the
 ``X-Rate-Limit-*`` headers on every response and 429 when spent (BigCommerce documents 150 or 450
 requests per 30 s by plan; ``quota=`` sets it, the default is generous so tests run fast). A
 query parameter or body field the endpoint does not define is a 400 naming it (v2: ``[{status,
-message}]``; v3: ``{status, title, errors}``).
+message}]``; v3: ``{status, title, errors}``). ``scopes`` are the API account's OAuth scopes
+(``store_v2_orders``, ``store_inventory``, ``store_v2_information``, each also as ``…_read_only``);
+a route whose scope the token lacks (a read-only scope allows GET only) is 403 "You don't have a
+required scope to access the endpoint", checked before the request is validated.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ SHIPMENT_FIELDS = {
 SHIPMENT_ITEM_FIELDS = {"order_product_id", "quantity", "product_id"}
 ADJUSTMENT_FIELDS = {"reason", "items"}
 ADJUSTMENT_ITEM_FIELDS = {"location_id", "sku", "variant_id", "product_id", "quantity"}
+FULL_SCOPES = frozenset({"store_v2_orders", "store_inventory", "store_v2_information"})
+SCOPE_DENIED = "You don't have a required scope to access the endpoint"
 STATUS = {11: "Awaiting Fulfillment", 2: "Shipped", 3: "Partially Shipped", 10: "Completed"}
 
 
@@ -88,6 +93,7 @@ class BigCommerceEmulator(StrictEmulator):
         self.shipments: dict[int, list[dict[str, Any]]] = {}
         self.stock: dict[str, int] = {}  # SKU -> quantity at location 1
         self.locations = {1}
+        self.scopes: set[str] = set(FULL_SCOPES)
         self.throttled = 0
         self._ids = count(100)
         self.rate_limit(quota, window_ms)
@@ -255,6 +261,10 @@ class BigCommerceEmulator(StrictEmulator):
                 return 400, [{"status": 400, "message": "The request body is invalid JSON."}], rate
         log["body"] = data
         q = {k: v[-1] for k, v in query.items()}
+        if not self._granted(method, path):
+            if v3:
+                return *_v3_error(403, SCOPE_DENIED)[:2], rate
+            return *_v2_error(403, SCOPE_DENIED)[:2], rate
         routes: list[tuple[str, dict[str, Any], set[str]]] = [  # pattern, handlers, query
             (r"/v2/store", {"GET": self._store}, set()),
             (r"/v2/orders", {"GET": self._list_orders}, ORDERS_QUERY),
@@ -282,6 +292,16 @@ class BigCommerceEmulator(StrictEmulator):
                 )
                 return status, payload, rate | extra
         return *_v2_error(404, "The requested resource was not found.")[:2], rate
+
+    def _granted(self, method: str, path: str) -> bool:
+        scope = (
+            "store_inventory"
+            if path.startswith("/v3/inventory")
+            else "store_v2_orders"
+            if path.startswith("/v2/orders")
+            else "store_v2_information"
+        )
+        return scope in self.scopes or (method == "GET" and f"{scope}_read_only" in self.scopes)
 
     def _page(self, items: list[Any], q: dict[str, str]) -> Reply:
         try:
