@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
-from adapters.oauth import BearerToken, RefreshTokenGrant
+from adapters.oauth import BearerToken, RefreshTokenGrant, ScopeRefused
 from adapters.paginators import OffsetPaginator
 from adapters.results import Rejected, push_each
 from adapters.times import created_at_or_after, in_window, parse_iso
 from dropstream.errors import (
+    AuthenticationError,
     ConfigurationError,
     DataError,
     UpstreamRejectedError,
@@ -62,6 +63,7 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
             where=f"eBay store for connection {self.connection_name!r}",
             conn_id=conn.conn_id,
         )
+        self._grant = grant
         return HttpClient(
             base,
             platform=self.platform,
@@ -74,8 +76,29 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
 
     # --- connection check -------------------------------------------------------------------
     def test_connection(self) -> None:
-        """One read per API the flows use: a 401/403 names what to fix."""
-        self.http.request("GET", ORDERS, params={"limit": 1})
+        """The scopes the flows need, then one read per API they use: a 401/403 names the fix.
+
+        eBay lists no token's scopes, but refuses a refresh that asks for more than the seller
+        granted (``invalid_scope``): the grant asks for both write scopes, and if refused, each
+        is asked for alone to name the missing one. Token requests only; nothing is written.
+        """
+        http, grant = self.http, self._grant
+        if not_asked := [s for s in DEFAULT_SCOPES if s not in grant.scopes]:
+            raise ConfigurationError(
+                f"extra scopes in Airflow Connection {self.conn_id!r} leaves out "
+                f"{', '.join(not_asked)}, which the flows need: add them or remove the extra"
+            )
+        try:
+            http.request("GET", ORDERS, params={"limit": 1})
+        except ScopeRefused as exc:
+            missing = [s for s in DEFAULT_SCOPES if not grant.grants([s])]
+            raise AuthenticationError(
+                f"eBay seller for connection {self.connection_name!r} has not granted the app "
+                f"OAuth scopes: {', '.join(missing) or ' '.join(grant.scopes)} (a read-only "
+                "consent grants only the .readonly ones). Add them to the app's consent request, "
+                "have the seller consent again, and put the new refresh token in extra "
+                f"refresh_token of Airflow Connection {self.conn_id!r}"
+            ) from exc
         self.http.request("GET", "sell/inventory/v1/inventory_item", params={"limit": 1})
 
     # --- orders -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ connection: retrying bad credentials only trips the platform's abuse limits.
 from __future__ import annotations
 
 import base64
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ import requests
 from adapters.base import parse_retry_after
 from dropstream.errors import AuthenticationError, RateLimitedError, TransientError
 
-__all__ = ["BearerToken", "RefreshTokenGrant"]
+__all__ = ["BearerToken", "RefreshTokenGrant", "ScopeRefused"]
+
+
+class ScopeRefused(AuthenticationError):
+    """The token endpoint answered ``invalid_scope``: the seller did not grant a requested scope."""
 
 
 class RefreshTokenGrant:
@@ -73,6 +78,18 @@ class RefreshTokenGrant:
         """Forget the cached token (the platform refused it): the next use refreshes."""
         self._token = None
 
+    def grants(self, scopes: Sequence[str]) -> bool:
+        """Whether the refresh token covers ``scopes``: one token request, the cache untouched."""
+        probe = copy.copy(self)
+        probe.scopes, probe._token, probe._session = tuple(scopes), None, requests.Session()
+        try:
+            probe._refresh()
+        except ScopeRefused:
+            return False
+        finally:
+            probe._session.close()
+        return True
+
     def _refresh(self) -> None:
         data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
         headers = {"Accept": "application/json", "User-Agent": "DropStream/0.1"}
@@ -100,6 +117,11 @@ class RefreshTokenGrant:
         body = _json(response)
         if status >= 400 or not body.get("access_token"):
             reason = body.get("error_description") or body.get("error") or response.text[:200]
+            if body.get("error") == "invalid_scope":  # RFC 6749 5.2: beyond what was granted
+                raise ScopeRefused(
+                    f"{self.where}: {self.token_url} refused scopes {' '.join(self.scopes)} "
+                    f"({status}: {reason})"
+                )
             raise AuthenticationError(
                 f"{self.where}: {self.token_url} refused to issue an access token ({status}: "
                 f"{reason}). Check the client id (login), client secret (password) and the "

@@ -187,6 +187,57 @@ def test_wrong_credentials_fail_fast_naming_the_connection(
 
 def test_connection_ok(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
     adapter.test_connection()
+    assert ebay.calls("POST", TOKEN) == 1
+
+
+SCOPE = "https://api.ebay.com/oauth/api_scope"
+
+
+@pytest.mark.parametrize(
+    ("granted", "missing"),
+    [
+        (
+            {SCOPE, SCOPE + "/sell.fulfillment.readonly", SCOPE + "/sell.inventory.readonly"},
+            f"{SCOPE}/sell.fulfillment, {SCOPE}/sell.inventory",
+        ),
+        (
+            {SCOPE, SCOPE + "/sell.fulfillment", SCOPE + "/sell.inventory.readonly"},
+            f"{SCOPE}/sell.inventory",
+        ),
+    ],
+)
+def test_read_only_consent_fails_the_check_naming_the_scopes(
+    ebay: EbayEmulator, adapter: EbayAdapter, granted: set[str], missing: str
+) -> None:
+    ebay.granted_scopes = granted
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"has not granted the app OAuth scopes: {missing} (" in message, message
+    assert "consent again" in message and CONN_ID in message
+    assert not any(r["path"].startswith("/sell/") for r in ebay.requests)  # tokens only
+
+
+def test_read_only_token_is_refused_writes_by_the_emulator(ebay: EbayEmulator) -> None:
+    """The emulator's side of it: a token minted with .readonly scopes reads but cannot write."""
+    basic = requests.auth.HTTPBasicAuth(ebay.client_id, ebay.client_secret)
+    token = requests.post(
+        ebay.url + TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": ebay.refresh_token,
+            "scope": f"{SCOPE}/sell.inventory.readonly",
+        },
+        auth=basic,
+        timeout=5,
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    url = ebay.url + "/sell/inventory/v1/"
+    assert requests.get(url + "inventory_item", headers=bearer, timeout=5).status_code == 200
+    refused = requests.post(
+        url + "bulk_update_price_quantity", json={"requests": []}, headers=bearer, timeout=5
+    )
+    assert refused.status_code == 403 and refused.json()["errors"][0]["errorId"] == 1100
 
 
 def test_missing_refresh_token_is_a_configuration_error(

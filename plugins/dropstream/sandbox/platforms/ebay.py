@@ -9,6 +9,11 @@ what remains -> 400), ``bulk_update_price_quantity`` (1..25 requests, per-SKU st
 partial failure), eBay error bodies ``{"errors":[{"errorId","message"}]}`` and 429s. A query
 parameter or body field the API does not define is a 400 naming it (errorId 2004).
 
+OAuth scopes: ``granted_scopes`` are those the seller consented to. A refresh request asking for
+more is 400 ``invalid_scope`` (a ``….readonly`` scope is covered by its full scope); without a
+``scope`` parameter the token gets every granted scope. A call the token's scopes do not cover
+(reads take the ``.readonly`` scope too) is 403 errorId 1100 "Access denied".
+
 Rate limits: eBay documents daily call quotas per application (getOrders, createShippingFulfillment
 and bulkUpdatePriceQuantity each have their own) and no per-second rate; each resource here has a
 token bucket holding a day's quota (``daily_quota``) that refills over the day, so a runaway loop
@@ -48,6 +53,18 @@ BULK_REQUEST_FIELDS = {"sku", "shipToLocationAvailability", "offers"}
 #: Default daily call quotas per resource (eBay's application call limits).
 DAILY_QUOTA = {"order": 100_000, "shipping_fulfillment": 100_000, "bulk": 100_000}
 DAY = 86_400.0
+
+
+API_SCOPE = "https://api.ebay.com/oauth/api_scope"
+FULFILLMENT = API_SCOPE + "/sell.fulfillment"
+INVENTORY = API_SCOPE + "/sell.inventory"
+INVALID_SCOPE = (
+    "The requested scope is invalid, unknown, malformed, or exceeds the scope granted to the client"
+)
+
+
+def _covered(scope: str, granted: set[str] | frozenset[str]) -> bool:
+    return scope in granted or scope.removesuffix(".readonly") in granted
 
 
 def _error(status: int, error_id: int, message: str) -> Reply:
@@ -93,6 +110,8 @@ class EbayEmulator(StrictEmulator):
         self.quantities: dict[str, int] = {}
         self.fulfillments: list[dict[str, Any]] = []
         self.tokens: set[str] = set()
+        self.granted_scopes: set[str] = {API_SCOPE, FULFILLMENT, INVENTORY}
+        self._token_scopes: dict[str, frozenset[str]] = {}
         self.throttled = 0
         self.quotas = {
             name: TokenBucket(quota, quota / DAY)
@@ -190,8 +209,13 @@ class EbayEmulator(StrictEmulator):
             return self._token(method, headers, body)
         if not path.startswith("/sell/"):
             return _error(404, 2002, "Resource not found")
-        if headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+        bearer = headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer not in self.tokens:
             return _error(401, 1001, "Invalid access token")
+        scope = FULFILLMENT if path.startswith("/sell/fulfillment/") else INVENTORY
+        needs = scope + ".readonly" if method == "GET" else scope
+        if not _covered(needs, self._token_scopes.get(bearer, frozenset(self.granted_scopes))):
+            return _error(403, 1100, "Access denied")
         if failure := self.next_failure():
             status = failure[0]
             if status == 429:
@@ -265,8 +289,12 @@ class EbayEmulator(StrictEmulator):
         ):
             description = "the provided authorization refresh token is invalid"
             return 400, {"error": "invalid_grant", "error_description": description}, {}
+        requested = set((form.get("scope") or "").split()) or set(self.granted_scopes)
+        if not all(_covered(scope, self.granted_scopes) for scope in requested):
+            return 400, {"error": "invalid_scope", "error_description": INVALID_SCOPE}, {}
         token = f"v^1.1#i^1#access-{next(self._ids)}"
         self.tokens.add(token)
+        self._token_scopes[token] = frozenset(requested)
         reply = {
             "access_token": token,
             "expires_in": self.token_ttl,
