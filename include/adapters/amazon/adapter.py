@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.amazon import listings
-from adapters.amazon.client import AmazonClient, lwa_token
+from adapters.amazon.client import AmazonClient, RoleDenied, lwa_token
 from adapters.amazon.mapping import carrier_fields, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
@@ -34,6 +34,7 @@ from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
+PROBE_SKU = "DROPSTREAM-CONNECTION-TEST"  # previewed, never saved
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
 
 
@@ -97,7 +98,44 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
                 f"marketplace {self.marketplace_id!r} (extra marketplace_id in Airflow "
                 f"Connection {self.conn_id!r}); it sells in: {', '.join(sorted(map(str, joined)))}"
             )
-        self.seller_id  # noqa: B018 - fail now, not at the first inventory push
+        missing = [role for role, probe in self._role_probes() if self._denied(probe)]
+        if missing:
+            raise AuthenticationError(
+                f"Amazon seller for connection {self.connection_name!r}: the SP-API application "
+                f"behind Airflow Connection {self.conn_id!r} lacks the role(s) "
+                f"{', '.join(missing)}. Request them in the developer profile, add them to the "
+                "app (Developer Central > Edit App), and have the seller authorise the app again "
+                "for a new refresh token"
+            )
+
+    def _role_probes(self) -> list[tuple[str, Callable[[], object]]]:
+        """Side-effect-free calls, one per role: an orders read, a listing validation preview.
+
+        Amazon lists no app's roles; an operation without its role is 403. Shipment confirmation
+        has no preview mode and is not probed (see docs/platforms.md).
+        """
+        since = query_time(datetime.now(UTC) - timedelta(days=1), ISO_Z)
+        search = {"createdAfter": since, "marketplaceIds": self.marketplace_id}
+        path = f"listings/2021-08-01/items/{quote(self.seller_id, safe='')}/{PROBE_SKU}"
+        preview = {"productType": "PRODUCT", "patches": listings.availability_patch(0)}
+        mode = {"marketplaceIds": self.marketplace_id, "mode": "VALIDATION_PREVIEW"}
+        return [
+            (
+                "Inventory and Order Tracking",
+                lambda: self.http.request("GET", ORDERS, params=search | {"maxResultsPerPage": 1}),
+            ),
+            (
+                "Product Listing",
+                lambda: self.http.request("PATCH", path, json=preview, params=mode),
+            ),
+        ]
+
+    def _denied(self, probe: Callable[[], object]) -> bool:
+        try:
+            probe()
+        except RoleDenied:
+            return True
+        return False
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:

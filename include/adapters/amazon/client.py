@@ -13,7 +13,7 @@ import requests
 
 from adapters.base import HttpClient, parse_retry_after
 from adapters.oauth import BearerToken, RefreshTokenGrant
-from dropstream.errors import RateLimitedError
+from dropstream.errors import AuthenticationError, RateLimitedError
 
 
 def token_refused(response: requests.Response) -> bool:
@@ -41,7 +41,18 @@ class AmazonClient(HttpClient):
                 f"{response.request.path_url.split('?')[0]} (429 QuotaExceeded)",
                 retry_after=wait,
             )
+        if response.status_code == 403 and not token_refused(response):
+            raise RoleDenied(
+                f"{self.where} was denied {response.request.method} "
+                f"{response.request.path_url.split('?')[0]} (403 Unauthorized): the application "
+                f"lacks the SP-API role for it, or the seller id in Airflow Connection "
+                f"{self.conn_id!r} is not this seller's"
+            )
         super().raise_for_status(response)
+
+
+class RoleDenied(AuthenticationError):
+    """403 not about the token: the app lacks the operation's role (or the resource is not ours)."""
 
 
 def rate_wait(limit: str | None) -> float | None:

@@ -15,6 +15,14 @@ Each operation has its own token bucket with the rate and burst Amazon documents
 (``OPERATION_LIMITS``); a request the bucket cannot pay is ``429 QuotaExceeded``. The
 ``x-amzn-RateLimit-Limit`` value announced is the ``rate_limit`` argument (tests tune the
 client's backoff with it).
+
+Roles: ``roles`` are the SP-API roles the application holds for this seller. An operation whose
+role it lacks is ``403 Unauthorized`` "Access to requested resource is denied." (no word about the
+token, so a client does not refresh): the Orders operations (search, get, confirmShipment) need
+Inventory and Order Tracking, the Listings Items and listings-feed operations Product Listing
+(which role confirmShipment needs is *assumed*, not confirmed in Amazon's docs).
+``patchListingsItem`` with ``mode=VALIDATION_PREVIEW`` validates without changing the listing
+(status ``VALID``/``INVALID``), as Amazon documents.
 """
 
 from __future__ import annotations
@@ -30,6 +38,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from dropstream.sandbox.http import Reply
 from dropstream.sandbox.strict import StrictEmulator, TokenBucket
 
+ORDERS_ROLE = "Inventory and Order Tracking"
+LISTING_ROLE = "Product Listing"
+OPERATION_ROLES = {
+    "searchOrders": ORDERS_ROLE,
+    "getOrder": ORDERS_ROLE,
+    "confirmShipment": ORDERS_ROLE,
+    "patchListingsItem": LISTING_ROLE,
+    "createFeedDocument": LISTING_ROLE,
+    "createFeed": LISTING_ROLE,
+    "getFeed": LISTING_ROLE,
+    "getFeedDocument": LISTING_ROLE,
+}
 ORDER = re.compile(r"^/orders/2026-01-01/orders/([^/]+)$")
 CONFIRM = re.compile(r"^/orders/v0/orders/([^/]+)/shipmentConfirmation$")
 LISTING = re.compile(r"^/listings/2021-08-01/items/([^/]+)/([^/]+)$")
@@ -118,6 +138,7 @@ class AmazonEmulator(StrictEmulator):
         self.feeds: dict[str, dict[str, Any]] = {}
         self.documents: dict[str, dict[str, Any]] = {}
         self.tokens: set[str] = set()
+        self.roles: set[str] = {ORDERS_ROLE, LISTING_ROLE}
         self._page_tokens: dict[str, tuple[tuple, int]] = {}
         self._ids = itertools.count(1)
         self.throttled = 0
@@ -232,6 +253,8 @@ class AmazonEmulator(StrictEmulator):
                 status, "InternalFailure", "We encountered an internal error. Please try again."
             )
         operation = _operation(method, path)
+        if operation in OPERATION_ROLES and OPERATION_ROLES[operation] not in self.roles:
+            return _error(403, "Unauthorized", "Access to requested resource is denied.")
         if operation and not self.buckets[operation].take():
             self.throttled += 1
             return _error(
@@ -430,7 +453,9 @@ class AmazonEmulator(StrictEmulator):
         return 204, None, {}
 
     # --- listings and feeds -----------------------------------------------------------------
-    def _apply(self, sku: str, product_type: Any, patches: Any) -> list[dict[str, str]]:
+    def _apply(
+        self, sku: str, product_type: Any, patches: Any, *, save: bool = True
+    ) -> list[dict[str, str]]:
         """Apply one listing patch; the issues Amazon would report (empty when accepted)."""
         if not product_type:
             return [{"code": "4000001", "message": "productType is required", "severity": "ERROR"}]
@@ -455,7 +480,8 @@ class AmazonEmulator(StrictEmulator):
                     or quantity < 0
                 ):
                     return [{"code": "90244", "message": "Invalid quantity", "severity": "ERROR"}]
-                self.quantities[sku] = quantity
+                if save:
+                    self.quantities[sku] = quantity
         return []
 
     def _patch(self, seller: str, sku: str, query: dict[str, str], payload: Any) -> Reply:
@@ -463,9 +489,14 @@ class AmazonEmulator(StrictEmulator):
             return _error(403, "Unauthorized", "Access to requested resource is denied.")
         if query.get("marketplaceIds") != self.marketplace_id:
             return _error(400, "InvalidInput", "marketplaceIds is required")
+        mode = query.get("mode")
+        if mode not in (None, "VALIDATION_PREVIEW"):
+            return _error(400, "InvalidInput", f"Invalid mode {mode!r}")
         payload = payload if isinstance(payload, dict) else {}
-        issues = self._apply(sku, payload.get("productType"), payload.get("patches"))
-        status = "INVALID" if issues else "ACCEPTED"
+        issues = self._apply(
+            sku, payload.get("productType"), payload.get("patches"), save=mode is None
+        )
+        status = "INVALID" if issues else "VALID" if mode else "ACCEPTED"
         reply = {
             "sku": sku,
             "status": status,
