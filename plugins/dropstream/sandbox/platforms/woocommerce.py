@@ -14,7 +14,7 @@ parameters a route does not define (it refuses invalid values of those it does),
 emulator. ``permissions`` is the key's permission (``read``, ``write`` or ``read_write``, as chosen
 under WooCommerce > Settings > Advanced > REST API); like ``WC_REST_Authentication``, a key
 without write permission gets 401 ``woocommerce_rest_authentication_error`` on POST/PUT/PATCH/
-DELETE, one without read permission on GET/HEAD/OPTIONS, before the route runs.
+DELETE, one without read permission on GET/HEAD (OPTIONS always passes), before the route runs.
 """
 
 from __future__ import annotations
@@ -182,8 +182,8 @@ class WooCommerceEmulator(StrictEmulator):
             return _error(
                 401, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
             )
-        needed = "read" if method in ("GET", "HEAD", "OPTIONS") else "write"
-        if self.permissions not in (needed, "read_write"):
+        needed = "read" if method in ("GET", "HEAD") else "write"
+        if method != "OPTIONS" and self.permissions not in (needed, "read_write"):
             return _error(
                 401,
                 "woocommerce_rest_authentication_error",
