@@ -397,6 +397,8 @@ class WooCommerceEmulator(StrictEmulator):
                 "woocommerce_rest_request_entity_too_large",
                 f"Unable to accept more than {MAX_BATCH} items for this request.",
             )
+        if not any(data.get(k) for k in ("create", "update", "delete")):
+            return 200, [], {}  # WC_REST_Controller::batch_items: nothing asked, empty array
         if data.get("create") or data.get("delete"):
             return _error(400, "emulator_unsupported", "only update is emulated")
         answers = []
