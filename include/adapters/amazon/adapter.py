@@ -105,7 +105,8 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
                 f"behind Airflow Connection {self.conn_id!r} lacks the role(s) "
                 f"{', '.join(missing)}. Request them in the developer profile, add them to the "
                 "app (Developer Central > Edit App), and have the seller authorise the app again "
-                "for a new refresh token"
+                "for a new refresh token. (A 403 on listings also follows a seller_id extra that "
+                "is not this seller's merchant token.)"
             )
 
     def _role_probes(self) -> list[tuple[str, Callable[[], object]]]:
