@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import requests
@@ -21,6 +23,7 @@ from adapters.auth import HeaderToken
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
 from adapters.pacing import WindowPacer
 from adapters.paginators import PageNumberPaginator
+from adapters.permissions import missing_permissions
 from adapters.results import Refusal, push_each, resubmit_without_blamed
 from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
 from dropstream.errors import (
@@ -206,9 +209,10 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
         """
         self.client.call("GET", "v2/store")
         self.client.call("GET", "v2/orders", params={"limit": 1})
-        missing = [
-            scope for scope, method, path, body in WRITE_PROBES if self._denied(method, path, body)
+        probes = [
+            (scope, partial(self._probe, m, path, body)) for scope, m, path, body in WRITE_PROBES
         ]
+        missing = missing_permissions(probes, ScopeDenied)
         if missing:
             raise AuthenticationError(
                 f"BigCommerce store for connection {self.connection_name!r}: the access token in "
@@ -217,14 +221,10 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
                 "accounts), then put the new access token in the connection"
             )
 
-    def _denied(self, method: str, path: str, body: dict[str, Any]) -> bool:
-        try:
+    def _probe(self, method: str, path: str, body: dict[str, Any]) -> None:
+        # 404/422: past the scope check, nothing written
+        with suppress(NotFoundError, UpstreamRejectedError):
             self.client.call(method, path, json=body)
-        except ScopeDenied:
-            return True
-        except (NotFoundError, UpstreamRejectedError):  # past the scope check, nothing written
-            return False
-        return False
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:

@@ -21,6 +21,7 @@ from adapters.amazon.mapping import carrier_fields, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
 from adapters.paginators import CursorPaginator
+from adapters.permissions import Probe, missing_permissions
 from adapters.results import PushResults, Rejected
 from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import (
@@ -98,7 +99,7 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
                 f"marketplace {self.marketplace_id!r} (extra marketplace_id in Airflow "
                 f"Connection {self.conn_id!r}); it sells in: {', '.join(sorted(map(str, joined)))}"
             )
-        missing = [role for role, probe in self._role_probes() if self._denied(probe)]
+        missing = missing_permissions(self._role_probes(), RoleDenied)
         if missing:
             raise AuthenticationError(
                 f"Amazon seller for connection {self.connection_name!r}: the SP-API application "
@@ -109,7 +110,7 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
                 "is not this seller's merchant token.)"
             )
 
-    def _role_probes(self) -> list[tuple[str, Callable[[], object]]]:
+    def _role_probes(self) -> list[Probe]:
         """Side-effect-free calls, one per role: an orders read, a listing validation preview.
 
         Amazon lists no app's roles; an operation without its role is 403. Shipment confirmation
@@ -130,13 +131,6 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
                 lambda: self.http.request("PATCH", path, json=preview, params=mode),
             ),
         ]
-
-    def _denied(self, probe: Callable[[], object]) -> bool:
-        try:
-            probe()
-        except RoleDenied:
-            return True
-        return False
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
