@@ -9,13 +9,14 @@ conditional updates from the expected previous state.
 from __future__ import annotations
 
 from dropstream.ledger.base import default_url
+from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
 
-__all__ = ["Lease", "Ledger", "default_url", "metadata"]
+__all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook, LeaseBook):
+class Ledger(OrderBook, WarehouseBook, LeaseBook, EventBook):
     """The exactly-once store for every connection."""
