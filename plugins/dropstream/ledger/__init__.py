@@ -9,6 +9,7 @@ conditional updates from the expected previous state.
 from __future__ import annotations
 
 from dropstream.ledger.base import default_url
+from dropstream.ledger.browse import BrowseBook
 from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
@@ -18,5 +19,5 @@ from dropstream.ledger.warehouse import WarehouseBook
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook, LeaseBook, EventBook):
+class Ledger(OrderBook, WarehouseBook, LeaseBook, EventBook, BrowseBook):
     """The exactly-once store for every connection."""

@@ -260,7 +260,7 @@ class OrderBook(LedgerBase):
                     created_at=now,
                 )
             )
-            claimed = []
+            claimed: list[Any] = []  # (order_id, number) rows
             for order_id in sorted(order_ids):
                 claimed += conn.execute(
                     update(orders)

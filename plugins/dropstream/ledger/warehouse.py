@@ -98,7 +98,7 @@ class WarehouseBook(LedgerBase):
                 run=run,
             )
             if holder == owner and key == shipment.key:
-                moved = bool(
+                renamed = bool(
                     conn.execute(
                         update(shipments)
                         .where(
@@ -114,8 +114,8 @@ class WarehouseBook(LedgerBase):
                         )
                     ).rowcount
                 )
-                write_events(conn, [received] if moved else [])
-                return moved
+                write_events(conn, [received] if renamed else [])
+                return renamed
             moved = conn.execute(
                 update(shipments)
                 .where(

@@ -11,17 +11,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from dropstream.web import setup_routes
+from dropstream.web import api, setup_routes
 
 
 def create_app() -> FastAPI:
     app = FastAPI(
         title="DropStream",
-        description="DropStream's API inside Airflow: setup helpers; see docs/operations.md.",
+        description="DropStream's API inside Airflow: connections, orders and their timelines, "
+        "files; setup helpers. See docs/operations.md.",
         docs_url=None,
         redoc_url=None,
     )
     app.include_router(setup_routes.router, prefix="/api/setup")
+    app.include_router(api.router, prefix="/api")
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
