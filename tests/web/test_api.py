@@ -1,123 +1,17 @@
 """The DropStream JSON API on a real api-server, after real runs of the real DAGs (dag.test()).
 
-One store's orders go through the product: one is published then shipped, one is held (its
-ship method has no mapping), one is cancelled, and a package for an order nobody sent arrives.
-The API must tell each order's story, and show a connection only to those who may read its DAGs.
+The story (``tests/web/conftest.py``): one store's orders go through the product; one is
+published then shipped, one is held (its ship method has no mapping), one is cancelled, and a
+package for an order nobody sent arrives. The API must tell each order's story, and show a
+connection only to those who may read its DAGs.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
-
-from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
-from tests.specs import ON_THE_HOUR, spec_dict
-from tests.web.conftest import ViewServer, start_view_server, stop
-
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-DAGS = Path(__file__).resolve().parents[2] / "dags"
-PIGEON = {
-    "title": "Carrier pigeon",
-    "code": "PIGEON",
-    "carrierIdentifier": None,
-    "source": "shopify",
-}
-
-ACME = spec_dict(
-    "acme_east",
-    merchant="acme",
-    schedules=ON_THE_HOUR,
-    rules={"ship_method_map": {"STANDARD": "UPS_GROUND"}, "order_number_prefix": "AE-"},
-)
-GLOBEX = spec_dict("globex_west", merchant="globex", schedules=ON_THE_HOUR)
-GLOBEX["warehouse"]["protocol"] = "ftp"  # its own warehouse: shares no folder with acme_east
-
-
-@pytest.fixture(scope="module")
-def view(tmp_path_factory) -> ViewServer:
-    server = start_view_server(
-        tmp_path_factory.mktemp("view"),
-        users={"admin": "admin", "globex-viewer": "viewer"},
-        dag_access={"globex-viewer": ["dropstream__globex_west__*"]},
-        registry={"acme_east": ACME, "globex_west": GLOBEX},
-    )
-    yield server
-    stop(server)
-
-
-def run(flow: str, logical_date: datetime):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAGS / "dropstream_connections.py"))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.dags[f"dropstream__acme_east__{flow}"]
-    for task in dag.tasks:
-        task.retries = 0
-    dag_run = dag.test(logical_date=logical_date)
-    assert dag_run.state == "success", dag_run
-    return dag_run
-
-
-@pytest.fixture(scope="module")
-def story(view, sftp_server_session):
-    """The runs, once for the module; the tests below read them back through the API."""
-    from dropstream.ledger import Ledger
-
-    warehouse = sftp_server_session
-    warehouse.reset_folders()
-    shop = ShopifyEmulator().start()
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("DROPSTREAM_LEDGER_URL", view.ledger_url)
-            mp.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(view.registry))
-            mp.setenv("AIRFLOW_CONN_DROPSTREAM_ACME_EAST_STORE", shopify_connection_json(shop))
-            mp.setenv("AIRFLOW_CONN_DROPSTREAM_ACME_EAST_WAREHOUSE", warehouse.connection_json())
-            shipped = shop.add_order(5001, updated_at=T0 + timedelta(minutes=2))
-            held = shop.add_order(5002, updated_at=T0 + timedelta(minutes=3), shipping_line=PIGEON)
-            first = run("orders", T0 + timedelta(minutes=15))
-            (order_file,) = sorted(p.name for p in (warehouse.root / "in").iterdir())
-            (warehouse.root / "out" / "shp_1.csv").write_text(
-                "order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,"
-                "ship_date\r\n"
-                "AE-5001,1,SKU-1,1,UPS,Ground,1ZVIEW1,2026-11-20\r\n"
-                "AE-9999,1,SKU-9,1,UPS,Ground,1ZGHOST,2026-11-20\r\n"
-            )
-            tracking = run("tracking", T0 + timedelta(hours=4))
-            cancelled = shop.add_order(
-                5003, updated_at=T0 + timedelta(minutes=20), shipping_line=PIGEON
-            )
-            second = run("orders", T0 + timedelta(minutes=30))
-    finally:
-        shop.stop()
-    # The ledger's cancel, as an operator's action will call it (the runs above used the clock).
-    ledger = Ledger(view.ledger_url)
-    try:
-        assert ledger.cancel_order(
-            "acme_east", cancelled, datetime.now(UTC), reason="buyer called", actor="ops"
-        ) == ("held", True)
-    finally:
-        ledger.close()
-    # An admin enables the orders DAG only, through Airflow's REST API.
-    response = requests.patch(
-        f"{view.url}/api/v2/dags/dropstream__acme_east__orders",
-        json={"is_paused": False},
-        headers={"Authorization": f"Bearer {view.token('admin')}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return {
-        "orders_run": first.run_id,
-        "second_orders_run": second.run_id,
-        "tracking_run": tracking.run_id,
-        "order_file": order_file,
-        "shipped": shipped,
-        "held": held,
-        "cancelled": cancelled,
-    }
 
 
 def test_no_credentials_no_view(view):
@@ -219,7 +113,8 @@ def test_timeline_tells_each_order_s_story(view, story):
     ]
     published = shipped["timeline"][3]
     assert published["run_id"] == story["orders_run"]
-    assert published["run_url"] == f"/dags/dropstream__acme_east__orders/runs/{story['orders_run']}"
+    run = quote(story["orders_run"], safe="")
+    assert published["run_url"] == f"/dags/dropstream__acme_east__orders/runs/{run}"
     assert shipped["timeline"][-1]["dag_id"] == "dropstream__acme_east__tracking"
 
     by_number = view.api("/connections/acme_east/orders/AE-5002", "admin")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
@@ -58,7 +59,8 @@ def _visible(user: Any) -> list[ConnectionSpec]:
     ]
 
 
-def _one(user: Any, name: str) -> ConnectionSpec:
+def connection_spec(user: Any, name: str) -> ConnectionSpec:
+    """The connection ``name`` if this user may see it; 404 otherwise (it may not exist)."""
     for spec in _visible(user):
         if spec.name == name:
             return spec
@@ -108,7 +110,7 @@ def list_connections(
 
 @router.get("/connections/{name}")
 def get_connection(user: User, name: str) -> dict[str, Any]:
-    spec = _one(user, name)
+    spec = connection_spec(user, name)
     dags = airflow_state.dag_states(spec.dag_id(f) for f in airflow_state.FLOWS)
     with _ledger() as ledger:
         return _connection(spec, ledger, dags)
@@ -124,7 +126,7 @@ def list_orders(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Orders newest first; ``q`` is an order number, with or without ``#`` or the prefix."""
-    spec = _one(user, name)
+    spec = connection_spec(user, name)
     numbers = search_numbers(q or "", spec.rules.order_number_prefix)
     with _ledger() as ledger:
         rows, total = ledger.find_orders(
@@ -139,7 +141,7 @@ def get_order(user: User, name: str, order_id: str) -> dict[str, Any]:
 
     Each step names the Airflow run that did it and links to it in the UI.
     """
-    spec = _one(user, name)
+    spec = connection_spec(user, name)
     with _ledger() as ledger:
         row = ledger.order_row(spec.name, order_id)
         if row is None:
@@ -167,13 +169,13 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
     if not run_id:
         return {**event, "dag_id": None, "run_url": None}
     dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")
-    return {**event, "dag_id": dag_id, "run_url": f"/dags/{dag_id}/runs/{run_id}"}
+    return {**event, "dag_id": dag_id, "run_url": f"/dags/{dag_id}/runs/{quote(run_id, safe='')}"}
 
 
 @router.get("/connections/{name}/files")
 def list_files(user: User, name: str, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     """Order files published (or on their way) and warehouse files read, archived or errored."""
-    spec = _one(user, name)
+    spec = connection_spec(user, name)
     keys = [spec.name]
     with _ledger() as ledger:
         sent, sent_total = ledger.order_files(spec.name, limit=limit, offset=offset)
