@@ -32,6 +32,10 @@ EVENTS: dict[str, str] = {
     "shipment_rejected": "shipment refused by the store",
     "cancelled": "cancelled: never sent",
     "cancel_after_send": "cancel requested after the order was sent",
+    "released": "released by an operator: goes in the next order file",
+    # Connection-level actions, kept in the same log with no order (order_id and number "").
+    "enabled": "connection enabled (its three DAGs unpaused)",
+    "disabled": "connection disabled (its three DAGs paused)",
 }
 
 
@@ -96,7 +100,16 @@ def write_events(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
 
 
 class EventBook(LedgerBase):
-    """Reading the timelines the other books write."""
+    """Reading the timelines the other books write; connection-level actions."""
+
+    def record_connection_event(
+        self, connection: str, event: str, now: datetime, detail: str, *, actor: str, run: str = ""
+    ) -> None:
+        """An operator's action on a whole connection (``enabled`` / ``disabled``)."""
+        with self._tx() as conn:
+            write_events(
+                conn, [event_row(connection, "", "", event, now, detail, run=run, actor=actor)]
+            )
 
     def order_timeline(self, connection: str, order_id: str) -> list[OrderEvent]:
         """Every event of one order, oldest first, packages matched on its numbers included."""

@@ -195,6 +195,64 @@ class OrderBook(LedgerBase):
             )
         return row.state, True
 
+    def held_order(self, connection: str, order_id: str) -> tuple[Order, str] | None:
+        """The stored order and its state (None when the connection has no such order)."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(orders.c.payload, orders.c.state).where(
+                    orders.c.connection == connection, orders.c.order_id == order_id
+                )
+            ).first()
+        return (order_from_dict(_json(row.payload)), row.state) if row else None
+
+    def release_order(
+        self,
+        connection: str,
+        order_id: str,
+        decided: Order,
+        now: datetime,
+        *,
+        reason: str,
+        actor: str,
+        run: str = "",
+    ) -> bool:
+        """``held`` -> ``ready`` as ``decided`` (the order as the warehouse will see it), by a
+        person; False when it is no longer held (released before, or sent, or cancelled)."""
+        with self._tx() as conn:
+            moved = conn.execute(
+                update(orders)
+                .where(
+                    orders.c.connection == connection,
+                    orders.c.order_id == order_id,
+                    orders.c.state == "held",
+                )
+                .values(
+                    state="ready",
+                    reason=f"released by {actor}: {reason}",
+                    payload=order_to_dict(decided),
+                    warehouse_number=decided.number,
+                    updated_at=now,
+                )
+                .returning(orders.c.number)
+            ).all()
+            if moved:
+                write_events(
+                    conn,
+                    [
+                        event_row(
+                            connection,
+                            order_id,
+                            moved[0].number,
+                            "released",
+                            now,
+                            reason,
+                            run=run,
+                            actor=actor,
+                        )
+                    ],
+                )
+        return bool(moved)
+
     @staticmethod
     def _has_event(conn: Any, connection: str, order_id: str, event: str) -> bool:
         return (
