@@ -56,6 +56,7 @@ def perform_action(**context: Any) -> str:
     from dropstream.ledger import Ledger
     from dropstream.registry import load_registry
     from dropstream.setup.api import AirflowAPI
+    from dropstream.transports import get_transport
 
     request = actions.parse_request(dict(context["params"]))
     dag_run = context["dag_run"]
@@ -84,12 +85,28 @@ def perform_action(**context: Any) -> str:
         else:
             assert request.target is not None  # the request's validator checked it
             order_id = actions.find_order(ledger, spec, request.target)
+            fmt = spec.warehouse.format
+            file_format = get_format(fmt.name, fmt.options).for_run(
+                now=now,
+                next_control_number=lambda n: ledger.next_counter(spec.name, f"{fmt.name}_{n}"),
+            )
             if request.action == "release":
-                fmt = spec.warehouse.format
                 outcome = actions.release(
                     ledger,
                     spec,
-                    get_format(fmt.name, fmt.options),
+                    file_format,
+                    order_id,
+                    reason=request.reason,
+                    actor=actor,
+                    now=now,
+                    run=run,
+                )
+            elif request.action == "resend":
+                outcome = actions.resend(
+                    ledger,
+                    spec,
+                    file_format,
+                    lambda: get_transport(spec.warehouse.protocol, spec.warehouse.conn_id),
                     order_id,
                     reason=request.reason,
                     actor=actor,

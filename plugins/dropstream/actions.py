@@ -4,6 +4,9 @@
   applied again except the holds a person may lift (``rules.hold_countries``). An order held for
   something the warehouse would reject (no ship method, no SKU, a field the format cannot hold)
   cannot be released: the error says which rule or field to fix (the next run then sends it).
+- ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
+  of its own, published at once with the same exactly-once protocol as the orders flow and
+  recorded as a resend (never a silent duplicate). Asked again with the same why, nothing.
 - ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
   recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
@@ -15,6 +18,10 @@ finds nothing to do and says so, and records nothing.
 
 from __future__ import annotations
 
+import io
+import re
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,10 +43,11 @@ DAG_ID = "dropstream_actions"
 ACTIONS = {
     "release": "Release a held order",
     "cancel": "Cancel an order",
+    "resend": "Resend a published order (in a new file)",
     "enable": "Enable the connection (its three DAGs)",
     "disable": "Disable the connection (its three DAGs)",
 }
-ORDER_ACTIONS = ("release", "cancel")
+ORDER_ACTIONS = ("release", "cancel", "resend")
 
 
 class ActionRequest(BaseModel):
@@ -47,7 +55,7 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    action: Literal["release", "cancel", "enable", "disable"]
+    action: Literal["release", "cancel", "resend", "enable", "disable"]
     connection: str = Field(min_length=1)
     target: str | None = None
     reason: str = Field(min_length=1)  # the form shows it as optional; the action needs one
@@ -111,23 +119,24 @@ def release(
     held = ledger.held_order(spec.name, order_id)
     assert held is not None  # find_order found it
     order, state = held
+    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
     if state != "held":
-        return Outcome(False, f"order {order.number} is {state}, not held: nothing to release")
+        return Outcome(False, f"order {number} is {state}, not held: nothing to release")
     lifted = spec.rules.model_copy(update={"hold_countries": []})
     decision = decide(order, lifted, not_before=spec.start_date)
     problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
     if decision.state != "ready" or problems:
         why = decision.reason or "; ".join(problems)
         raise ConfigurationError(
-            f"connection {spec.name!r}: order {order.number} cannot be released as it is: {why}. "
+            f"connection {spec.name!r}: order {number} cannot be released as it is: {why}. "
             "Fix that in the connection's rules (dropstream_setup) and the next orders run "
             "sends it; it stays held until then"
         )
     if not ledger.release_order(
         spec.name, order_id, decision.order, now, reason=reason, actor=actor, run=run
     ):
-        return Outcome(False, f"order {order.number} was no longer held: nothing to release")
-    return Outcome(True, f"order {order.number} released: it goes in the next orders run's file")
+        return Outcome(False, f"order {number} was no longer held: nothing to release")
+    return Outcome(True, f"order {number} released: it goes in the next orders run's file")
 
 
 def cancel(
@@ -188,3 +197,53 @@ def set_enabled(
         spec.name, word, now, f"{reason} ({', '.join(todo)})", actor=actor, run=run
     )
     return Outcome(True, f"connection {spec.name} {word}: {', '.join(todo)}")
+
+
+def resend(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    file_format: FileFormat,
+    transport: Callable[[], Any],
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Publish the order again in a new file of its own (``transport()`` opens the warehouse)."""
+    from dropstream.flows.common import Step
+    from dropstream.flows.orders import FLOW, finish_unfinished
+
+    stored = ledger.held_order(spec.name, order_id)
+    assert stored is not None  # find_order found it
+    order, state = stored  # the order as the warehouse saw it (its number prefixed)
+    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
+    if state not in ("published", "shipped"):
+        raise ConfigurationError(
+            f"connection {spec.name!r}: order {number} is {state}: only a published or "
+            "shipped order can be resent (a held one is released, a ready one goes in the next run)"
+        )
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", spec.name)
+    name = file_format.order_file_name(f"{slug}-resend-{uuid.uuid4().hex[:8]}", now)
+    buffer = io.BytesIO()
+    file_format.write_orders([order], buffer, file_name=name)  # as the warehouse saw it
+    folder = spec.warehouse.paths.orders
+    if not ledger.create_resend_file(
+        spec.name,
+        folder,
+        name,
+        buffer.getvalue(),
+        order_id,
+        now,
+        reason=reason,
+        actor=actor,
+        run=run,
+    ):
+        return Outcome(False, f"order {number} was already resent for {reason!r}: nothing to do")
+    step = Step(spec=spec, ledger=ledger, now=now, run=run)
+    with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
+        published: dict[str, int] = finish_unfinished(step, t, lease)
+    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
+        raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
+    return Outcome(True, f"order {number} resent in {name} ({folder})")

@@ -168,3 +168,25 @@ def test_enable_and_disable_flip_all_three_dags_once(
     kept = [(e.event, e.actor) for e in events if e.event in ("enabled", "disabled")]
     assert kept == [("disabled", "dag_test"), ("enabled", "dag_test")]  # newest first
     assert events[0].detail.startswith("3PL outage (")
+
+
+def test_resend_publishes_a_new_file_once_per_reason(held_and_sent, capfd):
+    d = held_and_sent
+    (first,) = d.files("in")
+    for _ in range(2):
+        state, log = act(
+            d, capfd, action="resend", connection=d.name, target="6003", reason="3PL lost it"
+        )
+        assert state == "success", log
+    assert "order 6003 was already resent for '3PL lost it': nothing to do" in log, log[-6000:]
+    files = d.files("in")
+    assert len(files) == 2 and first in files
+    (resent,) = [name for name in files if name != first]
+    assert "resend" in resent and not resent.startswith(".")
+    assert order_numbers({resent: files[resent]}) == ["AC-6003"]
+    steps = timeline(d, "6003")
+    assert [e for e, _, _ in steps][-1] == "resent"
+    assert steps[-1] == ("resent", f"in {resent}: 3PL lost it", "dag_test")
+    # a held order is released, not resent
+    state, log = act(d, capfd, action="resend", connection=d.name, target="6002", reason="x")
+    assert state == "failed" and "order 6002 is held: only a published or shipped order" in log

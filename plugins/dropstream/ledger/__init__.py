@@ -8,6 +8,7 @@ conditional updates from the expected previous state.
 
 from __future__ import annotations
 
+from dropstream.ledger.actions import ActionBook
 from dropstream.ledger.base import default_url
 from dropstream.ledger.browse import BrowseBook
 from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
@@ -19,5 +20,5 @@ from dropstream.ledger.warehouse import WarehouseBook
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook, LeaseBook, EventBook, BrowseBook):
+class Ledger(OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook):
     """The exactly-once store for every connection."""

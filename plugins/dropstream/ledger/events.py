@@ -33,6 +33,7 @@ EVENTS: dict[str, str] = {
     "cancelled": "cancelled: never sent",
     "cancel_after_send": "cancel requested after the order was sent",
     "released": "released by an operator: goes in the next order file",
+    "resent": "sent again by an operator, in a new order file",
     # Connection-level actions, kept in the same log with no order (order_id and number "").
     "enabled": "connection enabled (its three DAGs unpaused)",
     "disabled": "connection disabled (its three DAGs paused)",

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
+from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.errors import RegistryReadError
 from dropstream.ledger import Ledger
 from dropstream.spec import ConnectionSpec
@@ -161,6 +162,7 @@ def get_order(user: User, name: str, order_id: str) -> dict[str, Any]:
     return {**row, "timeline": [_with_run_link(spec, e.as_dict()) for e in events]}
 
 
+_ACTION_EVENTS = {"released", "resent", "cancelled", "cancel_after_send", "enabled", "disabled"}
 _SHIPMENT_EVENTS = {"shipment_received", "unknown_shipment", "shipped", "shipment_rejected"}
 
 
@@ -168,7 +170,10 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
     run_id = event["run_id"]
     if not run_id:
         return {**event, "dag_id": None, "run_url": None}
-    dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")
+    if event["event"] in _ACTION_EVENTS:
+        dag_id = ACTIONS_DAG_ID
+    else:
+        dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")
     return {**event, "dag_id": dag_id, "run_url": f"/dags/{dag_id}/runs/{quote(run_id, safe='')}"}
 
 
