@@ -10,6 +10,8 @@ import pytest
 from tests.dags.test_end_to_end import order_numbers
 from tests.servers.airflow_api import AirflowAPIServer
 
+pytestmark = [pytest.mark.slow, pytest.mark.sshd]
+
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 PIGEON = {"title": "Pigeon", "code": "PIGEON", "carrierIdentifier": None, "source": "shopify"}
 CANADA = {

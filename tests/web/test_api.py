@@ -13,6 +13,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
+pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.xdist_group("view")]  # one api-server
+
 
 def test_no_credentials_no_view(view):
     for path in (

@@ -6,7 +6,10 @@ import re
 from html import unescape
 from urllib.parse import quote
 
+import pytest
 import requests
+
+pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.xdist_group("view")]  # one api-server
 
 
 def page(view, path: str, username: str | None, **params) -> requests.Response:
