@@ -21,6 +21,7 @@ import pytest
 
 from tests.dags.conftest import DAGS
 from tests.dropstream.transports.conformance_adapters import PROTOCOLS, Protocol
+from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.specs import spec_dict
 
@@ -88,7 +89,7 @@ def merchant(
     shops = {name: ShopifyEmulator().start() for name in ("shop_a", "shop_b")}
     entries = registry({"shop_a": "A-", "shop_b": "B-"}, protocol.name)
     monkeypatch.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(entries))
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))  # migrated
     for name, shop in shops.items():
         monkeypatch.setenv(
             f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shop)
