@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.ledgers import migrated
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.servers.sshd import SFTPServer
 from tests.servers.tcp_proxy import TCPProxy
@@ -225,7 +226,7 @@ def rig(
     slow_link = TCPProxy(sftp_server.host, sftp_server.port)
     slow_link.throttle(2048)  # bytes per second towards the warehouse
     env = {
-        "DROPSTREAM_LEDGER_URL": postgres_url,
+        "DROPSTREAM_LEDGER_URL": migrated(postgres_url),  # a fresh database has no tables
         "DROPSTREAM_LEASE_SECONDS": LEASE_SECONDS,
         "DROPSTREAM_LEASE_WAIT_SECONDS": "120",
         "AIRFLOW_CONN_CHAOS_WAREHOUSE": sftp_server.connection_json("chaos_warehouse"),
