@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "include"), str(ROOT)]
 
-from tests.specs import spec_dict  # noqa: E402
+from dropstream.sandbox.specs import spec_dict  # noqa: E402
 
 STATIC_HEADER = """
 from datetime import datetime, timedelta, timezone

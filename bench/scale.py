@@ -13,8 +13,8 @@ schedule at its own second (``offset_schedule``, the default) and all at :00 (no
     .venv/bin/python bench/scale.py [--connections 100] [--minutes 5] [--flows orders]
 
 Targets (bench/results.md): lag p95 with offsets <= 1.2x the floor's; CPU-s per run <= 1.75x.
-Imports no test code: the store emulators run in a child process (tests/servers/shopify_pool.py)
-and are reached over HTTP, like real stores.
+Imports no test code: the store emulators run in a child process
+(``python -m dropstream.sandbox.shopify.pool``) and are reached over HTTP, like real stores.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -78,8 +79,19 @@ for entry in json.loads((Path(__file__).parent / "floor.json").read_text()):
 def start_stores(count: int) -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
     """The store emulators in a child process; their URLs and tokens."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.shopify_pool", str(count), "--order-every", "60"],
+        [
+            sys.executable,
+            "-m",
+            "dropstream.sandbox.shopify.pool",
+            str(count),
+            "--order-every",
+            "60",
+        ],
         cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "include")]),
+        },
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,35 +1,38 @@
-"""Adapter base: the contract every store platform implements.
-
-(The shared HTTP client, paginators and rate limiters live below the contract.)
+"""Adapter base: the contract every store platform implements, and the adapter over the shared
+HTTP client (``http_client.py``); paginators are in ``paginators.py``, pacing in ``pacing.py``.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import re
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
-import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
-
-from dropstream.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    NotFoundError,
-    RateLimitedError,
-    TransientError,
-    UpstreamRejectedError,
+from adapters.http_client import (
+    ConnectionInfo,
+    HttpClient,
+    RetryPolicy,
+    parse_retry_after,
+    read_connection,
+    redact_text,
+    redact_url,
 )
+from dropstream.errors import ConfigurationError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+
+# Re-exported: adapters and tests import the client's names from here too.
+__all__ = [
+    "ConnectionInfo",
+    "HttpClient",
+    "HttpStoreAdapter",
+    "RetryPolicy",
+    "StoreAdapter",
+    "parse_retry_after",
+    "read_connection",
+    "redact_text",
+    "redact_url",
+]
 
 
 class StoreAdapter(ABC):
@@ -84,249 +87,12 @@ class StoreAdapter(ABC):
         """Release HTTP connections (idempotent)."""
 
 
-# --- Shared HTTP client -------------------------------------------------------------------------
-# One place decides timeouts, connection reuse, retry policy and how HTTP failures map onto the
-# exception tree; platforms add their quirks through ``before_send`` / ``inspect`` callbacks.
-
-log = logging.getLogger(__name__)
+ClientT = TypeVar("ClientT", bound=HttpClient)
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionInfo:
-    """The parts of an Airflow Connection an adapter uses (read once, on first use)."""
-
-    conn_id: str
-    host: str = ""
-    login: str = ""
-    password: str = ""
-    port: int | None = None
-    schema: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def base_url(self) -> str:
-        """``host`` as a URL: https unless a scheme is given; ``port`` added when set."""
-        host = self.host.strip().rstrip("/")
-        if not host:
-            raise ConfigurationError(
-                f"Airflow Connection {self.conn_id!r} has no host: set it to the store's base URL"
-            )
-        if "://" not in host:
-            host = f"https://{host}"
-        if self.port and urlsplit(host).port is None:
-            split = urlsplit(host)
-            host = f"{split.scheme}://{split.hostname}:{self.port}{split.path}"
-        return host
-
-
-def read_connection(conn_id: str, *, purpose: str = "") -> ConnectionInfo:
-    """Read Airflow Connection ``conn_id`` (secrets backends, ``AIRFLOW_CONN_*``, API server)."""
-    from airflow.sdk import BaseHook  # lazy: keeps DAG parsing and pure tests free of Airflow
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        what = f" ({purpose})" if purpose else ""
-        raise ConfigurationError(
-            f"Airflow Connection {conn_id!r}{what} does not exist: create it "
-            "(the dropstream_setup DAG does) or fix the conn_id in the registry"
-        ) from exc
-    return ConnectionInfo(
-        conn_id=conn_id,
-        host=conn.host or "",
-        login=conn.login or "",
-        password=conn.password or "",
-        port=conn.port,
-        schema=conn.schema or "",
-        extra=dict(conn.extra_dejson or {}),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter; a server-given wait wins, capped at ``max_wait``."""
-
-    attempts: int = 6
-    initial_wait: float = 0.5
-    max_wait: float = 60.0
-    jitter: float = 0.5
-
-    def wait(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), self.max_wait) + random.uniform(0, 0.05)
-        backoff = wait_exponential_jitter(
-            multiplier=self.initial_wait, max=self.max_wait, jitter=self.jitter
-        )
-        return float(backoff(retry_state))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-_QUERY = re.compile(r"\?[^\s'\")]*")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its query string: some platforms carry credentials there."""
-    return url.split("?", 1)[0]
-
-
-def redact_text(error: object) -> str:
-    """An error's text with every URL query string cut (requests quotes whole URLs)."""
-    return _QUERY.sub("?…", str(error))
-
-
-class HttpClient:
-    """requests.Session with timeouts, retries and status -> DropStream error mapping."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        platform: str,
-        connection_name: str,
-        conn_id: str,
-        headers: Mapping[str, str] | None = None,
-        credential_hint: str = "credentials",
-        timeout: tuple[float, float] = (10.0, 60.0),
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.platform = platform
-        self.connection_name = connection_name
-        self.conn_id = conn_id
-        self.credential_hint = credential_hint
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.sleep = sleep
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": "DropStream/0.1", "Accept": "application/json"})
-        self.session.headers.update(dict(headers or {}))
-
-    @property
-    def where(self) -> str:
-        return f"{self.platform.capitalize()} store for connection {self.connection_name!r}"
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        before_send: Callable[[], None] | None = None,
-        inspect: Callable[[requests.Response], None] | None = None,
-    ) -> requests.Response:
-        """Send one logical request, retrying TransientErrors (``inspect`` may raise them too)."""
-        url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self.retry.wait,
-            sleep=self.sleep,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-        for attempt in retrying:
-            with attempt:
-                if before_send is not None:
-                    before_send()
-                response = self._send_once(method, url, json=json, params=params)
-                self.raise_for_status(response)
-                if inspect is not None:
-                    inspect(response)
-                return response
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    def _send_once(
-        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
-    ) -> requests.Response:
-        try:
-            return self.session.request(method, url, json=json, params=params, timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"{self.where}: {method} {redact_url(url)} timed out ({redact_text(exc)})"
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise TransientError(
-                f"{self.where}: cannot reach {redact_url(url)} ({redact_text(exc)})"
-            ) from exc
-
-    def raise_for_status(self, response: requests.Response) -> None:
-        """Map an HTTP error status onto the exception tree (2xx/3xx pass)."""
-        status = response.status_code
-        if status < 400:
-            return
-        body = response.text[:300]
-        where, conn = self.where, self.conn_id
-        if status == 401:
-            raise AuthenticationError(
-                f"{where} refused the {self.credential_hint} (401): check the "
-                f"{self.credential_hint} in Airflow Connection {conn!r}"
-            )
-        if status == 403:
-            raise AuthenticationError(
-                f"{where} denied access (403): the {self.credential_hint} in Airflow Connection "
-                f"{conn!r} lacks a permission this flow needs ({body})"
-            )
-        if status == 404:
-            raise NotFoundError(
-                f"{where}: {redact_url(response.url)} not found (404): check host and API "
-                f"version in Airflow Connection {conn!r}"
-            )
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise RateLimitedError(f"{where} is rate limiting us (429)", retry_after=retry_after)
-        if status == 408 or status >= 500:
-            raise TransientError(f"{where} is unavailable ({status}): {body}")
-        if status in (409, 422):
-            raise UpstreamRejectedError(f"{where} rejected the request ({status}): {body}")
-        raise ConfigurationError(f"{where} rejected the request ({status}): {body}")
-
-    def _log_retry(self, retry_state: RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        log.warning("%s; retry %d in %.2fs", exc, retry_state.attempt_number, wait)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def paginate_cursor(
-    fetch_page: Callable[[str | None], tuple[list[Any], str | None]], *, what: str
-) -> Iterator[Any]:
-    """Yield items page by page; ``fetch_page(cursor)`` returns (items, next cursor or None).
-
-    A cursor seen twice means the server is looping: stop with an error instead of forever.
-    """
-    seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        items, cursor = fetch_page(cursor)
-        yield from items
-        if cursor is None:
-            return
-        if cursor in seen:
-            raise TransientError(f"{what}: pagination loop detected (cursor {cursor!r} repeated)")
-        seen.add(cursor)
-
-
-class HttpStoreAdapter(StoreAdapter):
-    """A StoreAdapter over one HttpClient, built lazily from the Airflow Connection."""
+class HttpStoreAdapter(StoreAdapter, Generic[ClientT]):
+    """A StoreAdapter over one HttpClient (of type ``ClientT``), built lazily from the Airflow
+    Connection."""
 
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy()
 
@@ -335,7 +101,7 @@ class HttpStoreAdapter(StoreAdapter):
     ) -> None:
         super().__init__(conn_id, options, connection_name=connection_name)
         self._conn: ConnectionInfo | None = None
-        self._http: HttpClient | None = None
+        self._http: ClientT | None = None
 
     @property
     def conn(self) -> ConnectionInfo:
@@ -345,13 +111,18 @@ class HttpStoreAdapter(StoreAdapter):
         return self._conn
 
     @property
-    def http(self) -> HttpClient:
+    def http(self) -> ClientT:
         if self._http is None:
             self._http = self.build_client(self.conn)
         return self._http
 
+    @property
+    def client(self) -> ClientT:
+        """The platform's client (``http`` under the name the adapters read best with)."""
+        return self.http
+
     @abstractmethod
-    def build_client(self, conn: ConnectionInfo) -> HttpClient:
+    def build_client(self, conn: ConnectionInfo) -> ClientT:
         """Build the HttpClient (base URL, auth headers) from the Airflow Connection."""
 
     def close(self) -> None:

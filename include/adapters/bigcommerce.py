@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from contextlib import suppress
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import requests
 
+from adapters.allocation import OpenLine, allocate
 from adapters.auth import HeaderToken
-from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.pacing import PacedHttpClient, WindowPacer
-from adapters.paging import paginate_pages
+from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.pacing import WindowPacer
+from adapters.paginators import PageNumberPaginator
+from adapters.permissions import missing_permissions
+from adapters.results import Refusal, push_each, resubmit_without_blamed
+from adapters.times import ISO_OFFSET, created_at_or_after, in_window, query_time
 from dropstream.errors import (
+    AuthenticationError,
     ConfigurationError,
     DataError,
     NotFoundError,
@@ -51,7 +58,19 @@ CARRIERS = {
 }
 
 
-class BigCommerceClient(PacedHttpClient):
+# (scope as the control panel shows it, method, path, a body the API refuses after the scope check)
+WRITE_PROBES: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("Orders: modify (store_v2_orders)", "POST", "v2/orders/0/shipments", {}),
+    (
+        "Store Inventory: modify (store_inventory)",
+        "PUT",
+        "v3/inventory/adjustments/absolute",
+        {"reason": "DropStream connection test", "items": []},
+    ),
+)
+
+
+class BigCommerceClient(HttpClient):
     """JSON with exact money; 204 is an empty answer; 422 bodies kept for per-item errors."""
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -62,11 +81,22 @@ class BigCommerceClient(PacedHttpClient):
 
     def raise_for_status(self, response: requests.Response) -> None:
         if response.status_code == 422:
-            self.pacer.observe(response)
+            if self.pacer is not None:
+                self.pacer.observe(response)
             raise Rejected422(
                 f"{self.where} rejected the request (422): {response.text[:300]}", _json(response)
             )
+        if response.status_code == 403:
+            raise ScopeDenied(
+                f"{self.where} denied {response.request.method} {response.url.split('?')[0]} "
+                f"(403): the API account behind the access token in Airflow Connection "
+                f"{self.conn_id!r} lacks the OAuth scope for it ({response.text[:200]})"
+            )
         super().raise_for_status(response)
+
+
+class ScopeDenied(AuthenticationError):
+    """403: the token's API account lacks the OAuth scope the endpoint needs."""
 
 
 class Rejected422(UpstreamRejectedError):
@@ -142,7 +172,7 @@ def _address(raw: dict[str, Any]) -> Address:
     )
 
 
-class BigCommerceAdapter(HttpStoreAdapter):
+class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
     """A BigCommerce store."""
 
     platform: ClassVar[str] = "bigcommerce"
@@ -168,14 +198,33 @@ class BigCommerceAdapter(HttpStoreAdapter):
         HeaderToken("X-Auth-Token", conn.password).apply(client.session)
         return client
 
-    @property
-    def client(self) -> BigCommerceClient:
-        client = self.http
-        assert isinstance(client, BigCommerceClient)
-        return client
-
     def test_connection(self) -> None:
+        """Read the store and orders, then try each write the flows make with a body that writes
+        nothing.
+
+        BigCommerce has no endpoint that lists a token's scopes; it refuses a route the token has
+        no scope for with 403 before validating the request. So a shipment for order 0 (404) and
+        an adjustment of no items (422) pass the scope check and change nothing; 403 names the
+        scope to grant.
+        """
         self.client.call("GET", "v2/store")
+        self.client.call("GET", "v2/orders", params={"limit": 1})
+        probes = [
+            (scope, partial(self._probe, m, path, body)) for scope, m, path, body in WRITE_PROBES
+        ]
+        missing = missing_permissions(probes, ScopeDenied)
+        if missing:
+            raise AuthenticationError(
+                f"BigCommerce store for connection {self.connection_name!r}: the access token in "
+                f"Airflow Connection {self.conn_id!r} is missing OAuth scopes: "
+                f"{', '.join(missing)}. Set them on the API account (Settings > Store-level API "
+                "accounts), then put the new access token in the connection"
+            )
+
+    def _probe(self, method: str, path: str, body: dict[str, Any]) -> None:
+        # 404/422: past the scope check, nothing written
+        with suppress(NotFoundError, UpstreamRejectedError):
+            self.client.call(method, path, json=body)
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
@@ -185,16 +234,19 @@ class BigCommerceAdapter(HttpStoreAdapter):
         the two detail calls per order v2 requires (products, shipping addresses).
         """
         params = {
-            "min_date_modified": _query_time(since),
-            "max_date_modified": _query_time(until, round_up=True),
+            "min_date_modified": query_time(since, ISO_OFFSET),
+            "max_date_modified": query_time(until, ISO_OFFSET, round_up=True),
             "sort": "date_modified:asc",
         }
-        return self._orders(params, lambda raw: since <= parse_time(raw["date_modified"]) < until)
+        return self._orders(params, in_window(since, until, "date_modified", parse_time))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Awaiting-fulfillment orders created at or after ``created_since``."""
-        params = {"min_date_created": _query_time(created_since), "sort": "date_created:asc"}
-        return self._orders(params, lambda raw: parse_time(raw["date_created"]) >= created_since)
+        params = {
+            "min_date_created": query_time(created_since, ISO_OFFSET),
+            "sort": "date_created:asc",
+        }
+        return self._orders(params, created_at_or_after(created_since, "date_created", parse_time))
 
     def _orders(
         self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
@@ -206,7 +258,7 @@ class BigCommerceAdapter(HttpStoreAdapter):
             return orders, len(orders) >= PAGE_MAX
 
         what = f"BigCommerce orders of {self.connection_name!r}"
-        for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
+        for raw in PageNumberPaginator(what, key=lambda o: o["id"]).items(page):
             if not wanted(raw):
                 continue
             order_id = raw["id"]
@@ -224,7 +276,7 @@ class BigCommerceAdapter(HttpStoreAdapter):
             items = self.client.call("GET", path, params={"page": n, "limit": PAGE_MAX}) or []
             return items, len(items) >= PAGE_MAX
 
-        return list(paginate_pages(page, what=path, key=lambda item: item["id"]))
+        return list(PageNumberPaginator(path, key=lambda item: item["id"]).items(page))
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)
@@ -232,16 +284,12 @@ class BigCommerceAdapter(HttpStoreAdapter):
     # --- shipments --------------------------------------------------------------------------
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
         """One v2 shipment per package; a tracking number already on the order counts as done."""
-        accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
-        details: dict[str, str] = {}
-        for shipment in shipments:
-            try:
-                details[shipment.key] = self._push_shipment(shipment)
-                accepted.append(shipment.key)
-            except (DataError, UpstreamRejectedError) as exc:
-                rejected.append((shipment.key, str(exc)))
-        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+        return push_each(
+            shipments,
+            self._push_shipment,
+            key=lambda s: s.key,
+            refused=(DataError, UpstreamRejectedError),
+        )
 
     def _push_shipment(self, shipment: Shipment) -> str:
         order = f"order {shipment.order_number}"
@@ -256,24 +304,21 @@ class BigCommerceAdapter(HttpStoreAdapter):
             if existing.get("tracking_number") == shipment.tracking_number:
                 return str(existing["id"])
         products = self._all(f"{base}/products")
+        open_lines = [
+            OpenLine(str(p["id"]), str(p["id"]), p.get("sku"),
+                     int(p["quantity"]) - int(p.get("quantity_shipped") or 0), p)
+            for p in products
+        ]  # fmt: skip
+        takes = allocate(
+            shipment,
+            open_lines,
+            unmatched=lambda line: f"{order}: no line {line.line_id or 'with SKU ' + line.sku}",
+        )
         items: dict[int, int] = {}
-        addresses: set[int] = set()
-        for line in shipment.lines:
-            matches = [
-                p
-                for p in products
-                if (str(p["id"]) == line.line_id if line.line_id else p.get("sku") == line.sku)
-            ]
-            if not matches:
-                raise DataError(f"{order}: no line {line.line_id or 'with SKU ' + line.sku}")
-            wanted = line.quantity
-            for product in matches:
-                left = int(product["quantity"]) - int(product.get("quantity_shipped") or 0)
-                take = min(wanted, left - items.get(product["id"], 0))
-                if take > 0:
-                    items[product["id"]] = items.get(product["id"], 0) + take
-                    addresses.add(int(product["order_address_id"]))
-                    wanted -= take
+        for take in takes:
+            product_id = take.line.ref["id"]
+            items[product_id] = items.get(product_id, 0) + take.quantity
+        addresses = {int(take.line.ref["order_address_id"]) for take in takes}
         if not items:
             raise DataError(f"{order}: nothing left to ship (already shipped?)")
         if len(addresses) > 1:
@@ -301,29 +346,23 @@ class BigCommerceAdapter(HttpStoreAdapter):
         skus = list(wanted)
         accepted: list[str] = []
         rejected: list[tuple[str, str]] = []
+
+        def submit(batch: list[str]) -> Refusal | None:
+            items = [{"location_id": location, "sku": s, "quantity": wanted[s]} for s in batch]
+            try:
+                self.client.call(
+                    "PUT",
+                    "v3/inventory/adjustments/absolute",
+                    json={"reason": "DropStream warehouse sync", "items": items},
+                )
+            except Rejected422 as exc:
+                return Refusal(f"not applied: {exc}", _blamed_items(exc.body, len(batch)))
+            return None
+
         for start in range(0, len(skus), ADJUST_MAX):
-            batch = skus[start : start + ADJUST_MAX]
-            for attempt in range(2):
-                items = [{"location_id": location, "sku": s, "quantity": wanted[s]} for s in batch]
-                try:
-                    self.client.call(
-                        "PUT",
-                        "v3/inventory/adjustments/absolute",
-                        json={"reason": "DropStream warehouse sync", "items": items},
-                    )
-                except Rejected422 as exc:
-                    blamed = _blamed_items(exc.body, len(batch))
-                    if attempt or not blamed:
-                        reason = f"not applied: {exc}"
-                        rejected += [(s, blamed.get(i, reason)) for i, s in enumerate(batch)]
-                        break
-                    rejected += [(batch[i], why) for i, why in sorted(blamed.items())]
-                    batch = [s for i, s in enumerate(batch) if i not in blamed]
-                    if not batch:
-                        break
-                    continue
-                accepted += batch
-                break
+            ok, refused = resubmit_without_blamed(skus[start : start + ADJUST_MAX], submit)
+            accepted += ok
+            rejected += refused
         return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
 
 
@@ -336,11 +375,3 @@ def _blamed_items(body: Any, size: int) -> dict[int, str]:
         if len(parts) >= 2 and parts[0] == "items" and parts[1].isdigit() and int(parts[1]) < size:
             blamed[int(parts[1])] = str(message)
     return blamed
-
-
-def _query_time(value: datetime, *, round_up: bool = False) -> str:
-    """Whole-second ISO 8601 UTC for ``min/max_date_modified`` (widened; filtered exactly)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond:
-        value += timedelta(seconds=1)
-    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -15,9 +15,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.oauth import OAuthClient, RefreshTokenGrant
-from adapters.paging_tokens import paginate_offset
+from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.oauth import BearerToken, RefreshTokenGrant, ScopeRefused
+from adapters.paginators import OffsetPaginator
+from adapters.results import Rejected, push_each
+from adapters.times import created_at_or_after, in_window, parse_iso
 from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -37,16 +39,12 @@ BULK_CAP = 25
 OPEN_STATUSES = "{NOT_STARTED|IN_PROGRESS}"
 
 
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
-
-
-class EbayAdapter(HttpStoreAdapter):
+class EbayAdapter(HttpStoreAdapter[HttpClient]):
     """An eBay seller account over the Sell APIs with an OAuth2 user refresh token."""
 
     platform: ClassVar[str] = "ebay"
 
-    def build_client(self, conn: ConnectionInfo) -> OAuthClient:
+    def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
         if not (conn.login and conn.password and refresh_token):
             raise ConfigurationError(
@@ -65,34 +63,54 @@ class EbayAdapter(HttpStoreAdapter):
             where=f"eBay store for connection {self.connection_name!r}",
             conn_id=conn.conn_id,
         )
-        return OAuthClient(
+        self._grant = grant
+        return HttpClient(
             base,
             platform=self.platform,
             connection_name=self.connection_name,
             conn_id=conn.conn_id,
             credential_hint="OAuth user token",
             retry=self.retry_policy,
-            grant=grant,
+            token=BearerToken(grant),
         )
 
     # --- connection check -------------------------------------------------------------------
     def test_connection(self) -> None:
-        """One read per API the flows use: a 401/403 names what to fix."""
-        self.http.request("GET", ORDERS, params={"limit": 1})
+        """The scopes the flows need, then one read per API they use: a 401/403 names the fix.
+
+        eBay lists no token's scopes, but refuses a refresh that asks for more than the seller
+        granted (``invalid_scope``): the grant asks for both write scopes, and if refused, each
+        is asked for alone to name the missing one. Token requests only; nothing is written.
+        """
+        http, grant = self.http, self._grant
+        if not_asked := [s for s in DEFAULT_SCOPES if s not in grant.scopes]:
+            raise ConfigurationError(
+                f"extra scopes in Airflow Connection {self.conn_id!r} leaves out "
+                f"{', '.join(not_asked)}, which the flows need: add them or remove the extra"
+            )
+        try:
+            http.request("GET", ORDERS, params={"limit": 1})
+        except ScopeRefused as exc:
+            missing = [s for s in DEFAULT_SCOPES if not grant.grants([s])]
+            raise AuthenticationError(
+                f"eBay seller for connection {self.connection_name!r} has not granted the app "
+                f"OAuth scopes: {', '.join(missing) or ' '.join(grant.scopes)} (a read-only "
+                "consent grants only the .readonly ones). Add them to the app's consent request, "
+                "have the seller consent again, and put the new refresh token in extra "
+                f"refresh_token of Airflow Connection {self.conn_id!r}"
+            ) from exc
         self.http.request("GET", "sell/inventory/v1/inventory_item", params={"limit": 1})
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
         # eBay's filter is inclusive at both ends: enforce [since, until) here.
-        return self._orders(
-            window, lambda raw: since <= parse_time(raw["lastModifiedDate"]) < until
-        )
+        return self._orders(window, in_window(since, until, "lastModifiedDate"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
             f"creationdate:[{ebay_time(created_since)}..]",
-            lambda raw: parse_time(raw["creationDate"]) >= created_since,
+            created_at_or_after(created_since, "creationDate"),
         )
 
     def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
@@ -106,7 +124,7 @@ class EbayAdapter(HttpStoreAdapter):
             return list(body.get("orders") or []), int(total) if total is not None else None
 
         what = f"eBay orders of {self.connection_name!r}"
-        for raw in paginate_offset(page, limit=limit, what=what, key=lambda o: o.get("orderId")):
+        for raw in OffsetPaginator(what, limit, key=lambda o: o.get("orderId")).items(page):
             if raw.get("orderPaymentStatus") != "PAID":
                 continue  # getOrders also returns pending/refunded orders
             if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
@@ -120,18 +138,12 @@ class EbayAdapter(HttpStoreAdapter):
     # --- shipments --------------------------------------------------------------------------
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
         """One shipping fulfillment per package; a tracking number already there is done."""
-        accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
-        details: dict[str, str] = {}
-        for shipment in shipments:
-            try:
-                details[shipment.key] = self._push_one(shipment)
-                accepted.append(shipment.key)
-            except AuthenticationError:
-                raise
-            except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                rejected.append((shipment.key, str(exc)))
-        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+        return push_each(
+            shipments,
+            self._push_one,
+            key=lambda s: s.key,
+            refused=(ConfigurationError, UpstreamRejectedError),
+        )
 
     def _push_one(self, shipment: Shipment) -> str:
         if not shipment.order_id:
@@ -191,10 +203,6 @@ class EbayAdapter(HttpStoreAdapter):
 
 
 # --- pure mapping ---------------------------------------------------------------------------
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def ebay_time(value: datetime, *, round_up: bool = False) -> str:
     """Millisecond UTC timestamp, as eBay filters want (rounded outward; we filter exactly)."""
     value = value.astimezone(UTC)
@@ -252,8 +260,8 @@ def to_order(raw: dict[str, Any]) -> Order:
         return Order(
             order_id=str(raw["orderId"]),
             number=str(raw["orderId"]),
-            created_at=parse_time(raw["creationDate"]),
-            updated_at=parse_time(raw["lastModifiedDate"]),
+            created_at=parse_iso(raw["creationDate"]),
+            updated_at=parse_iso(raw["lastModifiedDate"]),
             ship_to=to_address(ship_to),
             lines=tuple(lines),
             email=ship_to.get("email") or "",

@@ -1,26 +1,32 @@
 """OAuth2 refresh-token auth over the shared HttpClient (Login with Amazon, eBay).
 
 ``RefreshTokenGrant`` exchanges a long-lived refresh token for short-lived access tokens and
-caches one until shortly before it expires. ``OAuthClient`` is the shared ``HttpClient`` that
-puts the cached token on every request and, when the platform refuses it (expired early,
-revoked), refreshes it **once** and repeats the request; a second refusal is an
-``AuthenticationError`` like any other. A refused *refresh* fails at once, naming the
+caches one until shortly before it expires. ``BearerToken`` hands it to the shared
+``HttpClient(token=…)``, which puts the cached token on every request and, when the platform
+refuses it (expired early, revoked), refreshes it **once** and repeats the request; a second
+refusal is an ``AuthenticationError`` like any other. A refused *refresh* fails at once, naming the
 connection: retrying bad credentials only trips the platform's abuse limits.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from adapters.base import HttpClient, parse_retry_after
+from adapters.base import parse_retry_after
 from dropstream.errors import AuthenticationError, RateLimitedError, TransientError
 
-__all__ = ["OAuthClient", "RefreshTokenGrant"]
+__all__ = ["BearerToken", "RefreshTokenGrant", "ScopeRefused"]
+
+
+class ScopeRefused(AuthenticationError):
+    """The token endpoint answered ``invalid_scope``: the seller did not grant a requested scope."""
 
 
 class RefreshTokenGrant:
@@ -72,6 +78,18 @@ class RefreshTokenGrant:
         """Forget the cached token (the platform refused it): the next use refreshes."""
         self._token = None
 
+    def grants(self, scopes: Sequence[str]) -> bool:
+        """Whether the refresh token covers ``scopes``: one token request, the cache untouched."""
+        probe = copy.copy(self)
+        probe.scopes, probe._token, probe._session = tuple(scopes), None, requests.Session()
+        try:
+            probe._refresh()
+        except ScopeRefused:
+            return False
+        finally:
+            probe._session.close()
+        return True
+
     def _refresh(self) -> None:
         data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
         headers = {"Accept": "application/json", "User-Agent": "DropStream/0.1"}
@@ -99,6 +117,11 @@ class RefreshTokenGrant:
         body = _json(response)
         if status >= 400 or not body.get("access_token"):
             reason = body.get("error_description") or body.get("error") or response.text[:200]
+            if body.get("error") == "invalid_scope":  # RFC 6749 5.2: beyond what was granted
+                raise ScopeRefused(
+                    f"{self.where}: {self.token_url} refused scopes {' '.join(self.scopes)} "
+                    f"({status}: {reason})"
+                )
             raise AuthenticationError(
                 f"{self.where}: {self.token_url} refused to issue an access token ({status}: "
                 f"{reason}). Check the client id (login), client secret (password) and the "
@@ -114,56 +137,29 @@ class RefreshTokenGrant:
         self._session.close()
 
 
-class _TokenRefused(AuthenticationError):
-    """The platform refused the access token: refresh it once and try again."""
+@dataclass(slots=True)
+class BearerToken:
+    """A ``RefreshTokenGrant``'s access token as a header, for ``HttpClient(token=…)``.
 
+    ``refused`` tells a refused token (refreshed once, the request sent again) from a missing
+    permission; by default any 401.
+    """
 
-class OAuthClient(HttpClient):
-    """HttpClient sending ``{auth_header}: {auth_prefix}{token}``; one refresh on refusal."""
+    grant: RefreshTokenGrant
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+    refused_when: Callable[[requests.Response], bool] = lambda r: r.status_code == 401
 
-    def __init__(
-        self,
-        *args: Any,
-        grant: RefreshTokenGrant,
-        auth_header: str = "Authorization",
-        auth_prefix: str = "Bearer ",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.grant = grant
-        self.auth_header = auth_header
-        self.auth_prefix = auth_prefix
-        self._may_refresh = True
+    def value(self) -> str:
+        return self.prefix + self.grant.access_token()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        before = kwargs.pop("before_send", None)
+    def refused(self, response: requests.Response) -> bool:
+        return self.refused_when(response)
 
-        def authorize() -> None:
-            self.session.headers[self.auth_header] = self.auth_prefix + self.grant.access_token()
-            if before is not None:
-                before()
-
-        try:
-            return super().request(method, path, before_send=authorize, **kwargs)
-        except _TokenRefused:
-            self.grant.invalidate()
-            self._may_refresh = False
-            try:
-                return super().request(method, path, before_send=authorize, **kwargs)
-            finally:
-                self._may_refresh = True
-
-    def token_refused(self, response: requests.Response) -> bool:
-        """Does this response say the access token (not a permission) is bad? Default: 401."""
-        return response.status_code == 401
-
-    def raise_for_status(self, response: requests.Response) -> None:
-        if self._may_refresh and self.token_refused(response):
-            raise _TokenRefused(f"{self.where}: access token refused ({response.status_code})")
-        super().raise_for_status(response)
+    def invalidate(self) -> None:
+        self.grant.invalidate()
 
     def close(self) -> None:
-        super().close()
         self.grant.close()
 
 

@@ -3,21 +3,17 @@
 ``WindowPacer`` reads a "requests left" header and a "window resets in N ms" header (BigCommerce's
 ``X-Rate-Limit-Requests-Left`` / ``X-Rate-Limit-Time-Reset-Ms``): when the quota is spent it
 sleeps until the reset, and a 429 is retried after the reset even without ``Retry-After``.
-``PacedHttpClient`` wires a pacer into the shared HttpClient.
+Hand one to the shared ``HttpClient(pacer=…)``; it composes with any auth.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import requests
 
-from adapters.base import HttpClient, parse_retry_after
-from dropstream.errors import RateLimitedError
-
-__all__ = ["PacedHttpClient", "WindowPacer"]
+__all__ = ["WindowPacer"]
 
 
 class WindowPacer:
@@ -55,46 +51,14 @@ class WindowPacer:
         if int(raw_left) <= self.reserve:
             self.paused_until = self.clock() + reset
 
+    def retry_after(self, response: requests.Response) -> float | None:
+        """On a 429: the window's reset; the pause is forgotten (the retry policy sleeps it)."""
+        self.paused_until = 0.0
+        return self.reset_after(response)
+
     def wait(self, sleep: Callable[[float], None]) -> None:
         delay = self.paused_until - self.clock()
         if delay > 0:
             self.waits += 1
             sleep(delay)
         self.paused_until = 0.0
-
-
-class PacedHttpClient(HttpClient):
-    """HttpClient that waits out a spent quota before sending and retries 429 at the reset."""
-
-    def __init__(self, *args: Any, pacer: WindowPacer, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pacer = pacer
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        before_send: Callable[[], None] | None = None,
-        inspect: Callable[[requests.Response], None] | None = None,
-    ) -> requests.Response:
-        def paced() -> None:
-            self.pacer.wait(self.sleep)
-            if before_send is not None:
-                before_send()
-
-        return super().request(
-            method, path, json=json, params=params, before_send=paced, inspect=inspect
-        )
-
-    def raise_for_status(self, response: requests.Response) -> None:
-        self.pacer.observe(response)
-        if response.status_code == 429:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            if wait is None:
-                wait = self.pacer.reset_after(response)
-            self.pacer.paused_until = 0.0  # the retry policy sleeps ``wait``; do not wait twice
-            raise RateLimitedError(f"{self.where} is rate limiting us (429)", retry_after=wait)
-        super().raise_for_status(response)

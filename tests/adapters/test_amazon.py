@@ -221,6 +221,35 @@ def test_connection_checks_marketplace(
         other.test_connection()
 
 
+@pytest.mark.parametrize(
+    ("roles", "missing"),
+    [
+        (set(), "Inventory and Order Tracking, Product Listing"),
+        ({"Inventory and Order Tracking"}, "Product Listing"),
+        ({"Product Listing"}, "Inventory and Order Tracking"),
+    ],
+)
+def test_missing_roles_fail_the_check_naming_them(
+    amazon: AmazonEmulator, adapter: AmazonAdapter, roles: set[str], missing: str
+) -> None:
+    amazon.roles = roles
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"lacks the role(s) {missing}. Request them" in message and CONN_ID in message
+    assert amazon.calls("POST", TOKEN) == 1  # a role 403 is not a token refresh
+
+
+def test_connection_with_every_role_passes_and_changes_no_listing(
+    amazon: AmazonEmulator, adapter: AmazonAdapter
+) -> None:
+    amazon.quantities["DROPSTREAM-CONNECTION-TEST"] = 4  # even a listing by the probe's SKU
+    adapter.test_connection()
+    assert amazon.quantities == {"DROPSTREAM-CONNECTION-TEST": 4}
+    patch = [r for r in amazon.requests if r["method"] == "PATCH"]
+    assert len(patch) == 1 and patch[0]["query"]["mode"] == ["VALIDATION_PREVIEW"]
+
+
 # --- shipments -----------------------------------------------------------------------------
 def test_partial_shipment_of_a_multi_line_order(
     amazon: AmazonEmulator, adapter: AmazonAdapter

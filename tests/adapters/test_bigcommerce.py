@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import requests
 
 from adapters import get_adapter
 from adapters.base import RetryPolicy
@@ -165,8 +166,34 @@ def test_bad_token_fails_fast_naming_the_connection(
     assert len(store.requests) == 1
 
 
-def test_connection_ok(store: BigCommerceEmulator, adapter) -> None:
+def test_connection_ok_writes_nothing(store: BigCommerceEmulator, adapter) -> None:
+    order_id = store.add_order(modified_at=T0, lines=[("A", 3, "1.00")])
+    store.stock["A"] = 5
     adapter.test_connection()
+    assert store.stock == {"A": 5} and not any(store.shipments.values())
+    assert store.orders[order_id]["status_id"] == 11
+    assert [r["status"] for r in store.requests[2:]] == [404, 422]  # past the scope check
+
+
+@pytest.mark.parametrize(
+    ("scopes", "missing"),
+    [
+        (
+            {"store_v2_orders_read_only", "store_inventory_read_only", "store_v2_information"},
+            "Orders: modify (store_v2_orders), Store Inventory: modify (store_inventory)",
+        ),
+        ({"store_v2_orders", "store_inventory_read_only", "store_v2_information"}, "Store Inve"),
+    ],
+)
+def test_read_only_scopes_fail_the_check_naming_them(
+    store: BigCommerceEmulator, adapter, scopes: set[str], missing: str
+) -> None:
+    store.scopes = scopes
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"missing OAuth scopes: {missing}" in message and CONN_ID in message
+    assert "Orders: modify" not in message or "store_v2_orders_read_only" in scopes
 
 
 # --- shipments -----------------------------------------------------------------------------
@@ -263,3 +290,29 @@ def test_emulator_is_strict(store: BigCommerceEmulator, adapter) -> None:
     items = [{"location_id": 1, "sku": "X", "quantity": 1}] * 2001
     with pytest.raises(Exception, match="at most 2000"):
         http.call("PUT", "v3/inventory/adjustments/absolute", json={"reason": "x", "items": items})
+
+
+def _bc_call(emulator: BigCommerceEmulator, method: str, path: str, **kwargs):
+    headers = {"X-Auth-Token": emulator.token, "Accept": "application/json"}
+    return requests.request(method, emulator.host + path, headers=headers, timeout=5, **kwargs)
+
+
+def test_the_emulator_rejects_an_unknown_query_parameter(bigcommerce_emulator):
+    reply = _bc_call(bigcommerce_emulator, "GET", "/v2/orders", params={"updated_since": "x"})
+    assert reply.status_code == 400
+    assert "'updated_since'" in reply.json()[0]["message"]
+    fine = _bc_call(bigcommerce_emulator, "GET", "/v2/orders", params={"limit": 5})
+    assert fine.status_code == 204  # an empty store: no orders
+
+
+def test_the_emulator_rejects_an_unknown_body_field(bigcommerce_emulator):
+    bigcommerce_emulator.add_product("SKU-1", 0)
+    item = {"location_id": 1, "sku": "SKU-1", "quantity": 4, "qty": 4}
+    reply = _bc_call(
+        bigcommerce_emulator,
+        "PUT",
+        "/v3/inventory/adjustments/absolute",
+        json={"reason": "x", "items": [item]},
+    )
+    assert reply.status_code == 422 and "items.0.qty" in reply.json()["errors"]
+    assert bigcommerce_emulator.stock["SKU-1"] == 0

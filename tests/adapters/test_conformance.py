@@ -18,7 +18,7 @@ from adapters import PLATFORMS, get_adapter
 from adapters.base import StoreAdapter
 from dropstream.errors import AuthenticationError
 from dropstream.models import InventoryLevel, Order, Shipment, ShipmentLine
-from tests.adapters.harness import PlatformHarness, harness_for
+from tests.adapters.harness import PlatformHarness, harness_for, speed_up
 
 CONN_ID = "dropstream_conformance_store"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def emu(h: PlatformHarness, request: pytest.FixtureRequest, monkeypatch: pytest.
     emulator = request.getfixturevalue(h.fixture_name)
     h.prepare(emulator)
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", h.connection_json(emulator))
-    h.speed_up(monkeypatch)
+    speed_up(h, monkeypatch)
     return emulator
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import requests
 
 from adapters import get_adapter
 from adapters.base import RetryPolicy
@@ -186,6 +187,57 @@ def test_wrong_credentials_fail_fast_naming_the_connection(
 
 def test_connection_ok(ebay: EbayEmulator, adapter: EbayAdapter) -> None:
     adapter.test_connection()
+    assert ebay.calls("POST", TOKEN) == 1
+
+
+SCOPE = "https://api.ebay.com/oauth/api_scope"
+
+
+@pytest.mark.parametrize(
+    ("granted", "missing"),
+    [
+        (
+            {SCOPE, SCOPE + "/sell.fulfillment.readonly", SCOPE + "/sell.inventory.readonly"},
+            f"{SCOPE}/sell.fulfillment, {SCOPE}/sell.inventory",
+        ),
+        (
+            {SCOPE, SCOPE + "/sell.fulfillment", SCOPE + "/sell.inventory.readonly"},
+            f"{SCOPE}/sell.inventory",
+        ),
+    ],
+)
+def test_read_only_consent_fails_the_check_naming_the_scopes(
+    ebay: EbayEmulator, adapter: EbayAdapter, granted: set[str], missing: str
+) -> None:
+    ebay.granted_scopes = granted
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"has not granted the app OAuth scopes: {missing} (" in message, message
+    assert "consent again" in message and CONN_ID in message
+    assert not any(r["path"].startswith("/sell/") for r in ebay.requests)  # tokens only
+
+
+def test_read_only_token_is_refused_writes_by_the_emulator(ebay: EbayEmulator) -> None:
+    """The emulator's side of it: a token minted with .readonly scopes reads but cannot write."""
+    basic = requests.auth.HTTPBasicAuth(ebay.client_id, ebay.client_secret)
+    token = requests.post(
+        ebay.url + TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": ebay.refresh_token,
+            "scope": f"{SCOPE}/sell.inventory.readonly",
+        },
+        auth=basic,
+        timeout=5,
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    url = ebay.url + "/sell/inventory/v1/"
+    assert requests.get(url + "inventory_item", headers=bearer, timeout=5).status_code == 200
+    refused = requests.post(
+        url + "bulk_update_price_quantity", json={"requests": []}, headers=bearer, timeout=5
+    )
+    assert refused.status_code == 403 and refused.json()["errors"][0]["errorId"] == 1100
 
 
 def test_missing_refresh_token_is_a_configuration_error(
@@ -291,3 +343,51 @@ def test_unit_price_from_line_cost() -> None:
     assert unit_price(Decimal("24.20"), 2) == Decimal("12.10")
     assert unit_price(Decimal("7"), 1) == Decimal("7")
     assert unit_price(Decimal("10.00"), 3) == Decimal("3.333333")  # not a whole cent: 6 places
+
+
+def _ebay_call(emulator: EbayEmulator, method: str, path: str, **kwargs):
+    emulator.tokens.add("probe-token")
+    headers = {"Authorization": "Bearer probe-token", "Content-Type": "application/json"}
+    return requests.request(method, emulator.url + path, headers=headers, timeout=5, **kwargs)
+
+
+def test_the_emulator_rejects_an_unknown_query_parameter(ebay_emulator: EbayEmulator):
+    reply = _ebay_call(
+        ebay_emulator, "GET", "/sell/fulfillment/v1/order", params={"limit": 1, "sort": "asc"}
+    )
+    assert reply.status_code == 400
+    assert reply.json()["errors"][0]["errorId"] == 2004
+    assert "'sort'" in reply.json()["errors"][0]["message"]
+    fine = _ebay_call(ebay_emulator, "GET", "/sell/fulfillment/v1/order", params={"limit": 1})
+    assert fine.status_code == 200
+
+
+def test_the_emulator_rejects_an_unknown_body_field(ebay_emulator: EbayEmulator):
+    ebay_emulator.add_listing("SKU-1", 0)
+    entry = {"sku": "SKU-1", "shipToLocationAvailability": {"quantity": 3}}
+    reply = _ebay_call(
+        ebay_emulator,
+        "POST",
+        "/sell/inventory/v1/bulk_update_price_quantity",
+        json={"requests": [entry | {"quantity": 3}]},
+    )
+    assert reply.status_code == 400 and "'quantity'" in reply.json()["errors"][0]["message"]
+    assert ebay_emulator.quantities["SKU-1"] == 0
+    order_id = ebay_emulator.add_order(updated_at=datetime(2026, 3, 1, tzinfo=UTC))
+    line_id = ebay_emulator.orders[order_id]["lineItems"][0]["lineItemId"]
+    body = {
+        "lineItems": [{"lineItemId": line_id, "quantity": 1}],
+        "shippingCarrierCode": "UPS",
+        "trackingNumber": "1Z1",
+        "carrier": "UPS",
+    }
+    path = f"/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment"
+    reply = _ebay_call(ebay_emulator, "POST", path, json=body)
+    assert reply.status_code == 400 and "'carrier'" in reply.json()["errors"][0]["message"]
+    assert ebay_emulator.fulfillments == []
+
+
+def test_a_spent_daily_quota_is_a_429(ebay_emulator: EbayEmulator):
+    ebay_emulator.quotas["order"].set(available=0)
+    reply = _ebay_call(ebay_emulator, "GET", "/sell/fulfillment/v1/order", params={"limit": 1})
+    assert reply.status_code == 429 and reply.json()["errors"][0]["errorId"] == 2001

@@ -165,6 +165,26 @@ def test_query_string_auth_works(site: WooCommerceEmulator, monkeypatch) -> None
     assert site.requests[0]["query"]["consumer_key"] == [site.key]
 
 
+@pytest.mark.parametrize(("permissions", "lacks"), [("read", "Write"), ("write", "Read")])
+def test_key_without_read_write_fails_the_check_naming_the_permission(
+    site: WooCommerceEmulator, adapter, permissions: str, lacks: str
+) -> None:
+    site.permissions = permissions
+    with pytest.raises(AuthenticationError) as caught:
+        adapter.test_connection()
+    message = str(caught.value)
+    assert f"lacks {lacks} permission" in message and "Read/Write" in message
+    assert "Settings > Advanced > REST API" in message and CONN_ID in message
+
+
+def test_read_write_key_passes_the_check_and_writes_nothing(site: WooCommerceEmulator, adapter):
+    product = site.add_product("SKU-1", stock=7)
+    before = dict(site.products[product])
+    adapter.test_connection()
+    assert site.calls("POST", r".*/products/batch") == 1
+    assert site.products[product] == before
+
+
 # --- shipments -----------------------------------------------------------------------------
 def test_partial_shipment_then_rest_completes(site: WooCommerceEmulator, adapter) -> None:
     order_id = site.add_order(modified_at=T0, lines=[("A", 3, "1.00"), ("B", 1, "2.00")])

@@ -26,6 +26,7 @@ from dropstream.setup.form import setup_params
 from tests.browser.conftest import RunningProduct, registry, runs
 from tests.browser.ui import AirflowUI, Choice, pick_datetime, wait
 from tests.dags.warehouse_files import order_numbers
+from tests.servers._emulator import running
 from tests.servers.woocommerce import WooCommerceEmulator
 from tests.setup.test_setup_dag import assert_no_secret_anywhere
 
@@ -47,20 +48,14 @@ def named(kind: str) -> str:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[ShopifyEmulator]:
-    emulator = ShopifyEmulator(token="shpat_browser_test_token_7f3a").start()
-    try:
+    with running(ShopifyEmulator(token="shpat_browser_test_token_7f3a")) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 def woo() -> Iterator[WooCommerceEmulator]:
-    emulator = WooCommerceEmulator().start()
-    try:
+    with running(WooCommerceEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 def yesterday() -> str:

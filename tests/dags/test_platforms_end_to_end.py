@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters import PLATFORMS
-from tests.adapters.harness import PlatformHarness, harness_for
+from tests.adapters.harness import PlatformHarness, harness_for, speed_up
 from tests.dags.conftest import Deployment
 from tests.ledgers import sqlite_ledger_url
 
@@ -37,7 +37,7 @@ def platform_deployment(
     platform = str(request.param)
     harness = harness_for(platform)
     emulator = request.getfixturevalue(harness.fixture_name)
-    harness.speed_up(monkeypatch)
+    speed_up(harness, monkeypatch)
     name = f"e2e_{platform}"
     monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(

@@ -111,6 +111,8 @@ def merchant(
     finally:
         for shop in shops.values():
             shop.stop()
+    for shop in shops.values():
+        shop.check_no_crash()  # a crash was only a 500 to the adapter: fail the test
 
 
 def test_two_stores_one_login_one_folder(merchant: Merchant, caplog: pytest.LogCaptureFixture):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from dropstream.sandbox.shopify import ShopifyEmulator, shopify_connection_json
+from tests.servers._emulator import running
 
 __all__ = ["ShopifyEmulator", "shopify_connection_json", "shopify_emulator"]
 
@@ -15,8 +16,5 @@ __all__ = ["ShopifyEmulator", "shopify_connection_json", "shopify_emulator"]
 @pytest.fixture
 def shopify_emulator() -> Iterator[ShopifyEmulator]:
     """A fresh emulated shop per test, on an ephemeral loopback port."""
-    emulator = ShopifyEmulator().start()
-    try:
+    with running(ShopifyEmulator()) as emulator:
         yield emulator
-    finally:
-        emulator.stop()

@@ -89,6 +89,57 @@ def test_add_woocommerce_store_with_ftp_warehouse(wizard, woocommerce_emulator, 
     assert_no_secret_anywhere(wizard, [woo.secret, ftp.password], capfd.readouterr(), conf_of=set())
 
 
+def test_read_only_woocommerce_key_fails_the_store_check_naming_the_permission(
+    wizard, woocommerce_emulator, ftp_server, capfd
+):
+    woo = woocommerce_emulator
+    woo.permissions = "read"
+    conf = woocommerce_ftp(wizard, woo, ftp_server, "wiz-woo-read")
+    run, _ = failed_setup(wizard, capfd, "wiz-woo-read", **conf)
+    assert "lacks Write permission" in run["note"] and "Read/Write" in run["note"], run["note"]
+    assert "Settings > Advanced > REST API" in run["note"]
+    assert woo.calls("POST", r".*/products/batch") == 1  # the probe was refused, not skipped
+
+
+def reduce_to_read_only(platform: str, emulator) -> str:
+    """Take the write permission away the platform's way; the words the check must say."""
+    if platform == "woocommerce":
+        emulator.permissions = "read"
+        return "lacks Write permission"
+    if platform == "bigcommerce":
+        emulator.scopes = {"store_v2_orders_read_only", "store_inventory_read_only"}
+        emulator.scopes.add("store_v2_information_read_only")
+        return "missing OAuth scopes: Orders: modify (store_v2_orders), Store Inventory: modify"
+    if platform == "ebay":
+        base = "https://api.ebay.com/oauth/api_scope"
+        emulator.granted_scopes = {base, f"{base}/sell.fulfillment.readonly"}
+        emulator.granted_scopes.add(f"{base}/sell.inventory.readonly")
+        return f"OAuth scopes: {base}/sell.fulfillment, {base}/sell.inventory ("
+    emulator.roles = {"Inventory and Order Tracking"}  # amazon: orders readable, listings not
+    return "lacks the role(s) Product Listing."
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce", "ebay", "amazon"])
+def test_store_check_names_the_missing_permission(request, platform, read_only):
+    """The setup's store check (the code the form runs) on each platform's emulator."""
+    from dropstream.setup.remote import CheckFailed, check_store
+
+    emulator = request.getfixturevalue(f"{platform}_emulator")
+    module = __import__(f"tests.servers.{platform}", fromlist=["x"])
+    body = json.loads(getattr(module, f"{platform}_connection_json")(emulator))
+    body["extra"] = json.dumps(body.get("extra") or {})
+    if not read_only:
+        (proven,) = check_store(body, platform, "acme")
+        assert "grants every permission the three flows need" in proven
+        return
+    words = reduce_to_read_only(platform, emulator)
+    with pytest.raises(CheckFailed) as caught:
+        check_store(body, platform, "acme")
+    assert caught.value.side == "store" and words in caught.value.reason, caught.value.reason
+    assert caught.value.fields  # the note points at the credential fields
+
+
 def test_s3_warehouse_test_only(wizard, s3_server, capfd):
     s3 = s3_server
     conf = wizard.form(

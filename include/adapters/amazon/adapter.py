@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.amazon import listings
-from adapters.amazon.client import AmazonClient
-from adapters.amazon.mapping import carrier_fields, iso_time, parse_time, to_order
-from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy, paginate_cursor
+from adapters.amazon.client import AmazonClient, RoleDenied, lwa_token
+from adapters.amazon.mapping import carrier_fields, to_order
+from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
+from adapters.paginators import CursorPaginator
+from adapters.permissions import Probe, missing_permissions
+from adapters.results import PushResults, Rejected
+from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,14 +35,11 @@ from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
+PROBE_SKU = "DROPSTREAM-CONNECTION-TEST"  # previewed, never saved
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
 
 
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
-
-
-class AmazonAdapter(HttpStoreAdapter):
+class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     """An Amazon seller account (one marketplace) over the Selling Partner API."""
 
     platform: ClassVar[str] = "amazon"
@@ -70,7 +71,7 @@ class AmazonAdapter(HttpStoreAdapter):
             conn_id=conn.conn_id,
             credential_hint="LWA credentials",
             retry=self.retry_policy,
-            grant=grant,
+            token=lwa_token(grant),
         )
 
     @property
@@ -98,21 +99,52 @@ class AmazonAdapter(HttpStoreAdapter):
                 f"marketplace {self.marketplace_id!r} (extra marketplace_id in Airflow "
                 f"Connection {self.conn_id!r}); it sells in: {', '.join(sorted(map(str, joined)))}"
             )
-        self.seller_id  # noqa: B018 - fail now, not at the first inventory push
+        missing = missing_permissions(self._role_probes(), RoleDenied)
+        if missing:
+            raise AuthenticationError(
+                f"Amazon seller for connection {self.connection_name!r}: the SP-API application "
+                f"behind Airflow Connection {self.conn_id!r} lacks the role(s) "
+                f"{', '.join(missing)}. Request them in the developer profile, add them to the "
+                "app (Developer Central > Edit App), and have the seller authorise the app again "
+                "for a new refresh token. (A 403 on listings also follows a seller_id extra that "
+                "is not this seller's merchant token.)"
+            )
+
+    def _role_probes(self) -> list[Probe]:
+        """Side-effect-free calls, one per role: an orders read, a listing validation preview.
+
+        Amazon lists no app's roles; an operation without its role is 403. Shipment confirmation
+        has no preview mode and is not probed (see docs/platforms.md).
+        """
+        since = query_time(datetime.now(UTC) - timedelta(days=1), ISO_Z)
+        search = {"createdAfter": since, "marketplaceIds": self.marketplace_id}
+        path = f"listings/2021-08-01/items/{quote(self.seller_id, safe='')}/{PROBE_SKU}"
+        preview = {"productType": "PRODUCT", "patches": listings.availability_patch(0)}
+        mode = {"marketplaceIds": self.marketplace_id, "mode": "VALIDATION_PREVIEW"}
+        return [
+            (
+                "Inventory and Order Tracking",
+                lambda: self.http.request("GET", ORDERS, params=search | {"maxResultsPerPage": 1}),
+            ),
+            (
+                "Product Listing",
+                lambda: self.http.request("PATCH", path, json=preview, params=mode),
+            ),
+        ]
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         window = {
-            "lastUpdatedAfter": iso_time(since),
-            "lastUpdatedBefore": iso_time(until, round_up=True),
+            "lastUpdatedAfter": query_time(since, ISO_Z),
+            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
         }
         # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(window, lambda raw: since <= parse_time(raw["lastUpdatedTime"]) < until)
+        return self._orders(window, in_window(since, until, "lastUpdatedTime"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
-            {"createdAfter": iso_time(created_since)},
-            lambda raw: parse_time(raw["createdTime"]) >= created_since,
+            {"createdAfter": query_time(created_since, ISO_Z)},
+            created_at_or_after(created_since, "createdTime"),
         )
 
     def _orders(
@@ -133,7 +165,7 @@ class AmazonAdapter(HttpStoreAdapter):
             body = self.http.request("GET", ORDERS, params=query).json()
             return list(body.get("orders") or []), (body.get("pagination") or {}).get("nextToken")
 
-        for raw in paginate_cursor(page, what=f"Amazon orders of {self.connection_name!r}"):
+        for raw in CursorPaginator(f"Amazon orders of {self.connection_name!r}").items(page):
             if wanted(raw):
                 yield self.to_order(raw)
 
@@ -149,28 +181,24 @@ class AmazonAdapter(HttpStoreAdapter):
         by_order: dict[str, list[Shipment]] = defaultdict(list)
         for shipment in shipments:
             by_order[shipment.order_id].append(shipment)
-        outcome: dict[str, tuple[bool, str]] = {}
+        results = PushResults()
         for order_id, group in by_order.items():
             try:
                 order = self._order_with_packages(order_id, group[0])
+            except AuthenticationError:
+                raise
             except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                if isinstance(exc, AuthenticationError):
-                    raise
-                outcome |= {s.key: (False, str(exc)) for s in group}
+                for shipment in group:
+                    results.reject(shipment.key, str(exc))
                 continue
             for shipment in group:
                 try:
-                    outcome[shipment.key] = (True, self._confirm(order, shipment))
+                    results.accept(shipment.key, self._confirm(order, shipment))
                 except AuthenticationError:
                     raise
                 except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                    outcome[shipment.key] = (False, str(exc))
-        keys = [s.key for s in shipments]
-        return PushResult(
-            accepted=tuple(k for k in keys if outcome[k][0]),
-            rejected=tuple((k, outcome[k][1]) for k in keys if not outcome[k][0]),
-            details={k: outcome[k][1] for k in keys if outcome[k][0]},
-        )
+                    results.reject(shipment.key, str(exc))
+        return results.result(order=[s.key for s in shipments])
 
     def _order_with_packages(self, order_id: str, first: Shipment) -> dict[str, Any]:
         if not order_id:
@@ -201,7 +229,7 @@ class AmazonAdapter(HttpStoreAdapter):
             "packageReferenceId": reference,
             **carrier_fields(shipment.carrier),
             "trackingNumber": shipment.tracking_number,
-            "shipDate": iso_time(shipment.shipped_at or datetime.now(UTC)),
+            "shipDate": query_time(shipment.shipped_at or datetime.now(UTC), ISO_Z),
             "orderItems": items,
         }
         if shipment.service:

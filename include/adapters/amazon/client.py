@@ -9,25 +9,27 @@ is refreshed once, a 403 for a missing role is not.
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 
-from adapters.base import parse_retry_after
-from adapters.oauth import OAuthClient
-from dropstream.errors import RateLimitedError
+from adapters.base import HttpClient, parse_retry_after
+from adapters.oauth import BearerToken, RefreshTokenGrant
+from dropstream.errors import AuthenticationError, RateLimitedError
 
 
-class AmazonClient(OAuthClient):
-    """OAuthClient with SP-API's token header, token-refusal shape and 429 back-off."""
+def token_refused(response: requests.Response) -> bool:
+    """401, or a 403 naming the access token (a 403 for a missing role is not refreshed)."""
+    if response.status_code == 401:
+        return True
+    return response.status_code == 403 and "access token" in response.text.lower()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, auth_header="x-amz-access-token", auth_prefix="", **kwargs)
 
-    def token_refused(self, response: requests.Response) -> bool:
-        if response.status_code == 401:
-            return True
-        return response.status_code == 403 and "access token" in response.text.lower()
+def lwa_token(grant: RefreshTokenGrant) -> BearerToken:
+    """The LWA access token as SP-API wants it: bare, in ``x-amz-access-token``."""
+    return BearerToken(grant, header="x-amz-access-token", prefix="", refused_when=token_refused)
+
+
+class AmazonClient(HttpClient):
+    """The shared HttpClient with SP-API's 429 back-off (``x-amzn-RateLimit-Limit``)."""
 
     def raise_for_status(self, response: requests.Response) -> None:
         if response.status_code == 429:
@@ -39,7 +41,18 @@ class AmazonClient(OAuthClient):
                 f"{response.request.path_url.split('?')[0]} (429 QuotaExceeded)",
                 retry_after=wait,
             )
+        if response.status_code == 403 and not token_refused(response):
+            raise RoleDenied(
+                f"{self.where} was denied {response.request.method} "
+                f"{response.request.path_url.split('?')[0]} (403 Unauthorized): the application "
+                f"lacks the SP-API role for it, or the seller id in Airflow Connection "
+                f"{self.conn_id!r} is not this seller's"
+            )
         super().raise_for_status(response)
+
+
+class RoleDenied(AuthenticationError):
+    """403 not about the token: the app lacks the operation's role (or the resource is not ours)."""
 
 
 def rate_wait(limit: str | None) -> float | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.times import parse_iso
 from dropstream.errors import DataError
 from dropstream.models import Address, Order, OrderLine
 
@@ -30,18 +30,6 @@ CARRIER_CODES = {
         "Yodel",
     )
 }
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def iso_time(value: datetime, *, round_up: bool = False) -> str:
-    """Whole-second ISO 8601 UTC (rounded outward for windows; we filter exactly later)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond:
-        value += timedelta(seconds=1)
-    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def carrier_fields(carrier: str) -> dict[str, str]:
@@ -87,8 +75,8 @@ def to_order(raw: dict[str, Any]) -> Order:
         return Order(
             order_id=str(raw["orderId"]),
             number=str(raw["orderId"]),
-            created_at=parse_time(raw["createdTime"]),
-            updated_at=parse_time(raw["lastUpdatedTime"]),
+            created_at=parse_iso(raw["createdTime"]),
+            updated_at=parse_iso(raw["lastUpdatedTime"]),
             ship_to=to_address(recipient.get("deliveryAddress")),
             lines=tuple(line for line, _ in mapped),
             email=(raw.get("buyer") or {}).get("buyerEmail") or "",

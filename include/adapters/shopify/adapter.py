@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from adapters.base import ConnectionInfo, HttpStoreAdapter, paginate_cursor
+from adapters.base import ConnectionInfo, HttpStoreAdapter
+from adapters.paginators import CursorPaginator
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.fulfillments import push_shipments
 from adapters.shopify.inventory import lookup, push_inventory
-from adapters.shopify.mapping import parse_time, search_time, to_order
+from adapters.shopify.mapping import to_order
+from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import AuthenticationError, ConfigurationError, NotFoundError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 
@@ -33,7 +35,7 @@ REQUIRED_SCOPES: tuple[tuple[str, ...], ...] = (
 )
 
 
-class ShopifyAdapter(HttpStoreAdapter):
+class ShopifyAdapter(HttpStoreAdapter[ShopifyClient]):
     """A Shopify store over the Admin GraphQL API.
 
     Airflow Connection: ``host`` = shop URL, ``password`` = Admin API access token,
@@ -62,12 +64,6 @@ class ShopifyAdapter(HttpStoreAdapter):
             retry=self.retry_policy,
             api_version=str(conn.extra.get("api_version") or DEFAULT_API_VERSION),
         )
-
-    @property
-    def client(self) -> ShopifyClient:
-        client = self.http
-        assert isinstance(client, ShopifyClient)
-        return client
 
     # --- connection check -------------------------------------------------------------------
     def test_connection(self) -> None:
@@ -106,15 +102,15 @@ class ShopifyAdapter(HttpStoreAdapter):
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         search = (
-            f"updated_at:>='{search_time(since)}' "
-            f"updated_at:<'{search_time(until, round_up=True)}' {OPEN_ORDERS}"
+            f"updated_at:>='{query_time(since, ISO_Z)}' "
+            f"updated_at:<'{query_time(until, ISO_Z, round_up=True)}' {OPEN_ORDERS}"
         )
         # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(search, lambda raw: since <= parse_time(raw["updatedAt"]) < until)
+        return self._orders(search, in_window(since, until, "updatedAt"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
-        search = f"created_at:>='{search_time(created_since)}' {OPEN_ORDERS}"
-        return self._orders(search, lambda raw: parse_time(raw["createdAt"]) >= created_since)
+        search = f"created_at:>='{query_time(created_since, ISO_Z)}' {OPEN_ORDERS}"
+        return self._orders(search, created_at_or_after(created_since, "createdAt"))
 
     def _orders(self, search: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
         def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -128,7 +124,7 @@ class ShopifyAdapter(HttpStoreAdapter):
             info = orders["pageInfo"]
             return orders["nodes"], info["endCursor"] if info["hasNextPage"] else None
 
-        for raw in paginate_cursor(page, what=f"Shopify orders of {self.connection_name!r}"):
+        for raw in CursorPaginator(f"Shopify orders of {self.connection_name!r}").items(page):
             if wanted(raw):
                 yield self.to_order(self._with_all_lines(raw))
 
@@ -146,7 +142,7 @@ class ShopifyAdapter(HttpStoreAdapter):
         def from_first(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             return page(cursor or info["endCursor"])
 
-        lines = raw["lineItems"]["nodes"] + list(paginate_cursor(from_first, what=raw["name"]))
+        lines = raw["lineItems"]["nodes"] + list(CursorPaginator(raw["name"]).items(from_first))
         return {**raw, "lineItems": {"nodes": lines}}
 
     def to_order(self, raw: dict[str, Any]) -> Order:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.allocation import OpenLine, allocate
+from adapters.results import Rejected, push_each
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from dropstream.models import PushResult, Shipment
@@ -12,22 +14,9 @@ from dropstream.models import PushResult, Shipment
 FULFILLABLE = {"OPEN", "IN_PROGRESS"}
 
 
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
-
-
 def push_shipments(client: ShopifyClient, shipments: Sequence[Shipment]) -> PushResult:
     """One fulfillment per shipment; a tracking number already on the order counts as done."""
-    accepted: list[str] = []
-    rejected: list[tuple[str, str]] = []
-    details: dict[str, str] = {}
-    for shipment in shipments:
-        try:
-            details[shipment.key] = _push_one(client, shipment)
-            accepted.append(shipment.key)
-        except Rejected as exc:
-            rejected.append((shipment.key, str(exc)))
-    return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+    return push_each(shipments, lambda s: _push_one(client, s), key=lambda s: s.key)
 
 
 def _push_one(client: ShopifyClient, shipment: Shipment) -> str:
@@ -62,32 +51,29 @@ def _push_one(client: ShopifyClient, shipment: Shipment) -> str:
 
 def _allocate(shipment: Shipment, fulfillment_orders: list[dict[str, Any]]) -> dict[str, list]:
     """Spread each shipped line over open fulfillment-order lines, capped by what remains."""
-    remaining: dict[str, int] = {}
-    candidates: list[tuple[str, dict[str, Any]]] = []
-    for fo in fulfillment_orders:
-        if fo["status"] in FULFILLABLE:
-            for item in fo["lineItems"]["nodes"]:
-                candidates.append((fo["id"], item))
-                remaining[item["id"]] = int(item["remainingQuantity"])
+    open_lines = [
+        OpenLine(
+            item["id"],
+            item["lineItem"]["id"],
+            item["sku"],
+            int(item["remainingQuantity"]),
+            fo["id"],
+        )
+        for fo in fulfillment_orders
+        if fo["status"] in FULFILLABLE
+        for item in fo["lineItems"]["nodes"]
+    ]
+    takes = allocate(
+        shipment,
+        open_lines,
+        unmatched=lambda line: (
+            f"order {shipment.order_number}: no open fulfillment line for "
+            f"{line.line_id or 'SKU ' + line.sku}"
+        ),
+    )
     groups: dict[str, list[dict[str, Any]]] = {}
-    for line in shipment.lines:
-        matches = [
-            (fo_id, item)
-            for fo_id, item in candidates
-            if (item["lineItem"]["id"] == line.line_id if line.line_id else item["sku"] == line.sku)
-        ]
-        if not matches:
-            raise Rejected(
-                f"order {shipment.order_number}: no open fulfillment line for "
-                f"{line.line_id or 'SKU ' + line.sku}"
-            )
-        wanted = line.quantity
-        for fo_id, item in matches:
-            take = min(wanted, remaining[item["id"]])
-            if take > 0:
-                groups.setdefault(fo_id, []).append({"id": item["id"], "quantity": take})
-                remaining[item["id"]] -= take
-                wanted -= take
+    for take in takes:  # fulfillment order id -> its lines in this fulfillment
+        groups.setdefault(take.line.ref, []).append({"id": take.line.id, "quantity": take.quantity})
     if not groups:
         raise Rejected(
             f"order {shipment.order_number}: nothing left to fulfil (already fulfilled or on hold?)"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.base import paginate_cursor
+from adapters.paginators import CursorPaginator
+from adapters.results import Refusal, resubmit_without_blamed
 from adapters.shopify import queries as q
 from adapters.shopify.client import ShopifyClient
 from adapters.shopify.mapping import search_value
@@ -59,7 +60,7 @@ def lookup(
             return variants["nodes"], info["endCursor"] if info["hasNextPage"] else None
 
         wanted = set(chunk)
-        for variant in paginate_cursor(page, what="Shopify variants by SKU"):
+        for variant in CursorPaginator("Shopify variants by SKU").items(page):
             if variant["sku"] not in wanted:  # search is case-insensitive; SKUs are not
                 continue
             item = variant["inventoryItem"]
@@ -90,25 +91,26 @@ def _set_batch(
     location_id: str,
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """One mutation; Shopify applies nothing on userErrors, so resubmit the rest once."""
-    rejected: list[tuple[str, str]] = []
-    for _ in range(2):
-        if not batch:
-            break
-        user_errors = _set(client, batch, wanted, stock, location_id)
+
+    def submit(skus: list[str]) -> Refusal | None:
+        user_errors = _set(client, skus, wanted, stock, location_id)
         if not user_errors:
-            return batch, rejected
+            return None
         blamed: dict[int, str] = {}
         for error in user_errors:
             field = error.get("field") or []
             if len(field) >= 3 and field[1] == "quantities" and str(field[2]).isdigit():
                 blamed[int(field[2])] = f"{error.get('code') or 'rejected'}: {error['message']}"
-        if not blamed or any(i >= len(batch) for i in blamed):
-            reason = "; ".join(e["message"] for e in user_errors)
-            return [], rejected + [(sku, f"Shopify refused the batch: {reason}") for sku in batch]
-        rejected += [(batch[i], reason) for i, reason in sorted(blamed.items())]
-        batch = [sku for i, sku in enumerate(batch) if i not in blamed]
-    unapplied = "not applied: Shopify refused its batch twice; retry"
-    return [], rejected + [(sku, unapplied) for sku in batch]
+        reason = "Shopify refused the batch: " + "; ".join(e["message"] for e in user_errors)
+        if any(i >= len(skus) for i in blamed):
+            blamed = {}  # errors we cannot place: the whole batch is refused
+        return Refusal(reason, blamed)
+
+    if not batch:
+        return [], []
+    return resubmit_without_blamed(
+        batch, submit, twice="not applied: Shopify refused its batch twice; retry"
+    )
 
 
 def _set(

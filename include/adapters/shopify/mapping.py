@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.times import parse_iso
 from dropstream.errors import DataError
 from dropstream.models import Address, Order, OrderLine
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def search_time(value: datetime, *, round_up: bool = False) -> str:
-    """Whole-second UTC time for a search query (widened outward; we filter exactly later)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond:
-        value += timedelta(seconds=1)
-    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def search_value(text: str) -> str:
@@ -63,8 +51,8 @@ def to_order(raw: dict[str, Any]) -> Order:
         return Order(
             order_id=raw["id"],
             number=str(raw["name"]).lstrip("#"),
-            created_at=parse_time(raw["createdAt"]),
-            updated_at=parse_time(raw["updatedAt"]),
+            created_at=parse_iso(raw["createdAt"]),
+            updated_at=parse_iso(raw["updatedAt"]),
             ship_to=to_address(raw.get("shippingAddress")),
             lines=tuple(to_line(line, n) for n, line in enumerate(lines, start=1)),
             email=raw.get("email") or "",

@@ -9,10 +9,11 @@ from typing import Any, ClassVar
 
 from adapters.auth import HttpBasic, QueryStringKeys
 from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.paging import has_next_page, paginate_pages
+from adapters.paginators import PageNumberPaginator, has_next_page
+from adapters.times import ISO_NAIVE, created_at_or_after, in_window, query_time
 from adapters.woocommerce.client import API, WooClient
 from adapters.woocommerce.inventory import ProductRef, lookup, push_inventory
-from adapters.woocommerce.mapping import parse_time, query_time, to_order
+from adapters.woocommerce.mapping import to_order
 from adapters.woocommerce.tracking import MODES, TrackingMode, push_shipments
 from dropstream.errors import ConfigurationError, DataError, TransientError
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
@@ -23,7 +24,7 @@ PER_PAGE = 100  # REST v3 maximum (more: 400 rest_invalid_param)
 RESTARTS = 3  # re-reads when the result set shifts under us while paging
 
 
-class WooCommerceAdapter(HttpStoreAdapter):
+class WooCommerceAdapter(HttpStoreAdapter[WooClient]):
     """A WooCommerce store over REST v3.
 
     Airflow Connection: ``host`` = site URL, ``login`` = consumer key, ``password`` = consumer
@@ -60,12 +61,6 @@ class WooCommerceAdapter(HttpStoreAdapter):
         return client
 
     @property
-    def client(self) -> WooClient:
-        client = self.http
-        assert isinstance(client, WooClient)
-        return client
-
-    @property
     def tracking(self) -> TrackingMode:
         if self._tracking is None:
             mode = str(self.options.get("tracking") or self.conn.extra.get("tracking") or "auto")
@@ -78,7 +73,13 @@ class WooCommerceAdapter(HttpStoreAdapter):
         return self._tracking
 
     def test_connection(self) -> None:
+        """Read orders, then prove write permission with an empty product batch (writes nothing).
+
+        WooCommerce has no endpoint that lists a key's permissions; it checks them per method
+        before routing, so an empty batch is refused for a Read-only key and is a no-op otherwise.
+        """
         self.client.call("GET", f"{API}/orders", params={"per_page": 1, "_fields": "id"})
+        self.client.call("POST", f"{API}/products/batch", json={})
         self.tracking  # noqa: B018 - validates the extra
 
     # --- orders -----------------------------------------------------------------------------
@@ -89,18 +90,16 @@ class WooCommerceAdapter(HttpStoreAdapter):
         widened by a second and the window applied exactly here.
         """
         window = {
-            "modified_after": query_time(since, shift=-1),
-            "modified_before": query_time(until, round_up=True),
+            "modified_after": query_time(since, ISO_NAIVE, shift=-1),
+            "modified_before": query_time(until, ISO_NAIVE, round_up=True),
         }
-        return self._orders(
-            window, lambda raw: since <= parse_time(raw["date_modified_gmt"]) < until
-        )
+        return self._orders(window, in_window(since, until, "date_modified_gmt"))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Processing orders created at or after ``created_since`` (``after`` is exclusive)."""
         return self._orders(
-            {"after": query_time(created_since, shift=-1)},
-            lambda raw: parse_time(raw["date_created_gmt"]) >= created_since,
+            {"after": query_time(created_since, ISO_NAIVE, shift=-1)},
+            created_at_or_after(created_since, "date_created_gmt"),
         )
 
     def _orders(
@@ -135,7 +134,7 @@ class WooCommerceAdapter(HttpStoreAdapter):
                 return orders, more
 
             what = f"WooCommerce orders of {self.connection_name!r}"
-            for raw in paginate_pages(page, what=what, key=lambda o: o["id"]):
+            for raw in PageNumberPaginator(what, key=lambda o: o["id"]).items(page):
                 if raw["id"] in yielded or not wanted(raw):
                     continue
                 yielded.add(raw["id"])

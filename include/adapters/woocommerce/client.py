@@ -13,11 +13,12 @@ import requests
 
 from adapters.auth import redact_url
 from adapters.base import HttpClient
-from dropstream.errors import NotFoundError
+from dropstream.errors import AuthenticationError, NotFoundError
 
 API = "wp-json/wc/v3"
 TRACKING_API = "wp-json/wc-shipment-tracking/v3"
 NO_ROUTE = "rest_no_route"
+KEY_SETTINGS = "WooCommerce > Settings > Advanced > REST API"
 
 
 class WooNotFound(NotFoundError):
@@ -48,6 +49,16 @@ class WooClient(HttpClient):
                 f"check the site URL in Airflow Connection {self.conn_id!r}",
                 code,
             )
+        if response.status_code == 401:
+            code, message = _error(response)
+            # WC_REST_Authentication refuses a key lacking the method's permission before routing.
+            if code == "woocommerce_rest_authentication_error" and "permissions" in message:
+                needed = "Write" if "write" in message else "Read"
+                raise AuthenticationError(
+                    f"{self.where}: the WooCommerce key in Airflow Connection {self.conn_id!r} "
+                    f"lacks {needed} permission (401: {message}); the flows need Read/Write: set "
+                    f"the key's permissions to Read/Write under {KEY_SETTINGS}"
+                )
         super().raise_for_status(response)
 
 

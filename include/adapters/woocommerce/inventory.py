@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.paging import has_next_page, paginate_pages
+from adapters.paginators import PageNumberPaginator, has_next_page
 from adapters.woocommerce.client import API, WooClient
 from dropstream.models import InventoryLevel, PushResult
 
@@ -88,7 +88,8 @@ def lookup(client: WooClient, skus: list[str]) -> dict[str, ProductRef]:
             )
             return items, more
 
-        for item in paginate_pages(page, what="WooCommerce products by SKU", key=lambda p: p["id"]):
+        products = PageNumberPaginator("WooCommerce products by SKU", key=lambda p: p["id"])
+        for item in products.items(page):
             if item.get("sku") not in wanted:  # MySQL compares case-insensitively; SKUs do not
                 continue
             managed = item.get("manage_stock") is True and item.get("stock_quantity") is not None

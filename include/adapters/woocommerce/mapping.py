@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.times import parse_iso
 from dropstream.errors import DataError
 from dropstream.models import Address, Order, OrderLine
-
-
-def parse_time(value: str) -> datetime:
-    """A ``*_gmt`` field (``2026-03-01T12:00:00``, no zone) as aware UTC."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def query_time(value: datetime, *, shift: int = 0, round_up: bool = False) -> str:
-    """Whole-second GMT time for ``modified_after``/``modified_before`` (``dates_are_gmt``)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond:
-        value += timedelta(seconds=1)
-    value = value.replace(microsecond=0) + timedelta(seconds=shift)
-    return value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def to_address(raw: dict[str, Any] | None, phone: str = "") -> Address:
@@ -62,8 +47,8 @@ def to_order(raw: dict[str, Any]) -> Order:
         return Order(
             order_id=str(raw["id"]),
             number=str(raw.get("number") or raw["id"]),
-            created_at=parse_time(raw["date_created_gmt"]),
-            updated_at=parse_time(raw["date_modified_gmt"]),
+            created_at=parse_iso(raw["date_created_gmt"]),
+            updated_at=parse_iso(raw["date_modified_gmt"]),
             ship_to=to_address(ship_to, phone=billing.get("phone") or ""),
             bill_to=to_address(billing),
             lines=tuple(to_line(ln, n) for n, ln in enumerate(raw.get("line_items") or [], 1)),

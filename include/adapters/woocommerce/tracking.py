@@ -13,16 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.allocation import OpenLine, allocate, totals
+from adapters.results import Rejected, push_each
 from adapters.woocommerce.client import API, NO_ROUTE, TRACKING_API, WooClient, WooNotFound
 from dropstream.errors import ConfigurationError, UpstreamRejectedError
 from dropstream.models import PushResult, Shipment
 
 META_KEY = "dropstream_shipments"  # {tracking number: {"lines": {line id: qty}, "ref": id}}
 MODES = ("auto", "extension", "note")
-
-
-class Rejected(Exception):
-    """This shipment cannot be pushed; the message says why."""
 
 
 @dataclass(slots=True)
@@ -35,18 +33,12 @@ class TrackingMode:
 def push_shipments(
     client: WooClient, shipments: Sequence[Shipment], mode: TrackingMode
 ) -> PushResult:
-    accepted: list[str] = []
-    rejected: list[tuple[str, str]] = []
-    details: dict[str, str] = {}
-    for shipment in shipments:
-        try:
-            details[shipment.key] = _push_one(client, shipment, mode)
-            accepted.append(shipment.key)
-        except Rejected as exc:
-            rejected.append((shipment.key, str(exc)))
-        except UpstreamRejectedError as exc:
-            rejected.append((shipment.key, str(exc)))
-    return PushResult(accepted=tuple(accepted), rejected=tuple(rejected), details=details)
+    return push_each(
+        shipments,
+        lambda s: _push_one(client, s, mode),
+        key=lambda s: s.key,
+        refused=(UpstreamRejectedError,),
+    )
 
 
 def _push_one(client: WooClient, shipment: Shipment, mode: TrackingMode) -> str:
@@ -92,26 +84,25 @@ def _shipped(record: dict[str, Any]) -> dict[str, int]:
 
 def _allocate(shipment: Shipment, order: dict[str, Any], record: dict[str, Any]) -> dict[str, int]:
     """Order line id -> units in this package, capped by what is still unshipped."""
-    remaining = {str(i["id"]): int(i["quantity"]) for i in order.get("line_items") or []}
-    for line_id, quantity in _shipped(record).items():
-        remaining[line_id] = remaining.get(line_id, 0) - quantity
-    taken: dict[str, int] = {}
-    for line in shipment.lines:
-        ids = [
-            str(i["id"])
-            for i in order.get("line_items") or []
-            if (str(i["id"]) == line.line_id if line.line_id else i.get("sku") == line.sku)
-        ]
-        if not ids:
-            raise Rejected(
+    shipped = _shipped(record)
+    open_lines = [
+        OpenLine(
+            str(i["id"]),
+            str(i["id"]),
+            i.get("sku"),
+            int(i["quantity"]) - shipped.get(str(i["id"]), 0),
+        )
+        for i in order.get("line_items") or []
+    ]
+    taken = totals(
+        allocate(
+            shipment,
+            open_lines,
+            unmatched=lambda line: (
                 f"order {shipment.order_number}: no line {line.line_id or 'with SKU ' + line.sku}"
-            )
-        wanted = line.quantity
-        for line_id in ids:
-            take = min(wanted, remaining[line_id] - taken.get(line_id, 0))
-            if take > 0:
-                taken[line_id] = taken.get(line_id, 0) + take
-                wanted -= take
+            ),
+        )
+    )
     if not taken:
         raise Rejected(f"order {shipment.order_number}: nothing left to ship (already shipped?)")
     return taken

@@ -94,7 +94,9 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
                     decision.state,
                     decision.reason,
                 )
-    step.ledger.set_order_states(step.name, changes, step.now, from_states=("received", "held"))
+    step.ledger.set_order_states(
+        step.name, changes, step.now, from_states=("received", "held"), run=step.run
+    )
     return {**counts, "reasons": reasons}
 
 
@@ -117,7 +119,7 @@ def finish_unfinished(step: Step, transport: Transport, lease: Lease) -> dict[st
                 transport.commit(folder, name)
             except TargetExistsError:
                 _heal_twice_uploaded(step, transport, row)
-        finished[name] = step.ledger.mark_file_published(step.name, name, step.now)
+        finished[name] = step.ledger.mark_file_published(step.name, name, step.now, run=step.run)
     return finished
 
 
@@ -165,7 +167,13 @@ def load(
             buffer = io.BytesIO()
             file_format.write_orders(ready, buffer, file_name=name)
             step.ledger.create_order_file(
-                step.name, folder, name, buffer.getvalue(), [o.order_id for o in ready], step.now
+                step.name,
+                folder,
+                name,
+                buffer.getvalue(),
+                [o.order_id for o in ready],
+                step.now,
+                run=step.run,
             )
             finished.update(finish_unfinished(step, transport, lease))
         if until is not None:

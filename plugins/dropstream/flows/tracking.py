@@ -51,7 +51,9 @@ def extract(
             else:
                 owned.setdefault(claim[0], []).append(claim[1])
         for owner, shipments in owned.items():
-            new = step.ledger.record_shipments(owner, shipments, remote.name, step.now)
+            new = step.ledger.record_shipments(
+                owner, shipments, remote.name, step.now, run=step.run
+            )
             counts["new_shipments" if owner == step.name else "for_other_connections"] += len(new)
         for shipment in step.ledger.record_shipments(
             folder.key,
@@ -60,6 +62,7 @@ def extract(
             step.now,
             state="unknown_order",
             reason="no connection sharing the folder sent this order",
+            run=step.run,
         ):
             counts["unknown_order"] += 1
             _report_unknown(step, folder, shipment, remote.name, senders)
@@ -139,7 +142,7 @@ def transform(step: Step, folder: SharedFolder) -> dict[str, Any]:
             if claim is not None:
                 owner, claimed = claim
                 handed += step.ledger.hand_over_shipment(
-                    holder, shipment.key, owner, claimed, step.now
+                    holder, shipment.key, owner, claimed, step.now, run=step.run
                 )
     pending = [s for s, _ in step.ledger.shipments_in_state(step.name, "received")]
     known = step.ledger.orders_by_number(step.name, {s.order_number for s in pending})
@@ -182,10 +185,11 @@ def load(
                     step.now,
                     expected=("pushing",),
                     platform_id=result.details.get(key, ""),
+                    run=step.run,
                 )
             shipped = [(by_key[key].order_id, "shipped", "", None) for key in result.accepted]
             step.ledger.set_order_states(
-                step.name, shipped, step.now, from_states=("published", "shipped")
+                step.name, shipped, step.now, from_states=("published", "shipped"), run=step.run
             )
             for key, reason in result.rejected:
                 rejected += step.ledger.set_shipment_state(
@@ -195,6 +199,7 @@ def load(
                     step.now,
                     expected=("pushing",),
                     reason=reason,
+                    run=step.run,
                 )
                 step.log.warning(
                     "connection %s: store refused shipment %s: %s", step.name, key, reason

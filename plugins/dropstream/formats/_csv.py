@@ -264,41 +264,72 @@ def neutralize(value: str, *, phone: bool = False) -> str:
     return "'" + value
 
 
-class FingerprintSet:
-    """Strings seen so far, in 8 bytes a slot rather than a str each (open addressing).
+class KeySet:
+    """Keys seen so far (duplicate SKUs), exact, in about the bytes of the keys themselves.
 
-    Two different strings share a 64-bit hash with negligible odds (~1e-8 at a million).
+    A plain ``set`` of 1,000,000 short keys costs ~110 MB (a ``str`` object each); here the keys'
+    UTF-8 bytes sit back to back in one buffer and an open-addressing table holds, per key, 32
+    bits of its hash beside its offset. The hash only chooses and filters slots: a key counts as
+    seen only when its bytes equal a stored key's, so two different keys are never taken for one.
     """
 
-    __slots__ = ("_mask", "_slots", "_used")
+    __slots__ = ("_keys", "_mask", "_slots", "_used")
 
     def __init__(self) -> None:
-        self._slots = array("q", [0]) * 1024
+        self._keys = bytearray(b"\0")  # offset 0 is never a key: an empty slot holds 0
+        self._slots = array("Q", [0]) * 1024
         self._mask = 1023
         self._used = 0
 
     def add(self, key: str) -> bool:
-        """Remember ``key``; False when it was already there."""
-        if self._used * 5 >= len(self._slots) * 4:
-            self._grow()
-        return self._insert(hash(key) or 1)
-
-    def _insert(self, fingerprint: int) -> bool:
+        """Remember ``key``; False when an equal key was already there."""
+        data = key.encode("utf-8", "surrogatepass")
+        tag = hash(data) & 0xFFFFFFFF
         slots, mask = self._slots, self._mask
-        index = fingerprint & mask
-        while slots[index]:
-            if slots[index] == fingerprint:
+        index = tag & mask
+        while entry := slots[index]:
+            if entry >> 32 == tag and self._key_at(entry & 0xFFFFFFFF) == data:
                 return False
             index = (index + 1) & mask
-        slots[index] = fingerprint
+        offset = len(self._keys)
+        if offset > 0xFFFFFFFF:
+            raise OverflowError("more than 4 GB of distinct keys in one file")
+        self._keys += _varint(len(data)) + data
+        slots[index] = tag << 32 | offset
         self._used += 1
+        if self._used * 5 >= len(slots) * 4:
+            self._grow()
         return True
+
+    def __len__(self) -> int:
+        return self._used
+
+    def _key_at(self, offset: int) -> bytes:
+        keys, size, shift = self._keys, 0, 0
+        while True:
+            byte = keys[offset]
+            offset += 1
+            size |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return bytes(keys[offset : offset + size])
+            shift += 7
 
     def _grow(self) -> None:
         old = self._slots
-        self._slots = array("q", [0]) * (2 * len(old))
-        self._mask = 2 * len(old) - 1
-        self._used = 0
-        for fingerprint in old:
-            if fingerprint:
-                self._insert(fingerprint)
+        self._slots = slots = array("Q", [0]) * (2 * len(old))
+        self._mask = mask = len(slots) - 1
+        for entry in old:
+            if entry:
+                index = (entry >> 32) & mask
+                while slots[index]:
+                    index = (index + 1) & mask
+                slots[index] = entry
+
+
+def _varint(size: int) -> bytes:
+    out = bytearray()
+    while size >= 0x80:
+        out.append(size & 0x7F | 0x80)
+        size >>= 7
+    out.append(size)
+    return bytes(out)

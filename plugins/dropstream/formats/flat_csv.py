@@ -183,7 +183,7 @@ class FlatCSV(FileFormat):
     ) -> Iterator[InventoryLevel]:
         """One InventoryLevel per row; a SKU repeated for one facility keeps its first row."""
         rows = self._rows(stream, file_name, self.options.inventory_columns, INVENTORY_REQUIRED)
-        seen = _csv.FingerprintSet()
+        seen = _csv.KeySet()
         default_facility = self.options.facility
         for row in rows:
             try:

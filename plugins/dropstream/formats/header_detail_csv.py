@@ -202,7 +202,7 @@ class HeaderDetailCSV(FileFormat):
             stream, file_name=file_name, encoding=self.encoding,
             required=INVENTORY_REQUIRED, optional=INVENTORY_OPTIONAL,
         )  # fmt: skip
-        seen = _csv.FingerprintSet()
+        seen = _csv.KeySet()
         for row in rows:
             try:
                 if row.problem:

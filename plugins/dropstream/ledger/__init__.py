@@ -8,15 +8,18 @@ conditional updates from the expected previous state.
 
 from __future__ import annotations
 
+from dropstream.ledger.actions import ActionBook
 from dropstream.ledger.alerts import AlertBook
 from dropstream.ledger.base import default_url
+from dropstream.ledger.browse import BrowseBook
+from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
 
-__all__ = ["Lease", "Ledger", "default_url", "metadata"]
+__all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, WarehouseBook, LeaseBook, AlertBook):
+class Ledger(OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook):
     """The exactly-once store for every connection."""

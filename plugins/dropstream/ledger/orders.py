@@ -16,11 +16,14 @@ from sqlalchemy import (
 from dropstream.codec import order_from_dict, order_to_dict
 from dropstream.errors import LedgerConflictError
 from dropstream.ledger.base import LedgerBase, _json
+from dropstream.ledger.events import event_row, write_events
 from dropstream.ledger.schema import files, orders
 from dropstream.models import Order
 
 #: States of an order that is, or may already be, in the warehouse's hands.
 SENT_STATES = ("in_file", "published", "shipped")
+#: States an order can be cancelled from without telling the warehouse.
+UNSENT_STATES = ("received", "held", "skipped", "ready")
 
 
 class OrderBook(LedgerBase):
@@ -54,6 +57,14 @@ class OrderBook(LedgerBase):
                 result = conn.execute(self._insert(orders).values(row).on_conflict_do_nothing())
                 if result.rowcount:
                     new += 1
+                    write_events(
+                        conn,
+                        [
+                            event_row(
+                                connection, order.order_id, order.number, "received", now, run=run
+                            )
+                        ],
+                    )
                 else:
                     conn.execute(
                         update(orders)
@@ -82,11 +93,15 @@ class OrderBook(LedgerBase):
         now: datetime,
         *,
         from_states: Sequence[str] = ("received", "held"),
+        run: str = "",
     ) -> int:
         """Apply ``(order_id, state, reason, order)`` changes to orders still in ``from_states``.
 
         ``order``, when given, replaces the stored payload (the order as the warehouse sees it);
         a ``ready`` order also records the number the warehouse will see (prefix included).
+        A change of state is written to the order's timeline with its reason; ``shipped`` is
+        not, because each package's push writes its own ``shipped`` event with carrier and
+        tracking (``WarehouseBook.set_shipment_state``).
         """
         done = 0
         with self._tx() as conn:
@@ -96,15 +111,31 @@ class OrderBook(LedgerBase):
                     values["payload"] = order_to_dict(order)
                     if state == "ready":
                         values["warehouse_number"] = order.number
-                done += conn.execute(
+                where = (
+                    orders.c.connection == connection,
+                    orders.c.order_id == order_id,
+                    orders.c.state.in_(tuple(from_states)),
+                )
+                moved = conn.execute(
                     update(orders)
-                    .where(
-                        orders.c.connection == connection,
-                        orders.c.order_id == order_id,
-                        orders.c.state.in_(tuple(from_states)),
-                    )
+                    .where(*where, orders.c.state != state)
                     .values(**values)
-                ).rowcount
+                    .returning(orders.c.number)
+                ).all()
+                done += len(moved)
+                if moved and state != "shipped":
+                    write_events(
+                        conn,
+                        [
+                            event_row(
+                                connection, order_id, moved[0].number, state, now, reason, run=run
+                            )
+                        ],
+                    )
+                elif not moved and state in from_states:  # same state: refresh, no new event
+                    done += conn.execute(
+                        update(orders).where(*where, orders.c.state == state).values(**values)
+                    ).rowcount
         return done
 
     def order_counts(self, connection: str) -> dict[str, int]:
@@ -142,6 +173,8 @@ class OrderBook(LedgerBase):
         content: bytes,
         order_ids: Sequence[str],
         now: datetime,
+        *,
+        run: str = "",
     ) -> None:
         """Record a file and move its orders ready -> in_file atomically, or not at all."""
         with self._tx() as conn:
@@ -157,7 +190,7 @@ class OrderBook(LedgerBase):
                     created_at=now,
                 )
             )
-            claimed = 0
+            claimed: list[Any] = []  # (order_id, number) rows
             for order_id in sorted(order_ids):
                 claimed += conn.execute(
                     update(orders)
@@ -167,13 +200,21 @@ class OrderBook(LedgerBase):
                         orders.c.state == "ready",
                     )
                     .values(state="in_file", file_name=file_name, updated_at=now)
-                ).rowcount
-            if claimed != len(order_ids):
+                    .returning(orders.c.order_id, orders.c.number)
+                ).all()
+            if len(claimed) != len(order_ids):
                 raise LedgerConflictError(
-                    f"connection {connection!r}: {len(order_ids) - claimed} "
+                    f"connection {connection!r}: {len(order_ids) - len(claimed)} "
                     f"of {len(order_ids)} orders "
                     f"for {file_name} were claimed by another run; this run will retry"
                 )
+            write_events(
+                conn,
+                (
+                    event_row(connection, r.order_id, r.number, "in_file", now, file_name, run=run)
+                    for r in claimed
+                ),
+            )
 
     def unfinished_files(self, connection: str) -> list[dict[str, Any]]:
         """Order files recorded but not yet known to be published (oldest first)."""
@@ -204,7 +245,9 @@ class OrderBook(LedgerBase):
         if moved != 1:
             raise self._file_conflict(connection, file_name, "staged")
 
-    def mark_file_published(self, connection: str, file_name: str, now: datetime) -> int:
+    def mark_file_published(
+        self, connection: str, file_name: str, now: datetime, *, run: str = ""
+    ) -> int:
         """``committing`` -> ``published``, with its orders ``in_file`` -> ``published``.
 
         Returns how many orders were published. A file in any other state is left alone and
@@ -222,7 +265,7 @@ class OrderBook(LedgerBase):
             ).rowcount
             if moved != 1:
                 raise self._file_conflict(connection, file_name, "committing")
-            return conn.execute(
+            published = conn.execute(
                 update(orders)
                 .where(
                     orders.c.connection == connection,
@@ -230,7 +273,18 @@ class OrderBook(LedgerBase):
                     orders.c.state == "in_file",
                 )
                 .values(state="published", updated_at=now)
-            ).rowcount
+                .returning(orders.c.order_id, orders.c.number)
+            ).all()
+            write_events(
+                conn,
+                (
+                    event_row(
+                        connection, r.order_id, r.number, "published", now, file_name, run=run
+                    )
+                    for r in published
+                ),
+            )
+            return len(published)
 
     def _file_conflict(self, connection: str, file_name: str, expected: str) -> LedgerConflictError:
         with self._tx() as conn:

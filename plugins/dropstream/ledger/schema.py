@@ -115,6 +115,24 @@ counters = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Integer, nullable=False),
 )
+# Append-only: what happened to each order, written by the ledger's own state changes (and by
+# operator actions), so a person can read an order's life without the task logs.
+order_events = Table(
+    "ds_order_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(200), nullable=False),
+    # "" for a package whose order is not known yet (matched on order_number)
+    Column("order_id", String(200), nullable=False),
+    Column("order_number", String(120), nullable=False),
+    _time("at", nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("run_id", String(250)),  # the Airflow run that did it
+    Column("actor", String(200)),  # the person, for operator actions
+    Index("ix_ds_order_events_order", "connection", "order_id"),
+    Index("ix_ds_order_events_number", "connection", "order_number"),
+)
 leases = Table(
     "ds_leases",
     metadata,

@@ -13,6 +13,7 @@ from sqlalchemy import (
 
 from dropstream.codec import shipment_from_dict, shipment_to_dict
 from dropstream.ledger.base import LedgerBase, _aware, _json
+from dropstream.ledger.events import event_row, write_events
 from dropstream.ledger.schema import counters, inventory, seen_files, shipments, watermarks
 from dropstream.models import Shipment
 
@@ -30,9 +31,15 @@ class WarehouseBook(LedgerBase):
         *,
         state: str = "received",
         reason: str = "",
+        run: str = "",
     ) -> list[Shipment]:
-        """Insert shipments not seen before (in ``state``); return the ones that were new."""
+        """Insert shipments not seen before (in ``state``); return the ones that were new.
+
+        Each new one is written to its order's timeline (``unknown_shipment`` when kept as
+        ``unknown_order``, with the reason).
+        """
         new = []
+        event = "unknown_shipment" if state == "unknown_order" else "shipment_received"
         with self._tx() as conn:
             for shipment in found:
                 if conn.execute(
@@ -51,16 +58,47 @@ class WarehouseBook(LedgerBase):
                     .on_conflict_do_nothing()
                 ).rowcount:
                     new.append(shipment)
+                    detail = f"{_package(shipment)} in {source_file}"
+                    write_events(
+                        conn,
+                        [
+                            event_row(
+                                connection,
+                                shipment.order_id,
+                                shipment.order_number,
+                                event,
+                                now,
+                                f"{detail}: {reason}" if reason else detail,
+                                run=run,
+                            )
+                        ],
+                    )
         return new
 
     def hand_over_shipment(
-        self, holder: str, key: str, owner: str, shipment: Shipment, now: datetime
+        self,
+        holder: str,
+        key: str,
+        owner: str,
+        shipment: Shipment,
+        now: datetime,
+        *,
+        run: str = "",
     ) -> bool:
         """Give an ``unknown_order`` shipment kept under ``holder`` to the connection that sent
         its order (as ``received``); False when another run already did. One transaction."""
         with self._tx() as conn:
+            received = event_row(
+                owner,
+                shipment.order_id,
+                shipment.order_number,
+                "shipment_received",
+                now,
+                f"{_package(shipment)}, kept as unknown until its order turned up",
+                run=run,
+            )
             if holder == owner and key == shipment.key:
-                return bool(
+                renamed = bool(
                     conn.execute(
                         update(shipments)
                         .where(
@@ -76,6 +114,8 @@ class WarehouseBook(LedgerBase):
                         )
                     ).rowcount
                 )
+                write_events(conn, [received] if renamed else [])
+                return renamed
             moved = conn.execute(
                 update(shipments)
                 .where(
@@ -109,6 +149,7 @@ class WarehouseBook(LedgerBase):
                 )
                 .on_conflict_do_nothing()
             )
+            write_events(conn, [received])
         return True
 
     def shipments_in_state(self, connection: str, *states: str) -> list[tuple[Shipment, str]]:
@@ -130,10 +171,12 @@ class WarehouseBook(LedgerBase):
         expected: Sequence[str],
         reason: str = "",
         platform_id: str | None = None,
+        run: str = "",
     ) -> int:
         """Move one shipment to ``state`` if it is in one of the ``expected`` states.
 
-        Returns the rows changed (0 when another run moved it first).
+        Returns the rows changed (0 when another run moved it first). ``pushed`` and
+        ``rejected`` are written to the order's timeline (``shipped`` / ``shipment_rejected``).
         """
         values: dict[str, Any] = {
             "state": state,
@@ -143,8 +186,9 @@ class WarehouseBook(LedgerBase):
         }
         if platform_id is not None:
             values["platform_id"] = platform_id
+        event = {"pushed": "shipped", "rejected": "shipment_rejected"}.get(state)
         with self._tx() as conn:
-            return conn.execute(
+            moved = conn.execute(
                 update(shipments)
                 .where(
                     shipments.c.connection == connection,
@@ -153,6 +197,23 @@ class WarehouseBook(LedgerBase):
                 )
                 .values(**values)
             ).rowcount
+            if moved and event:
+                detail = _package(shipment) + (f": {reason}" if reason else "")
+                write_events(
+                    conn,
+                    [
+                        event_row(
+                            connection,
+                            shipment.order_id,
+                            shipment.order_number,
+                            event,
+                            now,
+                            detail,
+                            run=run,
+                        )
+                    ],
+                )
+            return moved
 
     def shipment_counts(self, connection: str) -> dict[str, int]:
         from sqlalchemy import func
@@ -347,3 +408,9 @@ class WarehouseBook(LedgerBase):
                     )
                 ).scalar_one()
             )
+
+
+def _package(shipment: Shipment) -> str:
+    units = sum(line.quantity for line in shipment.lines)
+    carrier = " ".join(p for p in (shipment.carrier, shipment.service) if p)
+    return f"{carrier or 'carrier not given'} tracking {shipment.tracking_number}, {units} unit(s)"

@@ -34,7 +34,8 @@ JSON = "application/json; charset=UTF-8"
 POLL_INTERVAL = 0.01
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default`` for emulator payloads: a ``Decimal`` is sent as a number."""
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"not JSON serialisable: {value!r}")
@@ -52,7 +53,7 @@ class LoopbackServer:
         *,
         raw_target: bool = False,
         content_type: str = JSON,
-        json_default: Callable[[Any], Any] | None = _default,
+        json_default: Callable[[Any], Any] | None = json_default,
         port: int = 0,
     ) -> None:
         handler = _handler(handle, raw_target, content_type, json_default)

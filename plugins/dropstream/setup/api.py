@@ -144,6 +144,25 @@ class AirflowAPI:
         self.request("DELETE", f"/connections/{quote(conn_id)}", ok=(404,))
         return True
 
+    # --- DAGs -----------------------------------------------------------------------------
+    def dag_paused(self, dag_id: str) -> bool | None:
+        """The DAG's pause flag; None when Airflow has not parsed it (yet)."""
+        body = self.request("GET", f"/dags/{quote(dag_id)}", ok=(404,))
+        return None if body is None else bool(body["is_paused"])
+
+    def set_dag_paused(self, dag_id: str, paused: bool) -> None:
+        body = self.request(
+            "PATCH",
+            f"/dags/{quote(dag_id)}",
+            params={"update_mask": "is_paused"},
+            json={"is_paused": paused},
+        )
+        if bool(body["is_paused"]) != paused:
+            raise ConfigurationError(
+                f"Airflow API kept DAG {dag_id} {'un' if paused else ''}paused: check that the "
+                "service user of the Connection dropstream_airflow_api may edit DAGs"
+            )
+
     # --- DAG runs -------------------------------------------------------------------------
     def trigger_run(self, dag_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", f"/dags/{quote(dag_id)}/dagRuns", json=body)

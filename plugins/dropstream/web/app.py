@@ -9,19 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
-from dropstream.web import setup_routes
+from dropstream.web import api, pages, setup_routes
 
 
 def create_app() -> FastAPI:
     app = FastAPI(
         title="DropStream",
-        description="DropStream's API inside Airflow: setup helpers; see docs/operations.md.",
+        description="DropStream's API inside Airflow: connections, orders and their timelines, "
+        "files; setup helpers. See docs/operations.md.",
         docs_url=None,
         redoc_url=None,
     )
     app.include_router(setup_routes.router, prefix="/api/setup")
+    app.include_router(api.router, prefix="/api")
+    app.include_router(pages.router)
+
+    @app.exception_handler(HTTPException)
+    async def errors(request: Request, exc: HTTPException) -> Response:
+        """JSON for the API, a page for the pages (a 401 page links to Airflow's login)."""
+        path, root = request.url.path, str(request.scope.get("root_path") or "")
+        if path.removeprefix(root).startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        return pages.error_page(request, exc)
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

@@ -303,4 +303,5 @@ def test_a_200k_line_inventory_file_is_read_without_holding_it():
     finally:
         tracemalloc.stop()
     assert count == 200_000
-    assert peak < 5 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    # The exact duplicate-SKU check holds the keys' bytes (~3.2 MB) and a slot each (~2 MB).
+    assert peak < 7 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"

@@ -158,7 +158,7 @@ class _Item:
 def read_846(stream: BinaryIO, *, options: X12Options, file_name: str,
              on_error: OnError | None) -> Iterator[InventoryLevel]:  # fmt: skip
     """One InventoryLevel per LIN, with its QTY of ``quantity_qualifier``; streamed."""
-    seen = _csv.FingerprintSet()
+    seen = _csv.KeySet()
     as_of: datetime | None = None
     item: _Item | None = None
     items = 0
@@ -196,7 +196,7 @@ def read_846(stream: BinaryIO, *, options: X12Options, file_name: str,
             report(FileFormatError(file_name, segment.index, f"{sid}: {problem.reason}"), on_error)
 
 
-def _level(item: _Item, as_of: datetime | None, seen: _csv.FingerprintSet,
+def _level(item: _Item, as_of: datetime | None, seen: _csv.KeySet,
            options: X12Options) -> InventoryLevel:  # fmt: skip
     if not item.sku:
         raise RowProblem(f"no SKU under qualifiers {'/'.join(options.sku_qualifiers)}")

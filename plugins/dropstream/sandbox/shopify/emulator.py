@@ -4,15 +4,14 @@ Real HTTP on 127.0.0.1 (ephemeral port), a real GraphQL schema (graphql-core, SD
 ``shopify_schema.graphql``) so unknown fields/arguments fail validation like the real API,
 ``X-Shopify-Access-Token`` auth, ``first`` and input arrays capped at 250, opaque cursors,
 and the calculated-query-cost leaky bucket with ``extensions.cost`` on every response and a
-``THROTTLED`` error when the bucket cannot pay. State lives in ``store.Store``.
+``THROTTLED`` error when the bucket cannot pay. State lives in ``store.Store``. Each executed
+request's log entry holds its ``requested`` and ``actual`` cost.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,9 +38,10 @@ from graphql import (
 )
 from graphql.utilities import value_from_ast_untyped
 
-from dropstream.sandbox.http import LoopbackServer, Reply
+from dropstream.sandbox.http import Reply
 from dropstream.sandbox.shopify import store as shopify_store
 from dropstream.sandbox.shopify.store import FOLine, FulfillmentOrder, Line, Order, Store, Variant
+from dropstream.sandbox.strict import StrictEmulator, TokenBucket
 
 SCHEMA = build_schema((Path(__file__).with_name("schema.graphql")).read_text())
 PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
@@ -129,8 +129,12 @@ class QueryCost:
         return max(first or 1, 1) * (1 + self.selections(named, node.selection_set))
 
 
-class ShopifyEmulator:
+class ShopifyEmulator(StrictEmulator):
     """The emulated shop: seed it, point an adapter at ``url`` with ``token``, inspect it after."""
+
+    raw_target = True
+    content_type = "application/json; charset=utf-8"
+    json_default = None
 
     def __init__(
         self,
@@ -141,36 +145,20 @@ class ShopifyEmulator:
         throttle_status: int = 200,
         port: int = 0,
     ) -> None:
+        super().__init__(port=port)
         self.token = token
         self.store = Store()
-        self.restore_rate = restore_rate
-        self.maximum_available = maximum_available
+        self.bucket = TokenBucket(maximum_available, restore_rate)  # points, points per second
         self.throttle_status = throttle_status  # Shopify answers THROTTLED with 200 (or 429)
         self.throttled_count = 0
-        self.requests: list[dict[str, Any]] = []
-        self._available = maximum_available
-        self._refilled_at = time.monotonic()
-        self._failures: list[int] = []
-        self._lock = threading.Lock()
-        self._server = LoopbackServer(
-            self.handle,
-            raw_target=True,
-            content_type="application/json; charset=utf-8",
-            json_default=None,
-            port=port,
-        )
 
-    # --- lifecycle --------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        return self._server.url
+    def restore_rate(self) -> float:
+        return self.bucket.rate
 
-    def start(self) -> ShopifyEmulator:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+    @property
+    def maximum_available(self) -> float:
+        return self.bucket.capacity
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -269,51 +257,34 @@ class ShopifyEmulator:
         """How many executed (not throttled/failed) requests asked for ``root_field``."""
         return sum(1 for r in self.requests if r["executed"] and root_field in r["fields"])
 
-    def fail_next(self, n: int = 1, status: int = 503) -> None:
-        self._failures.extend([status] * n)
-
     def set_restore_rate(self, rate: float) -> None:
-        with self._lock:
-            self._refill()
-            self.restore_rate = rate
+        self.bucket.set(rate=rate)
 
     def drain_bucket(self, to: float = 0.0) -> None:
-        with self._lock:
-            self._available, self._refilled_at = to, time.monotonic()
+        self.bucket.set(available=to)
 
     def on_next_lookup(self, callback: Any) -> None:
         """Run ``callback`` right after the next productVariants read (a concurrent change)."""
         self.store.after_lookup.append(callback)
 
     # --- request handling -------------------------------------------------------------------
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self._available = min(
-            self.maximum_available, self._available + (now - self._refilled_at) * self.restore_rate
-        )
-        self._refilled_at = now
-
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         return {
             "requestedQueryCost": requested,
             "actualQueryCost": actual,
             "throttleStatus": {
                 "maximumAvailable": self.maximum_available,
-                "currentlyAvailable": int(self._available),
+                "currentlyAvailable": int(self.bucket.available),
                 "restoreRate": self.restore_rate,
             },
         }
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
         log: dict[str, Any] = {"method": method, "path": path, "fields": [], "executed": False}
-        self.requests.append(log)
-        try:
-            status, payload = self._handle(method, path, headers, body, log)
-        except Exception as exc:  # an emulator bug must fail the test loudly, not hang it
-            log["crash"] = repr(exc)
-            status, payload = 500, {"errors": f"emulator crashed: {exc!r}"}
-        log["status"] = status
-        return status, payload, {}
+        return self.answer(log, lambda: (*self._handle(method, path, headers, body, log), {}))
+
+    def crash_reply(self, exc: Exception) -> Reply:
+        return 500, {"errors": f"emulator crashed: {exc!r}"}, {}
 
     def _handle(
         self, method: str, path: str, headers: Any, body: bytes, log: dict[str, Any]
@@ -324,8 +295,8 @@ class ShopifyEmulator:
             return 405, {"errors": "Method Not Allowed"}
         if headers.get("X-Shopify-Access-Token") != self.token:
             return 401, INVALID_TOKEN
-        if self._failures:
-            return self._failures.pop(0), {
+        if failure := self.next_failure():
+            return failure[0], {
                 "errors": "Internal error. Looks like something went wrong on our end."
             }  # noqa: E501
         if "application/json" not in (headers.get("Content-Type") or ""):
@@ -349,7 +320,6 @@ class ShopifyEmulator:
         cost = QueryCost(document, variables)
         requested = sum(cost.operation(op) for op in ops)
         with self._lock:
-            self._refill()
             if cost.errors:
                 return 200, {
                     "errors": [
@@ -367,7 +337,7 @@ class ShopifyEmulator:
                     ],
                     "extensions": {"cost": self._cost(requested, None)},
                 }
-            if self._available < requested:
+            if self.bucket.available < requested:
                 self.throttled_count += 1
                 return self.throttle_status, {
                     "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
@@ -381,8 +351,8 @@ class ShopifyEmulator:
                 for callback in callbacks:
                     callback()
             actual = min(requested, max(1, _count_objects(result.data)))
-            self._available -= actual
-            log["executed"] = True
+            self.bucket.take(actual)  # requested <= available: the refund leaves it paid
+            log.update(executed=True, requested=requested, actual=actual)
             payload: dict[str, Any] = {
                 "data": result.data,
                 "extensions": {"cost": self._cost(requested, actual)},

@@ -1,7 +1,7 @@
-"""Many Shopify emulators in one process, for bench/scale.py (which imports no test code: it
-runs this module as a child process and talks to the shops over HTTP, as to real stores).
+"""Many Shopify emulators in one process, for bench/scale.py (it runs this module as a child
+process and talks to the shops over HTTP, as to real stores).
 
-    python -m tests.servers.shopify_pool COUNT [--order-every SECONDS]
+    python -m dropstream.sandbox.shopify.pool COUNT [--order-every SECONDS]
 
 Prints one JSON line per shop, ``{"url": …, "token": …}``, then adds a paid, unfulfilled order
 to every shop every ``--order-every`` seconds (0: never) until its standard input closes.
@@ -15,7 +15,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 
-from tests.servers.shopify import ShopifyEmulator
+from dropstream.sandbox.shopify import ShopifyEmulator
 
 
 def main() -> None:
@@ -27,7 +27,12 @@ def main() -> None:
     for shop in shops:
         print(json.dumps({"url": shop.url, "token": shop.token}), flush=True)
     closed = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+
+    def wait_for_stdin_to_close() -> None:
+        sys.stdin.read()
+        closed.set()
+
+    threading.Thread(target=wait_for_stdin_to_close, daemon=True).start()
     while not closed.wait(args.order_every or None):
         for shop in shops:
             shop.add_order(updated_at=datetime.now(UTC))

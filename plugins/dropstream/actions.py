@@ -1,0 +1,249 @@
+"""Operator actions, as the ``dropstream_actions`` DAG's trigger form asks for them.
+
+- ``release``: a held order goes in the next order file, as it is: the connection's rules are
+  applied again except the holds a person may lift (``rules.hold_countries``). An order held for
+  something the warehouse would reject (no ship method, no SKU, a field the format cannot hold)
+  cannot be released: the error says which rule or field to fix (the next run then sends it).
+- ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
+  of its own, published at once with the same exactly-once protocol as the orders flow and
+  recorded as a resend (never a silent duplicate). Asked again with the same why, nothing.
+- ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
+  recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
+- ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
+
+Every change is written to the ledger with who asked (the run's triggering user), when and why,
+and shows in the order's (or connection's) timeline. Each action is idempotent: asked again, it
+finds nothing to do and says so, and records nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dropstream.errors import ConfigurationError
+from dropstream.rules.fulfillment import decide
+from dropstream.spec import ConnectionSpec
+from dropstream.web.summary import FLOWS, search_numbers
+
+if TYPE_CHECKING:
+    from dropstream.formats.base import FileFormat
+    from dropstream.ledger import Ledger
+    from dropstream.setup.api import AirflowAPI
+
+DAG_ID = "dropstream_actions"
+#: Action -> what the form shows.
+ACTIONS = {
+    "release": "Release a held order",
+    "cancel": "Cancel an order",
+    "resend": "Resend a published order (in a new file)",
+    "enable": "Enable the connection (its three DAGs)",
+    "disable": "Disable the connection (its three DAGs)",
+}
+ORDER_ACTIONS = ("release", "cancel", "resend")
+
+
+class ActionRequest(BaseModel):
+    """The trigger form's input (untrusted)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    action: Literal["release", "cancel", "resend", "enable", "disable"]
+    connection: str = Field(min_length=1)
+    target: str | None = None
+    reason: str = Field(min_length=1)  # the form shows it as optional; the action needs one
+
+    @model_validator(mode="after")
+    def _order_needs_target(self) -> ActionRequest:
+        if self.action in ORDER_ACTIONS and not self.target:
+            raise ValueError(f"{self.action} needs the order (its number or id) in 'target'")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    changed: bool
+    message: str
+
+
+def parse_request(conf: dict[str, Any]) -> ActionRequest:
+    try:
+        return ActionRequest.model_validate(conf)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"{DAG_ID}: the form is not valid ({problems}); trigger again with it fixed"
+        ) from None
+
+
+def find_order(ledger: Ledger, spec: ConnectionSpec, target: str) -> str:
+    """The order id ``target`` names: an order id, or a number with or without ``#``/prefix."""
+    if ledger.order_row(spec.name, target) is not None:
+        return target
+    found, total = ledger.find_orders(
+        spec.name, numbers=search_numbers(target, spec.rules.order_number_prefix), limit=2
+    )
+    if total == 1:
+        return str(found[0]["order_id"])
+    raise ConfigurationError(
+        f"connection {spec.name!r}: "
+        + (
+            f"{total} orders match {target!r}: give the order id instead"
+            if total
+            else f"no order {target!r} in the ledger (was it fetched yet? search it on the "
+            "DropStream Orders page)"
+        )
+    )
+
+
+def release(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    file_format: FileFormat,
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    held = ledger.held_order(spec.name, order_id)
+    assert held is not None  # find_order found it
+    order, state = held
+    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
+    if state != "held":
+        return Outcome(False, f"order {number} is {state}, not held: nothing to release")
+    lifted = spec.rules.model_copy(update={"hold_countries": []})
+    decision = decide(order, lifted, not_before=spec.start_date)
+    problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
+    if decision.state != "ready" or problems:
+        why = decision.reason or "; ".join(problems)
+        raise ConfigurationError(
+            f"connection {spec.name!r}: order {number} cannot be released as it is: {why}. "
+            "Fix that in the connection's rules (dropstream_setup) and the next orders run "
+            "sends it; it stays held until then"
+        )
+    if not ledger.release_order(
+        spec.name, order_id, decision.order, now, reason=reason, actor=actor, run=run
+    ):
+        return Outcome(False, f"order {number} was no longer held: nothing to release")
+    return Outcome(True, f"order {number} released: it goes in the next orders run's file")
+
+
+def cancel(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    before, changed = ledger.cancel_order(
+        spec.name, order_id, now, reason=reason, actor=actor, run=run
+    )
+    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order_id)
+    if not changed:
+        return Outcome(
+            False, f"order {number} is already {before} (cancel recorded before): nothing to do"
+        )
+    if before in ("received", "held", "skipped", "ready"):
+        return Outcome(True, f"order {number} cancelled: it will never be sent")
+    return Outcome(
+        True,
+        f"order {number} was already sent ({before}): the cancel request is recorded, but "
+        "DropStream does not send cancellation files yet: tell the warehouse yourself",
+    )
+
+
+def set_enabled(
+    ledger: Ledger,
+    api: AirflowAPI,
+    spec: ConnectionSpec,
+    enabled: bool,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Unpause (or pause) all three DAGs; only those not already so."""
+    word = "enabled" if enabled else "disabled"
+    dag_ids = [spec.dag_id(flow) for flow in FLOWS]
+    paused = {dag_id: api.dag_paused(dag_id) for dag_id in dag_ids}
+    missing = [d for d, p in paused.items() if p is None]
+    if missing:
+        raise ConfigurationError(
+            f"connection {spec.name!r}: Airflow does not know DAG(s) {', '.join(missing)} yet "
+            "(not parsed, or the generator reports an import error): check Browse → DAG "
+            "import errors, then run this again"
+        )
+    todo = [d for d, p in paused.items() if p is enabled]
+    for dag_id in todo:
+        api.set_dag_paused(dag_id, not enabled)
+    if not todo:
+        return Outcome(False, f"connection {spec.name} is already {word}: nothing to do")
+    ledger.record_connection_event(
+        spec.name, word, now, f"{reason} ({', '.join(todo)})", actor=actor, run=run
+    )
+    return Outcome(True, f"connection {spec.name} {word}: {', '.join(todo)}")
+
+
+def resend(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    file_format: FileFormat,
+    transport: Callable[[], Any],
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Publish the order again in a new file of its own (``transport()`` opens the warehouse)."""
+    from dropstream.flows.common import Step
+    from dropstream.flows.orders import FLOW, finish_unfinished
+
+    stored = ledger.held_order(spec.name, order_id)
+    assert stored is not None  # find_order found it
+    order, state = stored  # the order as the warehouse saw it (its number prefixed)
+    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
+    if state not in ("published", "shipped"):
+        raise ConfigurationError(
+            f"connection {spec.name!r}: order {number} is {state}: only a published or "
+            "shipped order can be resent (a held one is released, a ready one goes in the next run)"
+        )
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", spec.name)
+    name = file_format.order_file_name(f"{slug}-resend-{uuid.uuid4().hex[:8]}", now)
+    buffer = io.BytesIO()
+    file_format.write_orders([order], buffer, file_name=name)  # as the warehouse saw it
+    folder = spec.warehouse.paths.orders
+    if not ledger.create_resend_file(
+        spec.name,
+        folder,
+        name,
+        buffer.getvalue(),
+        order_id,
+        now,
+        reason=reason,
+        actor=actor,
+        run=run,
+    ):
+        return Outcome(False, f"order {number} was already resent for {reason!r}: nothing to do")
+    step = Step(spec=spec, ledger=ledger, now=now, run=run)
+    with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
+        published: dict[str, int] = finish_unfinished(step, t, lease)
+    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
+        raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
+    return Outcome(True, f"order {number} resent in {name} ({folder})")
