@@ -20,7 +20,7 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: deps services
-	$(BIN)/python -m pytest -n 3 --dist loadgroup
+	$(BIN)/python -m pytest
 
 # The long chaos run (tests/chaos): 200 kills and 50 concurrent-load rounds per flow, figures
 # printed; `make test` runs the short version. Takes about half an hour.

@@ -6,8 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # Airflow reads its configuration on first import: isolate it before any test imports airflow.
@@ -35,19 +33,3 @@ pytest_plugins = sorted(
     if not path.name.startswith("_") and "@pytest.fixture" in path.read_text(encoding="utf-8")
 )
 
-
-# `make test` runs on pytest-xdist workers (`--dist loadgroup`). Tests that share one costly
-# session server run on one worker, so the server starts once: the real api-server of the setup
-# tests, and `make run` of the browser tests.
-_GROUPS = {"make_run": "browser", "airflow_api_server": "airflow-api"}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for fixture, group in _GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
-                "xdist_group"
-            ):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break

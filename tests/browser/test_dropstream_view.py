@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.ui import wait
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def test_an_operator_searches_an_order_and_sees_its_timeline(person, make_run):

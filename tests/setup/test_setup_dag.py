@@ -260,38 +260,28 @@ def test_unreadable_registry_is_never_overwritten(wizard, capfd):
         _set_registry_text(wizard.api, before)
 
 
-def test_a_setup_run_keeps_entries_written_while_it_ran(wizard):
-    import threading
-    import time
-
+def test_a_setup_run_keeps_entries_written_while_it_ran(wizard, monkeypatch):
+    from dropstream.setup import tasks
     from tests.specs import spec_dict
 
     api = wizard.api
     meanwhile = spec_dict("wiz-meanwhile")
-    stop = threading.Event()
+    register_connections = tasks.register_connections
+    written = []
 
-    def write_when_validated() -> None:
-        """Another writer (a person in Admin → Variables) adds an entry mid-run."""
-        while not stop.is_set():
-            runs = api.get(f"/dags/{SETUP}/dagRuns", params={"order_by": "-run_after"})
-            run = runs["dag_runs"][0] if runs["dag_runs"] else None
-            if run:  # the run the form created does the work
-                ti = api.call(
-                    "GET", f"/dags/{SETUP}/dagRuns/{run['dag_run_id']}/taskInstances/validate"
-                )
-                if ti.status_code == 200 and ti.json()["state"] == "success":
-                    current = json.loads(_registry_text(api) or "{}")
-                    _set_registry_text(api, json.dumps({**current, "wiz-meanwhile": meanwhile}))
-                    return
-            time.sleep(0.05)
+    def write_then_register(**context):
+        """Another writer (a person in Admin → Variables) adds an entry after this run's
+        validate read the registry and before its update_registry writes it."""
+        current = json.loads(_registry_text(api) or "{}")
+        assert "wiz-beside" not in current
+        _set_registry_text(api, json.dumps({**current, "wiz-meanwhile": meanwhile}))
+        written.append(True)
+        return register_connections(**context)
 
-    writer = threading.Thread(target=write_when_validated, daemon=True)
-    writer.start()
-    try:
-        wizard.trigger(wizard.form("wiz-beside"))
-    finally:
-        stop.set()
-        writer.join(timeout=10)
+    # The setup DAG takes its callables from the tasks module when it is parsed (by trigger).
+    monkeypatch.setattr(tasks, "register_connections", write_then_register)
+    wizard.trigger(wizard.form("wiz-beside"))
+    assert written == [True]
     assert wizard.last_run()["state"] == "success", wizard.last_run()
     registry = wizard.registry()
     assert registry["wiz-meanwhile"] == meanwhile  # written after this run read the registry

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.xdist_group("view")]  # one api-server
+pytestmark = [pytest.mark.slow, pytest.mark.sshd]
 
 
 def test_no_credentials_no_view(view):

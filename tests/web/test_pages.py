@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-pytestmark = [pytest.mark.slow, pytest.mark.sshd, pytest.mark.xdist_group("view")]  # one api-server
+pytestmark = [pytest.mark.slow, pytest.mark.sshd]
 
 
 def page(view, path: str, username: str | None, **params) -> requests.Response:
