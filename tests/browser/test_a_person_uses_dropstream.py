@@ -266,6 +266,9 @@ def test_a_wrong_password_gets_a_note_naming_the_field(person, make_run, ftp_ser
             "warehouse_port": ftp.port,
             "warehouse_login": ftp.username,
             "warehouse_password": wrong,
+            # The FTP connection of an earlier test uses the same account and folders: a
+            # connection beside it needs its own order-number prefix (or the form refuses it).
+            "order_number_prefix": "W-",
             **woo_fields(woo),
         },
     )

@@ -113,7 +113,17 @@ class AirflowUI:
         button = dialog.get_by_role("button", name="Trigger", exact=True)
         expect(button).to_be_enabled()
         button.click()
-        self.page.wait_for_url(re.compile(r"/runs/[^/?]+"))
+        try:
+            self.page.wait_for_url(re.compile(r"/runs/[^/?]+"), timeout=90_000)
+        except Exception as error:  # say what the person saw instead of the run page
+            shown = (
+                self.page.get_by_role("alert").all_inner_texts()
+                + self.page.locator('[data-scope="toast"]').all_inner_texts()
+            )
+            raise AssertionError(
+                f"Trigger did not open the run page within 90 s (at {self.page.url}); "
+                f"alerts and toasts: {shown}"
+            ) from error
         return re.search(r"/runs/([^/?]+)", self.page.url).group(1)  # type: ignore[union-attr]
 
 
