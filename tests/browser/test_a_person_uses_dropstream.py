@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from adapters import PLATFORMS
 from dropstream.sandbox.shopify import ShopifyEmulator
 from dropstream.setup.form import setup_params
+from dropstream.spec import schedule_offset
 from tests.browser.conftest import RunningProduct, registry, runs
 from tests.browser.ui import AirflowUI, Choice, pick_datetime, wait
 from tests.dags.warehouse_files import order_numbers
@@ -299,15 +300,25 @@ def test_nothing_typed_in_the_form_is_readable_afterwards(make_run, capfd):
     )
 
 
-def _quarter(now: datetime) -> datetime:
-    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+def _quarter(now: datetime, name: str) -> datetime:
+    """The newest start of a 15-minute window of connection ``name`` at or before ``now``: its
+    default orders schedule is offset into the quarter hour (schedule_offset)."""
+    offset = timedelta(seconds=schedule_offset(name, "orders", 900))
+    point = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) + offset
+    return point if point <= now else point - timedelta(minutes=15)
+
+
+def _minute_at_or_after(when: datetime) -> datetime:
+    """The backfill form takes minutes: the first whole minute not before ``when``."""
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)
 
 
 def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     person, make_run, sftp_server_session, shop
 ):
     sftp, dag = sftp_server_session, f"dropstream__{named('sftp')}__orders"
-    q = _quarter(datetime.now(UTC))
+    q = _quarter(datetime.now(UTC), named("sftp"))
     windows = [
         (q - timedelta(minutes=15 * k), q - timedelta(minutes=15 * (k - 1))) for k in (4, 3, 2, 1)
     ]
@@ -340,8 +351,9 @@ def test_switch_on_then_backfill_three_windows_sends_each_order_once(
     person.page.get_by_role("button", name="Trigger").first.click()
     dialog = person.dialog()
     dialog.get_by_text("Backfill", exact=True).click()
-    pick_datetime(person.page, dialog, 0, windows[0][0])
-    pick_datetime(person.page, dialog, 1, windows[2][0])
+    # Whole minutes around the three window starts (which fall on the connection's offset).
+    pick_datetime(person.page, dialog, 0, windows[0][0].replace(second=0, microsecond=0))
+    pick_datetime(person.page, dialog, 1, _minute_at_or_after(windows[2][0]))
     person.screenshot("backfill-form", dialog, docs=True)
     dialog.get_by_role("button", name="Run Backfill").click()
     backfilled = wait(
