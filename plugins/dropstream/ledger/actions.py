@@ -6,7 +6,6 @@ twice does nothing the second time (see ``dropstream.actions``).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from dropstream.codec import order_from_dict, order_to_dict
 from dropstream.errors import LedgerConflictError
 from dropstream.ledger.base import LedgerBase, _json
 from dropstream.ledger.events import event_row, write_events
-from dropstream.ledger.orders import SENT_STATES, UNSENT_STATES
+from dropstream.ledger.orders import SENT_STATES, UNSENT_STATES, staged_file
 from dropstream.ledger.schema import files, order_events, orders
 from dropstream.models import Order
 
@@ -176,16 +175,7 @@ class ActionBook(LedgerBase):
                     "published or shipped order can be resent"
                 )
             conn.execute(
-                files.insert().values(
-                    connection=connection,
-                    file_name=file_name,
-                    folder=folder,
-                    state="staged",
-                    content=content,
-                    sha256=hashlib.sha256(content).hexdigest(),
-                    order_count=1,
-                    created_at=now,
-                )
+                files.insert().values(staged_file(connection, file_name, folder, content, 1, now))
             )
             write_events(
                 conn,

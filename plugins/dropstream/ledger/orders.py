@@ -26,6 +26,22 @@ SENT_STATES = ("in_file", "published", "shipped")
 UNSENT_STATES = ("received", "held", "skipped", "ready")
 
 
+def staged_file(
+    connection: str, file_name: str, folder: str, content: bytes, order_count: int, now: Any
+) -> dict[str, Any]:
+    """The ``ds_files`` row of an order file just staged (not yet published)."""
+    return {
+        "connection": connection,
+        "file_name": file_name,
+        "folder": folder,
+        "state": "staged",
+        "content": content,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "order_count": order_count,
+        "created_at": now,
+    }
+
+
 class OrderBook(LedgerBase):
     """Each order's life and each order file's publication."""
 
@@ -180,14 +196,7 @@ class OrderBook(LedgerBase):
         with self._tx() as conn:
             conn.execute(
                 files.insert().values(
-                    connection=connection,
-                    file_name=file_name,
-                    folder=folder,
-                    state="staged",
-                    content=content,
-                    sha256=hashlib.sha256(content).hexdigest(),
-                    order_count=len(order_ids),
-                    created_at=now,
+                    staged_file(connection, file_name, folder, content, len(order_ids), now)
                 )
             )
             claimed: list[Any] = []  # (order_id, number) rows
