@@ -52,23 +52,31 @@ def action_params(connections: list[str]) -> dict[str, Any]:
 
 def perform_action(**context: Any) -> str:
     """Do the asked action once; return (and log) what happened."""
+    request = actions.parse_request(dict(context["params"]))
+    dag_run = context["dag_run"]
+    actor = getattr(dag_run, "triggering_user_name", None) or "unknown user"
+    run = str(context.get("run_id") or dag_run.run_id)
+    return run_action(request, actor=actor, run=run).message
+
+
+def run_action(
+    request: actions.ActionRequest, *, actor: str, run: str, now: datetime | None = None
+) -> actions.Outcome:
+    """Do one action as ``actor`` (who is recorded), from the ``dropstream_actions`` form or a
+    review's answer (``dropstream.review_tasks``): one code path for both."""
     from dropstream.formats import get_format
     from dropstream.ledger import Ledger
     from dropstream.registry import load_registry
     from dropstream.setup.api import AirflowAPI
     from dropstream.transports import get_transport
 
-    request = actions.parse_request(dict(context["params"]))
-    dag_run = context["dag_run"]
-    actor = getattr(dag_run, "triggering_user_name", None) or "unknown user"
-    run = str(context.get("run_id") or dag_run.run_id)
     spec = load_registry(only=request.connection).specs.get(request.connection)
     if spec is None:
         raise ConfigurationError(
             f"{actions.DAG_ID}: no valid connection {request.connection!r} in the registry "
             "(see DropStream → Connections for the names)"
         )
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     ledger = Ledger()
     try:
         if request.action in ("enable", "disable"):
@@ -120,4 +128,4 @@ def perform_action(**context: Any) -> str:
     finally:
         ledger.close()
     log.info("%s %s by %s: %s", request.action, request.connection, actor, outcome.message)
-    return outcome.message
+    return outcome

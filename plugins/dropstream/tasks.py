@@ -69,6 +69,7 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
     if step_name == "load":
         log.info("%s", run_summary(spec, flow, context, summary))
         _note_the_run(flow, context, summary)
+        _ask_about_held(flow, spec, context)
     return summary
 
 
@@ -91,6 +92,18 @@ def _sweep_alerts(flow: str, step_name: str, spec: ConnectionSpec) -> None:
         log.warning("connection %s: alerts not swept (%s: %s)", spec.name, type(exc).__name__, exc)
     finally:
         ledger.close()
+
+
+def _ask_about_held(flow: str, spec: ConnectionSpec, context: dict[str, Any]) -> None:
+    """Orders held (this run or before) that nobody was asked about: a Required Action in a
+    ``dropstream_review`` run, so this run does not wait (``dropstream.review_tasks``)."""
+    ti = context.get("ti")
+    transformed = ti.xcom_pull(task_ids="transform") if ti is not None else None
+    if flow != "orders" or not (transformed or {}).get("held"):
+        return
+    from dropstream.review_tasks import ask_after_orders_run
+
+    ask_after_orders_run(spec, str(context.get("run_id") or ""))
 
 
 def _note_the_run(flow: str, context: dict[str, Any], loaded: dict[str, Any]) -> None:

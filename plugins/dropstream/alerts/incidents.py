@@ -20,6 +20,7 @@ KINDS: dict[str, str] = {
     "failed": "a task failed after its retries",
     "overdue": "no successful orders run",
     "held": "order held too long",
+    "held_daily": "orders still held (daily digest)",
     "unknown_shipment": "shipment for an unknown order",
     "error_file": "warehouse file moved to error",
 }
@@ -139,6 +140,32 @@ def held_orders(
             )
         )
     return found
+
+
+def held_daily(
+    connection: str, rows: Iterable[dict[str, Any]], held_hours: float, now: datetime
+) -> list[Incident]:
+    """Once a UTC day, every order still held that was already told about before the day began
+    (held longer than ``held_hours`` by then): a review nobody answered, or "Keep holding"."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    told = [r for r in rows if r["since"] < day_start - timedelta(hours=held_hours)]
+    if not told:
+        return []
+    lines = "\n".join(
+        f"- order #{r['number']}, held since {r['since']:%Y-%m-%d %H:%M} UTC: {r['reason']}"
+        for r in told
+    )
+    return [
+        Incident(
+            f"held_daily:{day_start:%Y-%m-%d}",
+            "held_daily",
+            f"Connection '{connection}': {len(told)} order(s) still held on {day_start:%Y-%m-%d} "
+            f"(none of them reaches the warehouse):\n{lines}\n\n"
+            "What to do: release or cancel them (DropStream → the connection's orders, or the "
+            "dropstream_actions DAG), or fix what the reason names in the connection's rules "
+            "(dropstream_setup → Update) and the next orders run sends them.",
+        )
+    ]
 
 
 def unknown_shipments(

@@ -103,6 +103,9 @@ def sweep(
             spec.name, ledger.held_before(spec.name, before), spec.alerts.held_hours, now
         )
         sync_kind(ledger, spec.name, "held", held, now, channels)
+        still = ledger.held_before(spec.name, now)
+        daily = said.held_daily(spec.name, still, spec.alerts.held_hours, now)
+        sync_kind(ledger, spec.name, "held_daily", daily, now, channels)
     elif folder is not None:
         path, key = folder
         error_folder = f"{spec.warehouse.paths.archive.rstrip('/')}/error"

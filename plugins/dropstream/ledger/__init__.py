@@ -15,11 +15,14 @@ from dropstream.ledger.browse import BrowseBook
 from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
+from dropstream.ledger.reviews import ReviewBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
 
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook):
+class Ledger(
+    OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook, ReviewBook
+):
     """The exactly-once store for every connection."""

@@ -34,6 +34,9 @@ EVENTS: dict[str, str] = {
     "cancel_after_send": "cancel requested after the order was sent",
     "released": "released by an operator: goes in the next order file",
     "resent": "sent again by an operator, in a new order file",
+    "review_asked": "an operator was asked what to do (Airflow → Required Actions)",
+    "kept_held": "an operator chose to keep it held",
+    "review_timed_out": "nobody answered the review in time: still held",
     # Connection-level actions, kept in the same log with no order (order_id and number "").
     "enabled": "connection enabled (its three DAGs unpaused)",
     "disabled": "connection disabled (its three DAGs paused)",
