@@ -36,9 +36,11 @@ def action_params(connections: list[str]) -> dict[str, Any]:
         "target": Param(
             None,
             type=["null", "string"],
-            title="Order",
-            description_md="For release and cancel: the order number as the store shows it "
-            "(`1042` or `#1042`), as the warehouse sees it (with the prefix), or its id. "
+            title="Order, file or shipment",
+            description_md="For release, cancel and resend: the order number as the store shows "
+            "it (`1042` or `#1042`), as the warehouse sees it (with the prefix), or its id. "
+            "For resend_file: the order file's name (DropStream → Files). For repush: "
+            "`<order number>|<tracking number>`, or the order (all its shipments). "
             "Leave empty to enable or disable the connection.",
         ),
         "reason": Param(
@@ -92,7 +94,11 @@ def run_action(
             )
         else:
             assert request.target is not None  # the request's validator checked it
-            order_id = actions.find_order(ledger, spec, request.target)
+            order_id = (
+                actions.find_order(ledger, spec, request.target)
+                if request.action in actions.ORDER_ACTIONS
+                else ""
+            )
             fmt = spec.warehouse.format
             file_format = get_format(fmt.name, fmt.options).for_run(
                 now=now,
@@ -104,6 +110,28 @@ def run_action(
                     spec,
                     file_format,
                     order_id,
+                    reason=request.reason,
+                    actor=actor,
+                    now=now,
+                    run=run,
+                )
+            elif request.action == "resend_file":
+                outcome = actions.resend_file(
+                    ledger,
+                    spec,
+                    file_format,
+                    lambda: get_transport(spec.warehouse.protocol, spec.warehouse.conn_id),
+                    request.target,
+                    reason=request.reason,
+                    actor=actor,
+                    now=now,
+                    run=run,
+                )
+            elif request.action == "repush":
+                outcome = actions.repush(
+                    ledger,
+                    spec,
+                    request.target,
                     reason=request.reason,
                     actor=actor,
                     now=now,

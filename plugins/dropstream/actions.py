@@ -7,6 +7,11 @@
 - ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
   of its own, published at once with the same exactly-once protocol as the orders flow and
   recorded as a resend (never a silent duplicate). Asked again with the same why, nothing.
+- ``resend_file``: every order of a published order file that is still only published (not
+  shipped, no cancel asked) goes to the warehouse again in one new file, recorded as a resend of
+  that file on each order. Asked again with the same why, nothing.
+- ``repush``: a shipment the store refused, or one it lost, is pushed again by the next
+  tracking run (target: ``<order number>|<tracking number>``, or an order: all its shipments).
 - ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
   recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
@@ -44,10 +49,14 @@ ACTIONS = {
     "release": "Release a held order",
     "cancel": "Cancel an order",
     "resend": "Resend a published order (in a new file)",
+    "resend_file": "Resend a whole order file (its orders in a new file)",
+    "repush": "Re-push a shipment to the store (in the next tracking run)",
     "enable": "Enable the connection (its three DAGs)",
     "disable": "Disable the connection (its three DAGs)",
 }
 ORDER_ACTIONS = ("release", "cancel", "resend")
+#: Actions whose target is a file name or a shipment rather than an order.
+TARGET_ACTIONS = (*ORDER_ACTIONS, "resend_file", "repush")
 
 
 class ActionRequest(BaseModel):
@@ -55,15 +64,18 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    action: Literal["release", "cancel", "resend", "enable", "disable"]
+    action: Literal["release", "cancel", "resend", "resend_file", "repush", "enable", "disable"]
     connection: str = Field(min_length=1)
     target: str | None = None
     reason: str = Field(min_length=1)  # the form shows it as optional; the action needs one
 
     @model_validator(mode="after")
     def _order_needs_target(self) -> ActionRequest:
-        if self.action in ORDER_ACTIONS and not self.target:
-            raise ValueError(f"{self.action} needs the order (its number or id) in 'target'")
+        if self.action in TARGET_ACTIONS and not self.target:
+            what = {"resend_file": "the order file's name", "repush": "the shipment"}.get(
+                self.action, "the order (its number or id)"
+            )
+            raise ValueError(f"{self.action} needs {what} in 'target'")
         return self
 
 
@@ -247,3 +259,110 @@ def resend(
     if name not in published:  # finish_unfinished raises first; this says so if it ever did not
         raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
     return Outcome(True, f"order {number} resent in {name} ({folder})")
+
+
+def _publish_now(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    transport: Callable[[], Any],
+    name: str,
+    now: datetime,
+    run: str,
+) -> None:
+    """Publish the file just staged, with the orders flow's exactly-once protocol."""
+    from dropstream.flows.common import Step
+    from dropstream.flows.orders import FLOW, finish_unfinished
+
+    step = Step(spec=spec, ledger=ledger, now=now, run=run)
+    with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
+        published: dict[str, int] = finish_unfinished(step, t, lease)
+    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
+        raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
+
+
+def resend_file(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    file_format: FileFormat,
+    transport: Callable[[], Any],
+    file_name: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Publish the still-unshipped orders of ``file_name`` again, in a new file of their own."""
+    state, again = ledger.file_orders(spec.name, file_name)
+    if state != "published":
+        raise ConfigurationError(
+            f"connection {spec.name!r}: "
+            + (
+                f"no order file {file_name!r} (see the connection's Files page for the names)"
+                if state is None
+                else f"order file {file_name} is {state}, not published: the next orders run "
+                "finishes publishing it"
+            )
+        )
+    if not again:
+        return Outcome(
+            False,
+            f"every order of {file_name} is shipped or cancelled: nothing to resend "
+            "(resend one order by its number if it must go again)",
+        )
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", spec.name)
+    name = file_format.order_file_name(f"{slug}-resend-{uuid.uuid4().hex[:8]}", now)
+    buffer = io.BytesIO()
+    file_format.write_orders(again, buffer, file_name=name)  # as the warehouse saw them
+    folder = spec.warehouse.paths.orders
+    ids = [o.order_id for o in again]
+    if not ledger.create_file_resend(
+        spec.name,
+        folder,
+        name,
+        buffer.getvalue(),
+        file_name,
+        ids,
+        now,
+        reason=reason,
+        actor=actor,
+        run=run,
+    ):
+        return Outcome(False, f"{file_name} was already resent for {reason!r}: nothing to do")
+    _publish_now(ledger, spec, transport, name, now, run)
+    return Outcome(True, f"{len(ids)} order(s) of {file_name} resent in {name} ({folder})")
+
+
+def repush(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    target: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Queue the shipment(s) ``target`` names for the next tracking run to push again."""
+    from dropstream.ledger.resends import REPUSHABLE
+
+    found = ledger.shipments_of(spec.name, target)
+    if not found:
+        raise ConfigurationError(
+            f"connection {spec.name!r}: no shipment {target!r} (give <order number>|<tracking "
+            "number>, or the order's number, as the order's timeline shows them)"
+        )
+    queued = [
+        s.key
+        for s, state in found
+        if state in REPUSHABLE
+        and ledger.requeue_shipment(spec.name, s, now, reason=reason, actor=actor, run=run)
+    ]
+    if not queued:
+        states = ", ".join(f"{s.key} {state}" for s, state in found)
+        return Outcome(False, f"nothing to re-push ({states}): it goes with the next tracking run")
+    return Outcome(
+        True,
+        f"shipment(s) {', '.join(queued)} queued: the next tracking run of {spec.name} "
+        "pushes them to the store",
+    )

@@ -196,43 +196,53 @@ class ReviewOperator(HITLOperator):
     """
 
     def __init__(self, *, kind: ReviewKind, **kwargs: Any) -> None:
-        from airflow.sdk import Param
-
         self.kind = kind
+        kwargs.pop("params", None)  # the DAG's (the run's conf): not fields of this form
         super().__init__(
             task_id=kind.task_id,
             subject=f"Review {kind.what}s",
             options=list(kind.options),
             defaults=[kind.default],
-            params={
-                "apply_to": Param([], type="array", items={"type": "string"}, title="Orders"),
-                "why": Param(None, type=["null", "string"], title="Why (for the timeline)"),
-            },
+            params=_form([]),
             **kwargs,
         )
 
     def execute(self, context: Any) -> Any:
-        from airflow.sdk import Param
-        from airflow.sdk.definitions.param import ParamsDict
-
         question = context["ti"].xcom_pull(task_ids="prepare", key="question")
-        labels = list(question["labels"])
         self.subject, self.body = question["subject"], question["body"]
-        self.params = ParamsDict(
-            {
-                "apply_to": Param(
-                    labels,
-                    type="array",
-                    items={"type": "string", "enum": labels},
-                    examples=labels,
-                    title="Orders",
-                    description="The answer applies to these; the others are asked again.",
-                ),
-                "why": Param(None, type=["null", "string"], title="Why (for the timeline)"),
-            }
-        )
+        self.params = _form(list(question["labels"]))
         self.response_timeout = timedelta(seconds=float(question["timeout_seconds"]))
         return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        # The form's fields only (the answer is checked against them, not the run's conf).
+        self.params = _form([])
+        return super().execute_complete(context, event)
+
+
+def _form(labels: list[str]) -> Any:
+    """The Required Action's fields: the items the answer applies to (all at first), and why."""
+    from airflow.sdk import Param
+    from airflow.sdk.definitions.param import ParamsDict
+
+    items: dict[str, Any] = {"type": "string"}
+    choice: dict[str, Any] = {}
+    if labels:
+        items["enum"] = labels
+        choice["examples"] = labels
+    return ParamsDict(
+        {
+            "apply_to": Param(
+                labels,
+                type="array",
+                items=items,
+                title="Orders",
+                description="The answer applies to these; the others are asked about again.",
+                **choice,
+            ),
+            "why": Param(None, type=["null", "string"], title="Why (for the timeline)"),
+        }
+    )
 
 
 def apply_answer(**context: Any) -> str:

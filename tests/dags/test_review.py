@@ -41,6 +41,12 @@ def ask(d) -> str:
     return review_id
 
 
+@pytest.fixture
+def held(held_and_sent):  # noqa: F811 - the fixture imported above
+    """Orders 6001 (held: Canada), 6002 (held: no ship method), 6003 (published), 6004 (held)."""
+    return held_and_sent
+
+
 def answer(option: str, apply_to: list[str], who: dict | None = ALICE, why: str | None = None):
     return {
         "chosen_options": [option],
@@ -69,10 +75,10 @@ def spec_of(d):
     return load_registry(only=d.name).specs[d.name]
 
 
-def test_release_answered_for_the_batch_sends_them_in_the_next_run(held_and_sent):
+def test_release_answered_for_the_batch_sends_them_in_the_next_run(held):
     from dropstream.review_tasks import apply_held_orders
 
-    d = held_and_sent
+    d = held
     review_id = ask(d)
     assert sorted(review_rows(review_id)) == ["#6001", "#6002", "#6004"]
     with pytest.raises(ConfigurationError) as refused:  # 6002's hold is the warehouse's
@@ -105,10 +111,10 @@ def test_release_answered_for_the_batch_sends_them_in_the_next_run(held_and_sent
     )
 
 
-def test_a_review_nobody_answers_keeps_the_orders_held(held_and_sent):
+def test_a_review_nobody_answers_keeps_the_orders_held(held):
     from dropstream.review_tasks import apply_held_orders
 
-    d = held_and_sent
+    d = held
     review_id = ask(d)
     timed_out = answer("Keep holding", ["#6001", "#6002", "#6004"], who=None)
     outcome = apply_held_orders(spec_of(d), review_id, timed_out, run="r2")
@@ -123,10 +129,10 @@ def test_a_review_nobody_answers_keeps_the_orders_held(held_and_sent):
     assert order_numbers(d.files("in")) == ["AC-6003"]  # nothing else went
 
 
-def test_one_order_cancelled_the_others_asked_again(held_and_sent):
+def test_one_order_cancelled_the_others_asked_again(held):
     from dropstream.review_tasks import apply_held_orders
 
-    d = held_and_sent
+    d = held
     review_id = ask(d)
     why = "customer called"
     outcome = apply_held_orders(
@@ -138,10 +144,10 @@ def test_one_order_cancelled_the_others_asked_again(held_and_sent):
     assert [e for e, _, _ in timeline(d, "6001")][-1] in ("held", "review_asked")
 
 
-def test_keep_holding_is_recorded_with_who_said_so(held_and_sent):
+def test_keep_holding_is_recorded_with_who_said_so(held):
     from dropstream.review_tasks import apply_held_orders
 
-    d = held_and_sent
+    d = held
     review_id = ask(d)
     keep = answer("Keep holding", ["#6001", "#6002", "#6004"], why="waiting for the customer")
     assert "#6001 kept held" in apply_held_orders(spec_of(d), review_id, keep, run="r4")

@@ -15,6 +15,7 @@ from dropstream.ledger.browse import BrowseBook
 from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
+from dropstream.ledger.resends import ResendBook
 from dropstream.ledger.reviews import ReviewBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
@@ -23,6 +24,14 @@ __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
 class Ledger(
-    OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook, ReviewBook
+    OrderBook,
+    ActionBook,
+    WarehouseBook,
+    LeaseBook,
+    EventBook,
+    BrowseBook,
+    AlertBook,
+    ReviewBook,
+    ResendBook,
 ):
     """The exactly-once store for every connection."""

@@ -34,6 +34,7 @@ EVENTS: dict[str, str] = {
     "cancel_after_send": "cancel requested after the order was sent",
     "released": "released by an operator: goes in the next order file",
     "resent": "sent again by an operator, in a new order file",
+    "repush_requested": "shipment queued by an operator to be pushed to the store again",
     "review_asked": "an operator was asked what to do (Airflow → Required Actions)",
     "kept_held": "an operator chose to keep it held",
     "review_timed_out": "nobody answered the review in time: still held",
