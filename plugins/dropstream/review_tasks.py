@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("dropstream.reviews")
 #: Everything held right now: ``held_before`` takes orders held before a time.
 _ANY_TIME = timedelta(seconds=1)
+#: An item still asked this long after its review's timeout lost its run: asked again.
+STALE_AFTER = timedelta(hours=1)
 _PAST = {reviews.RELEASE: "released", reviews.CANCEL: "cancelled"}
 
 
@@ -42,8 +44,14 @@ def request_held_review(
     timeout_minutes: float | None = None,
 ) -> str | None:
     """Ask about the connection's held orders not asked about yet, in one new review run;
-    return its run id (None when there was nothing new to ask). Trouble reaching the API
-    forgets the review, so the next orders run asks again, and raises."""
+    return its run id (None when there was nothing new to ask, or the connection's review is
+    still open: one Required Action per connection at a time, so a flood of held orders makes
+    one question, and the orders held meanwhile are asked when it closes). Trouble reaching the
+    API forgets the review, so the next orders run asks again, and raises."""
+    limit = timedelta(minutes=timeout_minutes or spec.alerts.held_hours * 60)
+    ledger.forget_stale_reviews(spec.name, HELD_ORDERS.name, now - limit - STALE_AFTER)
+    if ledger.open_reviews(spec.name, HELD_ORDERS.name):
+        return None
     items = reviews.held_order_items(ledger.held_before(spec.name, now + _ANY_TIME))
     review_id = uuid.uuid4().hex
     new = ledger.ask_review(
@@ -65,7 +73,9 @@ def request_held_review(
         created = api.trigger_run(
             reviews.DAG_ID,
             {
-                "dag_run_id": f"review__{spec.name}__{now:%Y%m%dT%H%M%S}__{review_id[:8]}",
+                "dag_run_id": (
+                    f"{reviews.RUN_PREFIX}{spec.name}__{now:%Y%m%dT%H%M%S}__{review_id[:8]}"
+                ),
                 "logical_date": None,
                 "conf": conf,
                 "note": f"{len(new)} held order(s) of {spec.name} to review",
@@ -260,7 +270,6 @@ def apply_held_orders(
     answer: dict[str, Any],
     *,
     run: str,
-    api: AirflowAPI | None = None,
 ) -> str:
     """Release / cancel / keep holding the chosen orders of a review, as the person who
     answered; a timed-out review keeps them all held. Orders left out are asked again."""
@@ -289,9 +298,9 @@ def apply_held_orders(
                 event="review_timed_out",
                 detail="still held; listed in the daily held-orders digest",
             )
-            return f"review timed out: {len(moved)} order(s) of {spec.name} stay held"
-        chosen_rows = [r for r in asked if r["label"] in labels]
-        left_out = [r["subject"] for r in asked if r["label"] not in labels]
+            done.append(f"review timed out: {len(moved)} order(s) of {spec.name} stay held")
+        chosen_rows = [r for r in asked if r["label"] in labels] if who else []
+        left_out = [r["subject"] for r in asked if r["label"] not in labels] if who else []
         reason = why or f"answered {option} in Required Actions ({run})"
         for row in chosen_rows:
             action = reviews.ACTIONS.get(option)
@@ -319,7 +328,7 @@ def apply_held_orders(
                 }
             )
             try:
-                outcome = run_action(request, actor=who, run=run, now=now)
+                outcome = run_action(request, actor=who or "", run=run, now=now)
             except ConfigurationError as exc:
                 refused.append(f"{row['label']}: {exc}")
                 answered = f"{option} (refused)"
@@ -340,9 +349,14 @@ def apply_held_orders(
             ledger.forget_review(review_id)  # only the left-out rows are still "asked"
     finally:
         ledger.close()
+    # This review is closed: orders left out, or held since it was asked, get the next one.
+    ask_after_orders_run(spec, run)
     if left_out:
-        ask_after_orders_run(spec, run)
         done.append(f"{len(left_out)} order(s) left out: asked again in a new Required Action")
+    if who is None:
+        summary = "; ".join(done)
+        log.info("connection %s, review %s: %s", spec.name, review_id, summary)
+        return summary
     summary = f"{option} by {who}: " + "; ".join(done)
     log.info("connection %s, review %s: %s", spec.name, review_id, summary)
     if refused:

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 DAG_ID = "dropstream_review"
+#: Review runs' ids start with this (the view links their timeline steps to them).
+RUN_PREFIX = "review__"
 RELEASE, CANCEL, KEEP = "Release", "Cancel", "Keep holding"
 #: How many items a body lists one by one; the rest are counted (a Required Action stays readable).
 LISTED = 60

@@ -153,6 +153,21 @@ class ReviewBook(LedgerBase):
                     )
         return moved
 
+    def forget_stale_reviews(self, connection: str, kind: str, asked_before: datetime) -> int:
+        """Drop items still ``asked`` since before ``asked_before``: their review run is gone
+        (deleted, or failed before closing them); they are asked about again."""
+        with self._tx() as conn:
+            return int(
+                conn.execute(
+                    delete(reviews).where(
+                        reviews.c.connection == connection,
+                        reviews.c.kind == kind,
+                        reviews.c.state == "asked",
+                        reviews.c.asked_at < asked_before,
+                    )
+                ).rowcount
+            )
+
     def open_reviews(self, connection: str, kind: str) -> list[dict[str, Any]]:
         """The connection's items still waiting for an answer."""
         with self._tx() as conn:

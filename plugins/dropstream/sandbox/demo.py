@@ -43,6 +43,7 @@ def demo_form(shop_url: str, token: str, ftp_port: int, login: str, password: st
         "store_access_token": token,
         "store_api_version": "2026-10",
         "ship_method_map": {"STANDARD": "UPS_GROUND", "EXPRESS": "UPS_2DAY"},
+        "hold_countries": ["CA"],  # held for a person: Required Actions (dropstream_review)
         "extra_tags": ["sandbox"],
         **{f"{flow}_schedule": EVERY_MINUTE for flow in FLOWS},
     }

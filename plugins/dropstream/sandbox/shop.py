@@ -3,9 +3,10 @@
 It speaks the Shopify Admin GraphQL API exactly as the tests' Shopify does (same emulator), so
 the demo connection uses the real Shopify adapter. On top of that it:
 
-- places a few realistic orders a minute (one to three lines, US addresses, mostly mapped ship
-  methods, now and then ``PIGEON`` — a method the demo's rules do not map, so the order is held
-  with its reason), and now and then a shopper cancels a fresh order;
+- places a few realistic orders a minute (one to three lines, mostly US addresses, mostly
+  mapped ship methods, now and then ``PIGEON`` — a method the demo's rules do not map, so the
+  order is held with its reason — and now and then an order to Canada, which the demo's rules
+  hold for a person to review), and now and then a shopper cancels a fresh order;
 - shows its orders, fulfillments and stock on a small page (``/``) and as JSON
   (``/sandbox/state.json``), beside the simulated warehouse's state;
 - keeps its state in ``shop.pickle``, so a restart of ``make run`` carries on (order numbers
@@ -58,13 +59,16 @@ SHIP_METHODS = (
     ("Carrier pigeon", "PIGEON", 1),
 )
 SHOPPERS = (
-    ("Ada Lovelace", "12 Analytical Way", "Portland", "OR", "97205"),
-    ("Grace Hopper", "1 Compiler Ct", "Arlington", "VA", "22201"),
-    ("Alan Turing", "42 Enigma St", "Boston", "MA", "02110"),
-    ("Katherine Johnson", "7 Orbit Ave", "Hampton", "VA", "23669"),
-    ("Edsger Dijkstra", "3 Shortest Path", "Austin", "TX", "78701"),
-    ("Barbara Liskov", "5 Substitution Rd", "Cambridge", "MA", "02139"),
+    ("Ada Lovelace", "12 Analytical Way", "Portland", "OR", "97205", "US"),
+    ("Grace Hopper", "1 Compiler Ct", "Arlington", "VA", "22201", "US"),
+    ("Alan Turing", "42 Enigma St", "Boston", "MA", "02110", "US"),
+    ("Katherine Johnson", "7 Orbit Ave", "Hampton", "VA", "23669", "US"),
+    ("Edsger Dijkstra", "3 Shortest Path", "Austin", "TX", "78701", "US"),
+    ("Barbara Liskov", "5 Substitution Rd", "Cambridge", "MA", "02139", "US"),
+    # The demo's rules hold orders to Canada for a person: they wait under Required Actions.
+    ("Donald Knuth", "8 Rue des Algorithmes", "Montréal", "QC", "H2X 1Y4", "CA"),
 )
+COUNTRIES = {"US": "United States", "CA": "Canada"}
 
 
 class SandboxShop(ShopifyEmulator):
@@ -135,7 +139,7 @@ class SandboxShop(ShopifyEmulator):
         skus = self.random.sample(sorted(CATALOGUE), self.random.randint(1, 3))
         lines = [(sku, self.random.randint(1, 3), CATALOGUE[sku][1]) for sku in skus]
         title, code, _ = self.random.choices(SHIP_METHODS, [w for *_, w in SHIP_METHODS])[0]
-        name, street, city, state, postal = self.random.choice(SHOPPERS)
+        name, street, city, state, postal, country = self.random.choice(SHOPPERS)
         first, last = name.split(" ", 1)
         with self._lock:
             order_id = self.add_order(
@@ -154,8 +158,8 @@ class SandboxShop(ShopifyEmulator):
                     "province": state,
                     "provinceCode": state,
                     "zip": postal,
-                    "country": "United States",
-                    "countryCodeV2": "US",
+                    "country": COUNTRIES[country],
+                    "countryCodeV2": country,
                     "phone": None,
                 },
                 shipping_line={

@@ -18,6 +18,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.errors import RegistryReadError
 from dropstream.ledger import Ledger
+from dropstream.reviews import DAG_ID as REVIEW_DAG_ID
+from dropstream.reviews import RUN_PREFIX as REVIEW_RUN_PREFIX
 from dropstream.spec import ConnectionSpec
 from dropstream.web import airflow_state
 from dropstream.web.summary import counts, describe, enablement, search_numbers
@@ -163,7 +165,15 @@ def get_order(user: User, name: str, order_id: str) -> dict[str, Any]:
     return {**row, "timeline": [_with_run_link(spec, e.as_dict()) for e in events]}
 
 
-_ACTION_EVENTS = {"released", "resent", "cancelled", "cancel_after_send", "enabled", "disabled"}
+_ACTION_EVENTS = {
+    "released",
+    "resent",
+    "cancelled",
+    "cancel_after_send",
+    "enabled",
+    "disabled",
+    "repush_requested",
+}
 _SHIPMENT_EVENTS = {"shipment_received", "unknown_shipment", "shipped", "shipment_rejected"}
 
 
@@ -171,7 +181,9 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
     run_id = event["run_id"]
     if not run_id:
         return {**event, "dag_id": None, "run_url": None}
-    if event["event"] in _ACTION_EVENTS:
+    if run_id.startswith(REVIEW_RUN_PREFIX):  # answered in a review (Required Actions)
+        dag_id = REVIEW_DAG_ID
+    elif event["event"] in _ACTION_EVENTS:
         dag_id = ACTIONS_DAG_ID
     else:
         dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")

@@ -14,7 +14,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from dropstream.web import api, pages, setup_routes
+from dropstream.web import action_routes, api, pages, setup_routes
 
 
 def create_app() -> FastAPI:
@@ -28,6 +28,7 @@ def create_app() -> FastAPI:
     app.include_router(setup_routes.router, prefix="/api/setup")
     app.include_router(api.router, prefix="/api")
     app.include_router(pages.router)
+    app.include_router(action_routes.router)
 
     @app.exception_handler(HTTPException)
     async def errors(request: Request, exc: HTTPException) -> Response:

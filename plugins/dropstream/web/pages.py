@@ -10,14 +10,17 @@ from __future__ import annotations
 from itertools import groupby
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
+from dropstream.actions import ACTIONS
+from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.web import api
+from dropstream.web.action_routes import OFFERED
 from dropstream.web.summary import describe
 
 BASE = "/dropstream"
@@ -75,6 +78,8 @@ def orders_page(
     q: str | None = None,
     state: str | None = None,
     order_id: str | None = None,
+    asked: str | None = None,
+    run_id: str | None = None,
     limit: api.Limit = 50,
     offset: api.Offset = 0,
 ) -> HTMLResponse:
@@ -95,6 +100,9 @@ def orders_page(
         states=STATES,
         order=order,
         timeline=timeline,
+        offered=[(a, ACTIONS[a]) for a in OFFERED.get(order["state"], ())] if order else [],
+        asked=ACTIONS.get(asked or "") if run_id else None,
+        asked_run_url=f"/dags/{ACTIONS_DAG_ID}/runs/{quote(run_id, safe='')}" if run_id else "",
         **_queries(request),
     )
 
