@@ -1,4 +1,5 @@
-"""Operator actions: release or cancel an order, enable or disable a connection. Configuration
+"""Operator actions: release, cancel or resend an order, resend a whole order file, re-push a
+shipment, enable or disable a connection (also from the DropStream order page). Configuration
 only; the task lives in ``dropstream.action_tasks``. Each action is recorded in the ledger with
 who triggered it and why, and doing it twice does nothing the second time. See docs/operations.md.
 """

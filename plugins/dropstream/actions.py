@@ -41,6 +41,7 @@ from dropstream.web.summary import FLOWS, search_numbers
 if TYPE_CHECKING:
     from dropstream.formats.base import FileFormat
     from dropstream.ledger import Ledger
+    from dropstream.models import Order
     from dropstream.setup.api import AirflowAPI
 
 DAG_ID = "dropstream_actions"
@@ -117,6 +118,17 @@ def find_order(ledger: Ledger, spec: ConnectionSpec, target: str) -> str:
     )
 
 
+def release_blocker(spec: ConnectionSpec, file_format: FileFormat, order: Order) -> str | None:
+    """Why a held ``order`` cannot be released as it is (a rule the warehouse needs, not a hold
+    a person may lift: ``rules.hold_countries``); None when it can."""
+    lifted = spec.rules.model_copy(update={"hold_countries": []})
+    decision = decide(order, lifted, not_before=spec.start_date)
+    problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
+    if decision.state != "ready" or problems:
+        return decision.reason or "; ".join(problems)
+    return None
+
+
 def release(
     ledger: Ledger,
     spec: ConnectionSpec,
@@ -134,16 +146,16 @@ def release(
     number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
     if state != "held":
         return Outcome(False, f"order {number} is {state}, not held: nothing to release")
-    lifted = spec.rules.model_copy(update={"hold_countries": []})
-    decision = decide(order, lifted, not_before=spec.start_date)
-    problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
-    if decision.state != "ready" or problems:
-        why = decision.reason or "; ".join(problems)
+    why = release_blocker(spec, file_format, order)
+    if why is not None:
         raise ConfigurationError(
             f"connection {spec.name!r}: order {number} cannot be released as it is: {why}. "
             "Fix that in the connection's rules (dropstream_setup) and the next orders run "
             "sends it; it stays held until then"
         )
+    decision = decide(
+        order, spec.rules.model_copy(update={"hold_countries": []}), not_before=spec.start_date
+    )
     if not ledger.release_order(
         spec.name, order_id, decision.order, now, reason=reason, actor=actor, run=run
     ):

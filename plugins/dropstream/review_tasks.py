@@ -52,7 +52,8 @@ def request_held_review(
     ledger.forget_stale_reviews(spec.name, HELD_ORDERS.name, now - limit - STALE_AFTER)
     if ledger.open_reviews(spec.name, HELD_ORDERS.name):
         return None
-    items = reviews.held_order_items(ledger.held_before(spec.name, now + _ANY_TIME))
+    held = ledger.held_before(spec.name, now + _ANY_TIME)
+    items = reviews.held_order_items(r for r in held if _for_a_person(spec, ledger, r, now))
     review_id = uuid.uuid4().hex
     new = ledger.ask_review(
         spec.name,
@@ -87,6 +88,24 @@ def request_held_review(
     run_id = str(created["dag_run_id"])
     ledger.set_review_run(review_id, run_id, now)
     return run_id
+
+
+def _for_a_person(spec: ConnectionSpec, ledger: Ledger, row: dict[str, Any], now: datetime) -> bool:
+    """Whether a person can release the held order as it is (a hold such as
+    ``rules.hold_countries``); an order the warehouse would refuse (no ship method, ...) waits
+    for a rules change instead, which the held-order alert names."""
+    from dropstream.actions import release_blocker
+    from dropstream.formats import get_format
+
+    stored = ledger.held_order(spec.name, row["order_id"])
+    if stored is None:
+        return False
+    fmt = spec.warehouse.format
+    file_format = get_format(fmt.name, fmt.options).for_run(
+        now=now,
+        next_control_number=lambda n: 0,  # nothing is written: only checked
+    )
+    return release_blocker(spec, file_format, stored[0]) is None
 
 
 def ask_after_orders_run(spec: ConnectionSpec, run: str) -> None:

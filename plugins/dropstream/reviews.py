@@ -113,10 +113,12 @@ def body(
         "**Orders**: the answer applies to the orders chosen there (all of them at first). "
         "Orders you leave out are asked about again at once, in a new Required Action.",
         "",
-        f"- **{RELEASE}**: sent as it is in the next orders run (a hold the warehouse would "
-        "refuse, such as a missing ship method, is not lifted: fix the rule instead).",
+        f"- **{RELEASE}**: sent as it is in the next orders run.",
         f"- **{CANCEL}**: never sent.",
         f"- **{KEEP}**: stays held; it is listed in the daily held-orders digest.",
+        "",
+        "Orders the warehouse would refuse (no ship method, unknown SKU, …) are not asked "
+        "here: they wait for a rules change, which the held-order alert names.",
         "",
         f"Nobody answering within {hours:g} hour{'s' if hours != 1 else ''} means "
         f"**{kind.default}**. Your answer and your name go in each order's timeline.",

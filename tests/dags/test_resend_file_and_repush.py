@@ -68,7 +68,7 @@ def test_a_shipped_order_is_not_in_a_file_resend_and_a_shipment_is_pushed_again(
             d, capfd, action="repush", connection=d.name, target="6003", reason="store lost it"
         )
         assert state == "success", log
-    assert "nothing to re-push (AC-6003|1ZREPUSH ready)" in log
+    assert "nothing to re-push (6003|1ZREPUSH ready)" in log
     assert timeline(d, "6003")[-1] == (
         "repush_requested",
         "tracking 1ZREPUSH: store lost it",

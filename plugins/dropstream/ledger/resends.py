@@ -122,14 +122,15 @@ class ResendBook(LedgerBase):
             rows = conn.execute(query.where(shipments.c.shipment_key == target)).all()
             if not rows:
                 numbers = conn.execute(
-                    select(orders.c.warehouse_number).where(
+                    select(orders.c.number, orders.c.warehouse_number).where(
                         orders.c.connection == connection,
                         (orders.c.number == target.lstrip("#"))
                         | (orders.c.warehouse_number == target)
                         | (orders.c.order_id == target),
                     )
-                ).scalars()
-                wanted = [n for n in numbers if n]
+                ).all()
+                # matched packages carry the store's number; the warehouse's, to be sure
+                wanted = sorted({n for row in numbers for n in row if n})
                 rows = conn.execute(
                     query.where(shipments.c.order_number.in_(wanted)).order_by(
                         shipments.c.shipment_key
