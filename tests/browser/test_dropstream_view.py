@@ -47,6 +47,7 @@ def test_an_operator_searches_an_order_and_sees_its_timeline(person, make_run):
     person.screenshot("dropstream-order-timeline", docs=True)
 
 
+@pytest.mark.timeout(1800)  # make run's start, an order to Canada, two orders runs
 def test_an_operator_releases_a_held_order_from_required_actions(person, make_run):
     """The demo holds its orders to Canada for a person (rules.hold_countries): the orders run
     raises a Required Action; the operator releases from there; the next orders run sends it

@@ -65,8 +65,10 @@ SHOPPERS = (
     ("Katherine Johnson", "7 Orbit Ave", "Hampton", "VA", "23669", "US"),
     ("Edsger Dijkstra", "3 Shortest Path", "Austin", "TX", "78701", "US"),
     ("Barbara Liskov", "5 Substitution Rd", "Cambridge", "MA", "02139", "US"),
-    # The demo's rules hold orders to Canada for a person: they wait under Required Actions.
+    # The demo's rules hold orders to Canada for a person: they wait under Required Actions
+    # (one open question per connection, so a quarter of the orders makes no flood).
     ("Donald Knuth", "8 Rue des Algorithmes", "Montréal", "QC", "H2X 1Y4", "CA"),
+    ("Kathleen Booth", "21 Assembly Rd", "Toronto", "ON", "M5V 2T6", "CA"),
 )
 COUNTRIES = {"US": "United States", "CA": "Canada"}
 
