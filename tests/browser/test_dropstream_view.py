@@ -84,7 +84,8 @@ def test_an_operator_releases_a_held_order_from_required_actions(person, make_ru
     expect(page.get_by_text("Connection demo holds").first).to_be_visible()
     person.screenshot("required-action-review", docs=True)
     page.get_by_test_id("hitl-option-Release").click()
-    expect(page.get_by_text(re.compile("response successful|Response received"))).to_be_visible()
+    received = page.get_by_text(re.compile("Response received at")).first
+    expect(received).to_contain_text(make_run.username)  # "… from <who answered>"
 
     number = held[0].removeprefix("#")
 
