@@ -42,10 +42,16 @@ class EbayOptions(_Options):
     page_size: int | None = Field(default=None, ge=1, le=200)
 
 
+class MagentoOptions(_Options):
+    source_code: str | None = Field(default=None, min_length=1)  # MSI source (default "default")
+    requests_per_second: float | None = Field(default=None, gt=0)  # pace evenly (no header says)
+
+
 STORE_OPTIONS: dict[str, type[_Options]] = {
     "amazon": AmazonOptions,
     "bigcommerce": BigCommerceOptions,
     "ebay": EbayOptions,
+    "magento": MagentoOptions,
     "shopify": ShopifyOptions,
     "woocommerce": WooCommerceOptions,
 }

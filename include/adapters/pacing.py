@@ -3,7 +3,9 @@
 ``WindowPacer`` reads a "requests left" header and a "window resets in N ms" header (BigCommerce's
 ``X-Rate-Limit-Requests-Left`` / ``X-Rate-Limit-Time-Reset-Ms``): when the quota is spent it
 sleeps until the reset, and a 429 is retried after the reset even without ``Retry-After``.
-Hand one to the shared ``HttpClient(pacer=…)``; it composes with any auth.
+``FixedRatePacer`` spaces requests evenly at a rate the merchant knows (a platform, or the proxy in
+front of it, that sends no quota headers): at most ``rate`` a second, so a token bucket of that
+rate never empties. Hand one to the shared ``HttpClient(pacer=…)``; it composes with any auth.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 
 import requests
 
-__all__ = ["WindowPacer"]
+__all__ = ["FixedRatePacer", "WindowPacer"]
 
 
 class WindowPacer:
@@ -62,3 +64,29 @@ class WindowPacer:
             self.waits += 1
             sleep(delay)
         self.paused_until = 0.0
+
+
+class FixedRatePacer:
+    """At most ``rate`` requests a second, evenly spaced; a 429 is left to its Retry-After."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, not {rate!r}")
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.next_at = 0.0
+        self.waits = 0  # how many times we paced (for tests and benchmarks)
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        now = self.clock()
+        if self.next_at > now:
+            self.waits += 1
+            sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+    def observe(self, response: requests.Response) -> None:
+        """Nothing to learn: the rate is configured, not announced."""
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        return None  # the 429's own Retry-After (the client reads it) or the backoff

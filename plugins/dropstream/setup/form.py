@@ -45,6 +45,7 @@ PLATFORM_NAMES: dict[str, str] = {
     "bigcommerce": "BigCommerce",
     "amazon": "Amazon Seller Central",
     "ebay": "eBay",
+    "magento": "Magento 2 / Adobe Commerce",
 }
 DEFAULT_PORTS: dict[str, int | None] = {"sftp": 22, "ftp": 21, "ftps": 21, "s3": None}
 DEFAULT_FOLDERS: dict[str, str] = {
@@ -428,7 +429,7 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             _used(
                 "store_login",
                 "The key or client id of platforms with a key *and* a secret; leave empty for "
-                "Shopify and BigCommerce.",
+                "Shopify, BigCommerce and Magento.",
             ),
         ),
         "store_access_token": _secret(
@@ -438,7 +439,10 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
                 "store_access_token",
                 "Shopify: Settings → Apps → Develop apps → your app → API credentials (scopes: "
                 "read/write orders, merchant-managed fulfillment orders, inventory, read "
-                "products). BigCommerce: Settings → API accounts → the account's access token.",
+                "products). BigCommerce: Settings → API accounts → the account's access token. "
+                "Magento: System → Extensions → Integrations → the integration's Access Token "
+                "(resources: Sales > Operations > Orders > Actions > View and Ship, Sales > "
+                "Operations > Shipments, Stores > Inventory > Stocks > Source Item Assigning).",
             ),
         ),
         "store_client_secret": _secret(
@@ -469,7 +473,8 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             _used(
                 "store_location_id",
                 "Optional: the location whose stock the warehouse sets; empty = the store's "
-                "first (BigCommerce: default) location.",
+                "first (BigCommerce: default) location; Magento: the MSI source code "
+                "(default `default`).",
             ),
         ),
         "store_marketplace_id": _optional(

@@ -111,6 +111,24 @@ STORES: dict[str, Target] = {
             "store_location_id": "inventory location id (default 1)",
         },
     ),
+    "magento": Target(
+        key="magento",
+        display="Magento 2 / Adobe Commerce",
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_access_token": "password",
+            "store_location_id": "extra.source_code",
+        },
+        required_fields=("store_url", "store_access_token"),
+        secret_fields=("store_access_token",),
+        labels={
+            "store_url": "the store's base URL, e.g. https://shop.example.com",
+            "store_access_token": "the integration's access token (Bearer)",
+            "store_location_id": "MSI source code (default `default`)",
+        },
+        option_keys=("requests_per_second",),
+    ),
     "amazon": Target(
         key="amazon",
         display="Amazon Seller Central",

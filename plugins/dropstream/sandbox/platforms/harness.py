@@ -29,6 +29,7 @@ from dropstream.sandbox.platforms.bigcommerce import (
     bigcommerce_connection_json,
 )
 from dropstream.sandbox.platforms.ebay import EbayEmulator, ebay_connection_json
+from dropstream.sandbox.platforms.magento import MagentoEmulator, magento_connection_json
 from dropstream.sandbox.platforms.woocommerce import (
     WooCommerceEmulator,
     woocommerce_connection_json,
@@ -590,6 +591,90 @@ class EbayHarness(PlatformHarness):
         return emulator.expire_tokens
 
 
+# --- Magento 2 / Adobe Commerce -------------------------------------------------------------
+class MagentoHarness(PlatformHarness):
+    platform = "magento"
+    fixture_name = "magento_emulator"
+    # Adobe's documented input limits: searchCriteria pageSize <= 300, 20 entities per list.
+    shape = Shape(page_max=300, inventory_cap=20)
+
+    def start(self) -> MagentoEmulator:
+        return MagentoEmulator().start()
+
+    def connection_json(self, emulator: MagentoEmulator) -> str:
+        return magento_connection_json(emulator)
+
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
+        shaped = None
+        if address is not None:
+            first, _, last = address["name"].partition(" ")
+            shaped = {
+                "firstname": first,
+                "lastname": last,
+                "company": "",
+                "street": [p for p in (address["address1"], address.get("address2")) if p],
+                "city": address["city"],
+                "region": address.get("state", ""),
+                "region_code": address.get("state", ""),
+                "postcode": address["postal_code"],
+                "country_id": address["country"],
+                "telephone": address.get("phone", ""),
+            }
+        return str(
+            emulator.add_order(
+                updated_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+            )
+        )
+
+    def seed_not_open(self, emulator: MagentoEmulator, created_at: datetime) -> dict[str, str]:
+        at = partial(emulator.add_order, updated_at=created_at)
+        seeded = {
+            "pending": at(state="new"),
+            "unpaid": at(total_due="10.00"),
+            "complete": at(state="complete"),
+            "canceled": at(state="canceled"),
+            "partly shipped": at(lines=[("A", 2, "1.00")]),
+        }
+        emulator.orders[seeded["partly shipped"]]["items"][0]["qty_shipped"] += 1
+        return {what: str(order_id) for what, order_id in seeded.items()}
+
+    def order_number(self, emulator: MagentoEmulator, order_id: str) -> str:
+        return str(emulator.orders[int(order_id)]["increment_id"])
+
+    def seed_sku(self, emulator: MagentoEmulator, sku: str, qty: int) -> None:
+        emulator.add_product(sku, qty)
+
+    def quantity(self, emulator: MagentoEmulator, sku: str) -> int | None:
+        return emulator.quantity(sku)
+
+    def fulfillments(self, emulator: MagentoEmulator, order_id: str) -> list[Fulfillment]:
+        return [
+            (
+                s["tracks"][0]["track_number"],
+                {str(i["order_item_id"]): int(i["qty"]) for i in s["items"]},
+            )
+            for s in emulator.shipments
+            if s["order_id"] == int(order_id)
+        ]
+
+    def requests(self, emulator: MagentoEmulator, kind: str) -> int:
+        log = emulator.requests
+        return {
+            "orders": lambda: _count(log, "GET", "/rest/V1/orders"),
+            "details": lambda: _count(log, "GET", r"/rest/V1/orders/\d+"),
+            "inventory_push": lambda: _count(log, "POST", "/rest/V1/inventory/source-items"),
+            "inventory_lookup": lambda: 0,
+            "fulfillment": lambda: _count(log, "POST", r"/rest/V1/order/\d+/ship"),
+            "token": lambda: 0,
+            "all": lambda: len(log),
+        }[kind]()
+
+    def throttle_storm(self, emulator: MagentoEmulator, n: int) -> None:
+        emulator.throttle_next(n, retry_after="0")
+
+
 HARNESSES: dict[str, PlatformHarness] = {
     h.platform: h
     for h in (
@@ -598,6 +683,7 @@ HARNESSES: dict[str, PlatformHarness] = {
         BigCommerceHarness(),
         AmazonHarness(),
         EbayHarness(),
+        MagentoHarness(),
     )
 }
 
