@@ -20,6 +20,7 @@ from adapters.magento import (
     source_items,
     to_order,
 )
+from adapters.pacing import FixedRatePacer
 from dropstream.errors import AuthenticationError, DataError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from dropstream.sandbox.platforms.magento import ORDERS_READ, SHIP, SHIPMENTS_READ, SOURCE_ITEMS
@@ -495,3 +496,22 @@ def test_an_emulator_crash_fails_the_test(monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(Exception, match="unavailable"):
             list(adapter.fetch_orders(T0, T0 + HOUR))
         assert "bug in the emulator" in store.requests[0]["crash"]
+
+
+def test_fixed_rate_pacer_spaces_requests_evenly() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    pacer = FixedRatePacer(4, clock=lambda: now[0])
+    for _ in range(3):
+        pacer.wait(sleep)
+    assert slept == [0.25, 0.25] and pacer.waits == 2
+    now[0] += 10  # idle: the next one goes at once
+    pacer.wait(sleep)
+    assert slept == [0.25, 0.25]
+    with pytest.raises(ValueError, match="positive"):
+        FixedRatePacer(0)
