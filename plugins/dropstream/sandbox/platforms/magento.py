@@ -50,7 +50,7 @@ NOT_SUPPORTED = '"%fieldName" is not supported. Correct the field name and try a
 CANNOT_SHIP = (
     "Shipment Document Validation Error(s):\nThe order does not allow a shipment to be created."
 )
-NO_ROUTE = (404, {"message": "Request does not match any route."}, {})
+NO_ROUTE: Reply = (404, {"message": "Request does not match any route."}, {})
 CRITERIA = re.compile(
     r"searchCriteria\[(?:"
     r"filter_groups\]\[(?P<g>\d+)\]\[filters\]\[(?P<f>\d+)\]\[(?P<fk>field|value|condition_type)"
