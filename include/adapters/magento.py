@@ -74,7 +74,8 @@ class MagentoClient(HttpClient):
             raise AclDenied(
                 f"{where}: {text} (401): the access token in Airflow Connection {self.conn_id!r} "
                 "is not valid, or its integration lacks that API resource; check both under "
-                "System > Extensions > Integrations"
+                "System > Extensions > Integrations (and, since 2.4.4, that Stores > Configuration "
+                "> Services > OAuth > Consumer Settings allows access tokens as Bearer tokens)"
             )
         found = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         blamed = [(render(e), (e.get("parameters") or [None])[0]) for e in found]
@@ -103,7 +104,11 @@ def shippable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def qty(item: dict[str, Any], *fields: str) -> int:
-    return int(sum(Decimal(str(item.get(f) or 0)) for f in fields))
+    try:
+        return int(sum(Decimal(str(item.get(f) or 0)) for f in fields))
+    except ArithmeticError:
+        given = {f: item.get(f) for f in fields}
+        raise ValueError(f"item {item.get('item_id')}: {given} is not a quantity") from None
 
 
 def to_order(raw: dict[str, Any]) -> Order:
@@ -246,11 +251,13 @@ class MagentoAdapter(HttpStoreAdapter[MagentoClient]):
 
         what = f"Magento orders of {self.connection_name!r}"
         for raw in TotalCountPaginator(what, PAGE_MAX, key=lambda o: o["entity_id"]).items(page):
-            if wanted(raw) and is_open(raw):
-                try:
+            try:
+                if wanted(raw) and is_open(raw):
                     yield self.to_order(raw)
-                except errors.DataError as exc:  # skip and report; the window goes on
-                    log.error("%s; skipped", exc)
+            except (errors.DataError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                log.error(
+                    "Magento order %r is malformed, skipped: %s", raw.get("increment_id"), exc
+                )
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -294,6 +295,23 @@ def test_window_and_open_filters(store: MagentoEmulator, adapter: MagentoAdapter
     store.add_order(updated_at=T0, state="complete")
     store.add_order(updated_at=T0, state="holded")
     assert [o.order_id for o in adapter.fetch_orders(T0, T0 + HOUR)] == [str(inside)]
+
+
+def test_a_malformed_order_is_skipped_the_window_goes_on(
+    store: MagentoEmulator, adapter: MagentoAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = store.add_order(updated_at=T0)
+    fine = store.add_order(updated_at=T0 + timedelta(seconds=1))
+    store.orders[broken]["items"][0]["qty_shipped"] = "lots"
+    assert adapter.client  # reads the Connection first: Airflow sets up logging on import
+    logger = logging.getLogger("adapters.magento")
+    logger.addHandler(caplog.handler)
+    try:
+        assert [o.order_id for o in adapter.fetch_orders(T0, T0 + HOUR)] == [str(fine)]
+    finally:
+        logger.removeHandler(caplog.handler)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "'000000100' is malformed, skipped: item 101: {'qty_shipped': 'lots'}" in logged
 
 
 def test_open_backlog_by_creation_time(store: MagentoEmulator, adapter: MagentoAdapter) -> None:
