@@ -441,8 +441,8 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
                 "read/write orders, merchant-managed fulfillment orders, inventory, read "
                 "products). BigCommerce: Settings → API accounts → the account's access token. "
                 "Magento: System → Extensions → Integrations → the integration's Access Token "
-                "(resources: Sales > Operations > Orders > Actions > View and Ship, Sales > "
-                "Operations > Shipments, Stores > Inventory > Stocks > Source Item Assigning).",
+                "(resources: Sales → Operations → Orders → Actions → View and Ship, Sales → "
+                "Operations → Shipments, Stores → Inventory → Stocks → Source Item Assigning).",
             ),
         ),
         "store_client_secret": _secret(
