@@ -104,11 +104,15 @@ def shippable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def qty(item: dict[str, Any], *fields: str) -> int:
+    """Whole units (a fractional quantity, "Qty Uses Decimals", is not shipped in part)."""
+    given = {f: item.get(f) for f in fields}
     try:
-        return int(sum(Decimal(str(item.get(f) or 0)) for f in fields))
+        total = sum((Decimal(str(value or 0)) for value in given.values()), Decimal(0))
     except ArithmeticError:
-        given = {f: item.get(f) for f in fields}
-        raise ValueError(f"item {item.get('item_id')}: {given} is not a quantity") from None
+        total = Decimal("NaN")
+    if not total.is_finite() or total != int(total):
+        raise ValueError(f"item {item.get('item_id')}: {given} is not a whole quantity")
+    return int(total)
 
 
 def to_order(raw: dict[str, Any]) -> Order:
@@ -196,6 +200,11 @@ class MagentoAdapter(HttpStoreAdapter[MagentoClient]):
                 "the store's integration there (System > Extensions > Integrations)"
             )
         rate = self.options.get("requests_per_second") or conn.extra.get("requests_per_second")
+        if rate and not str(rate).replace(".", "", 1).isdigit():
+            raise errors.ConfigurationError(
+                f"requests_per_second {rate!r} of Airflow Connection {conn.conn_id!r} is not a "
+                "positive number (requests a second the store's front end allows)"
+            )
         client = MagentoClient(
             f"{conn.base_url()}/rest/V1",
             platform=self.platform,

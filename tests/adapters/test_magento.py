@@ -22,7 +22,7 @@ from adapters.magento import (
     to_order,
 )
 from adapters.pacing import FixedRatePacer
-from dropstream.errors import AuthenticationError, DataError
+from dropstream.errors import AuthenticationError, ConfigurationError, DataError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from dropstream.sandbox.platforms.magento import ORDERS_READ, SHIP, SHIPMENTS_READ, SOURCE_ITEMS
 from dropstream.sandbox.strict import EmulatorCrashed
@@ -168,8 +168,9 @@ def test_to_order_ships_to_billing_without_a_shipping_assignment() -> None:
         {**RAW, "updated_at": "yesterday"},
         {**RAW, "items": [{"sku": "NO-ID", "qty_ordered": 1}]},
         {**RAW, "items": [{"item_id": 1, "qty_ordered": "many"}]},
+        {**RAW, "items": [{"item_id": 1, "qty_ordered": "1.5000"}]},
     ],
-    ids=["no id", "bad time", "item without id", "bad quantity"],
+    ids=["no id", "bad time", "item without id", "bad quantity", "fractional quantity"],
 )
 def test_malformed_order_is_a_data_error_naming_it(broken: dict[str, Any]) -> None:
     with pytest.raises(DataError, match="Magento order"):
@@ -311,7 +312,10 @@ def test_a_malformed_order_is_skipped_the_window_goes_on(
     finally:
         logger.removeHandler(caplog.handler)
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "'000000100' is malformed, skipped: item 101: {'qty_shipped': 'lots'}" in logged
+    assert (
+        "'000000100' is malformed, skipped: item 101: {'qty_shipped': 'lots'} is not a whole"
+        in logged
+    )
 
 
 def test_open_backlog_by_creation_time(store: MagentoEmulator, adapter: MagentoAdapter) -> None:
@@ -533,3 +537,12 @@ def test_fixed_rate_pacer_spaces_requests_evenly() -> None:
     assert slept == [0.25, 0.25]
     with pytest.raises(ValueError, match="positive"):
         FixedRatePacer(0)
+
+
+def test_a_rate_that_is_not_a_number_is_a_configuration_error(
+    store: MagentoEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = connect(monkeypatch, store, requests_per_second="fast")
+    with pytest.raises(ConfigurationError, match="requests_per_second 'fast' of Airflow Conn"):
+        adapter.test_connection()
+    assert store.requests == []
