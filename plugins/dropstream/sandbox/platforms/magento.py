@@ -15,7 +15,8 @@ Failed", "errors": [...]}``.
   answers the last page again, as Magento's collections do; ``total_count`` says where it ends.
 - **Strictness:** a query parameter other than ``searchCriteria[...]`` / ``fields``, or a body
   field the service's data interface does not define, is 400 ``"%fieldName" is not supported.``
-  (Magento's message for unknown body fields; Magento itself ignores unknown query names).
+  (Magento's message for unknown body fields; for query names the emulator is the stricter,
+  to catch a typo in a ``searchCriteria`` key that Magento would silently not apply).
 - **Rate limit:** Magento has none on its own; Adobe Commerce on cloud infrastructure can put one
   in front (Fastly), set per merchant. The emulator's token bucket is configurable (``rate``
   requests/s, ``burst``; default 50/50); past it, 429 with ``Retry-After``.
