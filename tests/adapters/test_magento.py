@@ -546,3 +546,14 @@ def test_a_rate_that_is_not_a_number_is_a_configuration_error(
     with pytest.raises(ConfigurationError, match="requests_per_second 'fast' of Airflow Conn"):
         adapter.test_connection()
     assert store.requests == []
+
+
+def test_store_options_are_checked() -> None:
+    from adapters.options import store_option_problems
+
+    assert store_option_problems("magento", {"source_code": "eu-1", "requests_per_second": 5}) == []
+    assert store_option_problems("magento", {"source": "eu-1"}) == [
+        "'source' is not an option of magento (known: source_code, requests_per_second)"
+    ]
+    (problem,) = store_option_problems("magento", {"requests_per_second": 0})
+    assert problem.startswith("'requests_per_second': Input should be greater than 0")
