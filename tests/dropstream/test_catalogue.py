@@ -195,3 +195,104 @@ def test_reading_the_catalogue_imports_no_http_ssh_or_aws_library(tmp_path):
     }
     assert "dropstream.catalogue" in loaded
     assert loaded & heavy == set()
+
+
+NEW_PLATFORM = """
+import json
+from datetime import UTC, datetime
+
+from dropstream import catalogue
+from dropstream.catalogue import FormField, Platform, StoreOptions
+
+# The edit a new platform makes to catalogue.py, made here before anything reads the catalogue:
+class FakeShopOptions(StoreOptions):
+    shelf: int | None = None
+
+catalogue.STORE_FIELDS += (
+    FormField("store_api_key", "API key (Fake Shop)", "The shop's API key.", secret=True),
+)
+catalogue.PLATFORMS._entries["fakeshop"] = Platform(
+    key="fakeshop", display="Fake Shop", implementation="fakeshop:FakeShopAdapter",
+    options=FakeShopOptions, conn_type="http",
+    field_mapping={"store_url": "host", "store_api_key": "extra.api_key"},
+    required_fields=("store_url", "store_api_key"), secret_fields=("store_api_key",),
+    labels={"store_api_key": "the key under Settings > API"},
+)
+catalogue._check_store_fields()
+
+# Everything else, untouched, picks it up:
+import adapters
+from dropstream.errors import SpecError
+from dropstream.sandbox.specs import spec_dict
+from dropstream.setup import connections
+from dropstream.setup.form import setup_params
+from dropstream.setup.validate import FormError, plan_setup
+from dropstream.spec import parse_spec
+from dropstream.stores import get_adapter
+
+seen = {"platforms": list(adapters.PLATFORMS)}
+entry = spec_dict()
+entry["store"].update(platform="fakeshop", options={"shelf": 2})
+seen["spec"] = parse_spec("acme", entry).store.platform
+entry["store"]["options"] = {"shelve": 2}
+try:
+    parse_spec("acme", entry)
+except SpecError as exc:
+    seen["spec_error"] = str(exc)
+params = setup_params([], adapters.PLATFORMS)
+seen["choice"] = params["store_platform"].schema["values_display"]["fakeshop"]
+seen["key_field"] = [params["store_api_key"].schema["format"],
+                     params["store_api_key"].schema["description_md"]]
+form = {k: p.value for k, p in params.items()}
+form.update(connection_name="unit", merchant="acme", warehouse_name="W", store_name="S",
+            warehouse_host="files.example", warehouse_login="u",
+            warehouse_host_key="ssh-ed25519 AAAA", store_platform="fakeshop",
+            store_url="https://fake.example")
+now = datetime(2026, 11, 26, tzinfo=UTC)
+try:
+    plan_setup(form, {}, {"warehouse_password"}, now)
+except FormError as exc:
+    seen["missing"] = sorted(exc.fields)
+plan = plan_setup(form, {}, {"warehouse_password", "store_api_key"}, now)
+body = connections.store_body(plan, {"store_api_key": "k-123"}, None)
+seen["body"] = [body["conn_type"], body["host"], body["extra"]]
+seen["adapter"] = type(get_adapter("fakeshop", "c", {"shelf": 2})).__name__
+print(json.dumps(seen))
+"""
+
+FAKE_ADAPTER = """
+from dropstream.stores import StoreAdapter
+
+class FakeShopAdapter(StoreAdapter):
+    platform = "fakeshop"
+    def test_connection(self): pass
+    def fetch_orders(self, since, until): return iter(())
+    def fetch_open_orders(self, created_since): return iter(())
+    def push_inventory(self, levels): raise NotImplementedError
+    def push_shipments(self, shipments): raise NotImplementedError
+    def to_order(self, raw): raise NotImplementedError
+"""
+
+
+def test_a_new_platform_is_its_catalogue_entry_and_its_own_module(tmp_path):
+    """What docs/platforms.md promises: the catalogue entry (and a new form field in
+    STORE_FIELDS) plus the adapter's module make the spec, the setup form, its validation, the
+    Connection body and get_adapter know the platform, with no other module edited."""
+    (tmp_path / "fakeshop.py").write_text(FAKE_ADAPTER)
+    (tmp_path / "new_platform.py").write_text(NEW_PLATFORM)
+    paths = [str(ROOT / p) for p in ("plugins", "include", ".")] + [str(tmp_path)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "new_platform.py")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "fakeshop" in seen["platforms"] and seen["spec"] == "fakeshop"
+    assert "'shelve' is not an option of fakeshop (known: shelf)" in seen["spec_error"]
+    assert seen["choice"] == "Fake Shop"
+    assert seen["key_field"][0] == "password"
+    assert "**Fake Shop**: the key under Settings > API" in seen["key_field"][1]
+    assert seen["missing"] == ["store_api_key"]
+    assert seen["body"] == ["http", "https://fake.example", {"api_key": "k-123"}]
+    assert seen["adapter"] == "FakeShopAdapter"
