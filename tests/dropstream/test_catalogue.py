@@ -296,3 +296,27 @@ def test_a_new_platform_is_its_catalogue_entry_and_its_own_module(tmp_path):
     assert seen["missing"] == ["store_api_key"]
     assert seen["body"] == ["http", "https://fake.example", {"api_key": "k-123"}]
     assert seen["adapter"] == "FakeShopAdapter"
+
+
+def _rows(markdown: str) -> dict[str, str]:
+    """Table rows of a page by their first cell's `code` (``| `key` | …``)."""
+    rows = {}
+    for line in markdown.splitlines():
+        if line.startswith("| `"):
+            rows[line.split("`")[1]] = line
+    return rows
+
+
+def test_the_docs_cover_every_catalogue_entry():
+    """setup.md has a row per platform and protocol naming every form field and option key it
+    reads; formats.md a section per format."""
+    rows = _rows((ROOT / "docs" / "setup.md").read_text())
+    for entry in (*PLATFORMS.values(), *PROTOCOLS.values()):
+        assert entry.key in rows, f"docs/setup.md has no row for {entry.key}"
+        missing = [
+            f for f in (*entry.field_mapping, *entry.option_keys) if f not in rows[entry.key]
+        ]
+        assert missing == [], f"docs/setup.md's {entry.key} row leaves out {missing}"
+    formats = (ROOT / "docs" / "formats.md").read_text()
+    for name in FORMATS:
+        assert f"\n## `{name}`\n" in formats
