@@ -13,14 +13,9 @@ import requests
 
 from adapters import get_adapter
 from adapters.base import RetryPolicy
-from adapters.magento import (
-    MagentoAdapter,
-    is_open,
-    render,
-    ship_body,
-    source_items,
-    to_order,
-)
+from adapters.magento import MagentoAdapter
+from adapters.magento.client import render
+from adapters.magento.mapping import is_open, ship_body, source_items, to_order
 from adapters.pacing import FixedRatePacer
 from dropstream.errors import AuthenticationError, ConfigurationError, DataError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
