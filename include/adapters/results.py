@@ -6,16 +6,24 @@ concerns every item: an ``AuthenticationError`` (wrong or expired credentials) a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dropstream.errors import AuthenticationError
 from dropstream.models import PushResult
 
-__all__ = ["PushResults", "Refusal", "Rejected", "push_each", "resubmit_without_blamed"]
+__all__ = [
+    "PushResults",
+    "Refusal",
+    "Rejected",
+    "push_each",
+    "push_groups",
+    "resubmit_without_blamed",
+]
 
 T = TypeVar("T")
+G = TypeVar("G")
 
 
 class Rejected(Exception):
@@ -66,6 +74,31 @@ def push_each(
         else:
             results.accept(key(item), detail)
     return results.result()
+
+
+def push_groups(
+    groups: Mapping[G, Sequence[str]],
+    push_one: Callable[[G], str],
+    *,
+    results: PushResults,
+    refused: tuple[type[Exception], ...] = (),
+    what: Callable[[G], str] = str,
+) -> PushResults:
+    """Push each group in one call (a listing, a product: whatever the platform writes whole);
+    every key of a group shares its outcome, a refusal prefixed with ``what(group)``."""
+    caught: tuple[type[Exception], ...] = (Rejected, *refused)
+    for group, keys in groups.items():
+        try:
+            detail = push_one(group)
+        except AuthenticationError:
+            raise
+        except caught as exc:
+            for key in keys:
+                results.reject(key, f"{what(group)}: {exc}")
+        else:
+            for key in keys:
+                results.accept(key, detail)
+    return results
 
 
 @dataclass(frozen=True, slots=True)
