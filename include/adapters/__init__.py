@@ -22,6 +22,7 @@ __all__ = ["PLATFORMS", "get_adapter"]
 _ADAPTERS: dict[str, str] = {
     "amazon": "adapters.amazon:AmazonAdapter",
     "ebay": "adapters.ebay:EbayAdapter",
+    "etsy": "adapters.etsy:EtsyAdapter",
     "shopify": "adapters.shopify:ShopifyAdapter",
     "woocommerce": "adapters.woocommerce:WooCommerceAdapter",
     "bigcommerce": "adapters.bigcommerce:BigCommerceAdapter",

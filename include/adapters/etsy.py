@@ -42,6 +42,10 @@ ADDRESS = {"name": "name", "address1": "first_line", "address2": "second_line", 
 INVENTORY = ("products", "price_on_property", "quantity_on_property", "sku_on_property",
              "readiness_state_on_property")  # what updateListingInventory takes  # fmt: skip
 READ_ONLY = {"product_id", "offering_id", "is_deleted", "scale_name"}  # getListingInventory's
+ZERO = (
+    "Etsy refuses to set the last in-stock offering of a listing to 0 through the API: "
+    "deactivate the listing in Shop Manager until the warehouse has stock again"
+)
 NOTE = "This package holds part of your order: {}. The rest ships separately."
 REFUSED = (errors.DataError, errors.ConfigurationError, errors.UpstreamRejectedError)
 
@@ -160,6 +164,8 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
 
         def put(listing_id: int) -> str:
             body, changed = inventory_body(listings[listing_id], wanted)
+            if changed and not any(o["quantity"] for p in body["products"] for o in p["offerings"]):
+                raise Rejected(ZERO)  # Etsy would refuse the PUT
             if changed:  # SKUs already at their level cost nothing
                 self.http.request("PUT", f"{API}/listings/{listing_id}/inventory", json=body)
             return f"listing {listing_id}"

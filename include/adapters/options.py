@@ -42,10 +42,15 @@ class EbayOptions(_Options):
     page_size: int | None = Field(default=None, ge=1, le=200)
 
 
+class EtsyOptions(_Options):
+    """Etsy reads everything from its Airflow Connection (shop id included): no options."""
+
+
 STORE_OPTIONS: dict[str, type[_Options]] = {
     "amazon": AmazonOptions,
     "bigcommerce": BigCommerceOptions,
     "ebay": EbayOptions,
+    "etsy": EtsyOptions,
     "shopify": ShopifyOptions,
     "woocommerce": WooCommerceOptions,
 }

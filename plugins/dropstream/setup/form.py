@@ -45,6 +45,7 @@ PLATFORM_NAMES: dict[str, str] = {
     "bigcommerce": "BigCommerce",
     "amazon": "Amazon Seller Central",
     "ebay": "eBay",
+    "etsy": "Etsy",
 }
 DEFAULT_PORTS: dict[str, int | None] = {"sftp": 22, "ftp": 21, "ftps": 21, "s3": None}
 DEFAULT_FOLDERS: dict[str, str] = {
@@ -112,7 +113,7 @@ TITLES: dict[str, str] = {
     "store_api_version": "API version",
     "store_location_id": "Location id",
     "store_marketplace_id": "Amazon marketplace id",
-    "store_seller_id": "Amazon seller id",
+    "store_seller_id": "Amazon seller id / Etsy shop id",
     STORE_OPTIONS_FIELD: "More store settings",
     "default_ship_method": "Default ship method",
     "ship_method_map": "Ship-method map",
@@ -448,7 +449,8 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
                 "store_client_secret",
                 "WooCommerce: Settings → Advanced → REST API → the key's consumer secret "
                 "(read/write). Amazon: Developer Central → your app → LWA credentials. eBay: "
-                "developer.ebay.com → Application keys → Cert ID.",
+                "developer.ebay.com → Application keys → Cert ID. Etsy: Your Apps → the app's "
+                "shared secret.",
             ),
         ),
         "store_refresh_token": _secret(
@@ -457,7 +459,9 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             _used(
                 "store_refresh_token",
                 "The refresh token the seller's authorisation of your app returned (Amazon: "
-                "self-authorise in Seller Central → Apps; eBay: the user consent flow).",
+                "self-authorise in Seller Central → Apps; eBay: the user consent flow; Etsy: the "
+                "seller's OAuth connect, scopes transactions_r transactions_w listings_r "
+                "listings_w).",
             ),
         ),
         "store_api_version": _optional(
@@ -480,7 +484,11 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         "store_seller_id": _optional(
             STORE,
             "store_seller_id",
-            _used("store_seller_id", "Seller Central → Settings → Account Info → Merchant Token."),
+            _used(
+                "store_seller_id",
+                "Amazon: Seller Central → Settings → Account Info → Merchant Token. Etsy: the "
+                "numeric shop id.",
+            ),
         ),
         STORE_OPTIONS_FIELD: Param(
             {},

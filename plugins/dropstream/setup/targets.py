@@ -162,6 +162,34 @@ STORES: dict[str, Target] = {
         },
         option_keys=("scopes", "token_url"),
     ),
+    "etsy": Target(
+        key="etsy",
+        display="Etsy",
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_login": "login",
+            "store_client_secret": "password",
+            "store_refresh_token": "extra.refresh_token",
+            "store_seller_id": "extra.shop_id",
+        },
+        required_fields=(
+            "store_url",
+            "store_login",
+            "store_client_secret",
+            "store_refresh_token",
+            "store_seller_id",
+        ),
+        secret_fields=("store_client_secret", "store_refresh_token"),
+        labels={
+            "store_url": "the API base, https://api.etsy.com",
+            "store_login": "the app's keystring (its OAuth client id)",
+            "store_client_secret": "the app's shared secret (x-api-key is keystring:secret)",
+            "store_refresh_token": "the seller's OAuth refresh token (12345678.…)",
+            "store_seller_id": "the numeric Etsy shop id",
+        },
+        option_keys=("token_url",),
+    ),
 }
 
 # --- warehouses --------------------------------------------------------------------------------
