@@ -68,7 +68,6 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
                 "and extra shop_id = the numeric shop id"
             )
         base, where = conn.base_url(), f"Etsy store for connection {self.connection_name!r}"
-        self.shop = f"{API}/shops/{shop_id}"
         self._grant = RefreshTokenGrant(
             str(conn.extra.get("token_url") or f"{base}/v3/public/oauth/token"),
             client_id=conn.login, client_secret="", refresh_token=refresh,
@@ -84,6 +83,10 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
         )  # fmt: skip
         HeaderToken("x-api-key", f"{conn.login}:{conn.password}").apply(client.session)
         return client
+
+    @property
+    def shop(self) -> str:
+        return f"{API}/shops/{self.conn.extra.get('shop_id')}"  # checked by build_client
 
     def test_connection(self) -> None:
         """The token's scopes (Etsy lists them), then a receipt read: the shop is the seller's."""

@@ -317,8 +317,9 @@ class HttpClient:
                 f"{conn!r} lacks a permission this flow needs ({body})"
             )
         if status == 404:
+            said = f" ({body})" if self.error_field else ""  # the platform's own reason
             raise NotFoundError(
-                f"{where}: {redact_url(response.url)} not found (404): check host and API "
+                f"{where}: {redact_url(response.url)} not found (404){said}: check host and API "
                 f"version in Airflow Connection {conn!r}"
             )
         if status == 429:
