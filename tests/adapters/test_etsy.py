@@ -16,6 +16,7 @@ from adapters.etsy import EtsyAdapter, inventory_body, money, package_note, to_o
 from adapters.pacing import QuotaSpent
 from dropstream.errors import AuthenticationError, DataError, TransientError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
+from dropstream.sandbox.strict import EmulatorCrashed
 from tests.servers.etsy import EtsyEmulator, etsy_connection_json
 
 CONN_ID = "dropstream_acme_store"
@@ -454,3 +455,44 @@ def test_a_spent_day_stops_before_etsy_refuses(etsy: EtsyEmulator, adapter: Etsy
     with pytest.raises(QuotaSpent, match="daily request quota is spent"):
         adapter.push_inventory([InventoryLevel(f"SKU-{i}", 2) for i in range(3)])
     assert etsy.throttled == 0 and etsy.used_today == 3
+
+
+# --- the emulator itself -------------------------------------------------------------------
+def test_an_emulator_crash_fails_the_test_not_just_the_request(
+    etsy: EtsyEmulator, adapter: EtsyAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("bug in the emulator")
+
+    monkeypatch.setattr(etsy, "_receipts", broken)
+    with pytest.raises(TransientError):  # the adapter saw 500s and gave up retrying
+        fetch(adapter)
+    with pytest.raises(EmulatorCrashed, match="bug in the emulator"):
+        etsy.check_no_crash()
+    etsy.crashes.clear()  # this test provoked it; the fixture's teardown checks the rest
+
+
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ({"limit": "1", "colour": "red"}, "Unexpected query parameter: colour"),
+        ({"limit": "101"}, "limit must be between 1 and 100"),
+        ({"was_paid": "yes"}, "expected true or false"),
+    ],
+)
+def test_the_emulator_refuses_what_etsy_refuses(
+    etsy: EtsyEmulator, adapter: EtsyAdapter, query: dict[str, str], refused: str
+) -> None:
+    adapter.test_connection()  # a token
+    http = adapter.http
+    response = http.session.get(
+        f"{etsy.url}/v3/application/shops/{etsy.shop_id}/receipts", params=query
+    )
+    assert response.status_code == 400 and refused in response.json()["error"]
+    listing = etsy.add_listing([("A", 1)])
+    money_price = {"products": [{"sku": "A", "offerings": [{"price": {"amount": 1}, "quantity": 1}],
+                                 "property_values": []}]}  # fmt: skip
+    put = http.session.put(
+        f"{etsy.url}/v3/application/listings/{listing}/inventory", json=money_price
+    )
+    assert put.status_code == 400 and put.json() == {"error": "Expected type float for price"}
