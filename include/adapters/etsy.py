@@ -42,10 +42,7 @@ ADDRESS = {"name": "name", "address1": "first_line", "address2": "second_line", 
 INVENTORY = ("products", "price_on_property", "quantity_on_property", "sku_on_property",
              "readiness_state_on_property")  # what updateListingInventory takes  # fmt: skip
 READ_ONLY = {"product_id", "offering_id", "is_deleted", "scale_name"}  # getListingInventory's
-ZERO = (
-    "Etsy refuses to set the last in-stock offering of a listing to 0 through the API: "
-    "deactivate the listing in Shop Manager until the warehouse has stock again"
-)
+ZERO = "Etsy's API cannot set a listing's last stock to 0: deactivate it in Shop Manager"
 NOTE = "This package holds part of your order: {}. The rest ships separately."
 REFUSED = (errors.DataError, errors.ConfigurationError, errors.UpstreamRejectedError)
 

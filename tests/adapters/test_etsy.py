@@ -415,7 +415,7 @@ def test_the_last_stock_of_a_listing_cannot_go_to_zero(
     etsy.add_listing([("MUG", 3)])
     result = adapter.push_inventory([InventoryLevel("MUG", 0)])
     ((sku, why),) = result.rejected
-    assert sku == "MUG" and "deactivate the listing" in why
+    assert sku == "MUG" and "deactivate it in Shop Manager" in why
     assert etsy.quantity("MUG") == 3 and etsy.calls("PUT", INVENTORY) == 0
 
 
