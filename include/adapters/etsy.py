@@ -25,7 +25,7 @@ from adapters.http_client import json_field
 from adapters.oauth import BearerToken, RefreshTokenGrant
 from adapters.pacing import QuotaPacer
 from adapters.paginators import OffsetPaginator
-from adapters.results import PushResults, Rejected, push_each, push_groups
+from adapters.results import PushResults, Rejected, last_levels, push_each, push_groups
 from adapters.times import created_at_or_after, epoch_seconds, in_window, parse_epoch
 from dropstream import errors
 from dropstream.models import Address, InventoryLevel, Order, OrderLine, PushResult, Shipment
@@ -149,14 +149,14 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
 
     # --- inventory: a PUT of the whole inventory (Etsy replaces it) per changed listing -----
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
-        wanted, results = {level.sku: max(level.available, 0) for level in levels}, PushResults()
+        wanted, results = last_levels(levels, floor=0), PushResults()
         if not wanted:
             return PushResult()
         pages = (self._pages("listings", LISTED | {"state": s}, "listing_id") for s in STOCKED)
         listings = {int(x["listing_id"]): x.get("inventory") or EMPTY for x in chain(*pages)}
         where = {p.get("sku"): lid for lid, inv in listings.items() for p in inv["products"]}
         touched: dict[int, list[str]] = {}
-        for sku in wanted:  # the last level of a SKU wins
+        for sku in wanted:
             if sku in where:
                 touched.setdefault(where[sku], []).append(sku)
             else:
