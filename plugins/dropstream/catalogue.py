@@ -243,7 +243,11 @@ STORE_FIELDS: tuple[FormField, ...] = (
         "(BigCommerce: default; Magento: the `default` source) location.",
     ),
     FormField("store_marketplace_id", "Amazon marketplace id", "The marketplace sold on."),
-    FormField("store_seller_id", "Amazon seller id", "The seller's own id."),
+    FormField(
+        "store_seller_id",
+        "Amazon seller id / Etsy shop id",
+        "The seller's (Amazon) or shop's (Etsy) own id.",
+    ),
 )
 
 
@@ -264,6 +268,10 @@ class AmazonOptions(StoreOptions):
 
 class EbayOptions(StoreOptions):
     page_size: int | None = Field(default=None, ge=1, le=200)
+
+
+class EtsyOptions(StoreOptions):
+    """Etsy reads everything from its Airflow Connection (shop id included): no options."""
 
 
 class MagentoOptions(StoreOptions):
@@ -357,6 +365,44 @@ PLATFORMS: LazyRegistry[Platform] = LazyRegistry(
             "store_refresh_token": "the user consent flow",
         },
         option_keys=("scopes", "token_url"),
+    ),
+    Platform(
+        key="etsy",
+        display="Etsy",
+        implementation="adapters.etsy:EtsyAdapter",
+        options=EtsyOptions,
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_login": "login",
+            "store_client_secret": "password",
+            "store_refresh_token": "extra.refresh_token",
+            "store_seller_id": "extra.shop_id",
+        },
+        required_fields=(
+            "store_url",
+            "store_login",
+            "store_client_secret",
+            "store_refresh_token",
+            "store_seller_id",
+        ),
+        secret_fields=("store_client_secret", "store_refresh_token"),
+        labels={
+            "store_url": "the API base, https://api.etsy.com",
+            "store_login": "the app's keystring (its OAuth client id)",
+            "store_client_secret": "the app's shared secret (x-api-key is keystring:secret)",
+            "store_refresh_token": "the seller's OAuth refresh token (12345678.…)",
+            "store_seller_id": "the numeric Etsy shop id",
+        },
+        help={
+            "store_login": "etsy.com/developers/your-apps → the app's keystring",
+            "store_client_secret": "etsy.com/developers/your-apps → the app's shared secret",
+            "store_refresh_token": "the seller's OAuth connect, scopes transactions_r "
+            "transactions_w listings_r listings_w",
+            "store_seller_id": "`shop_id` in the answer of `GET /v3/application/users/me` (the "
+            "seller's token)",
+        },
+        option_keys=("token_url",),
     ),
     Platform(
         key="magento",

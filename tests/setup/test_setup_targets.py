@@ -199,7 +199,7 @@ def test_amazon_form_lists_the_platform_specific_missing_fields(wizard, capfd):
         store_login="amzn1.application-oa2-client.abc",
         store_client_secret="amzn1.oa2-cs.v1.not-shown",
     )
-    for title in ("Refresh token", "Amazon marketplace id", "Amazon seller id"):
+    for title in ("Refresh token", "Amazon marketplace id", "Amazon seller id / Etsy shop id"):
         assert f"'{title}': required for Amazon" in run["note"], run["note"]
     assert not [line for line in run["note"].splitlines() if "'API secret" in line]
     captured = SimpleNamespace(out=output, err="")
