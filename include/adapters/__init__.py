@@ -25,6 +25,7 @@ _ADAPTERS: dict[str, str] = {
     "shopify": "adapters.shopify:ShopifyAdapter",
     "woocommerce": "adapters.woocommerce:WooCommerceAdapter",
     "bigcommerce": "adapters.bigcommerce:BigCommerceAdapter",
+    "walmart": "adapters.walmart:WalmartAdapter",
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted(_ADAPTERS))
 

@@ -42,11 +42,17 @@ class EbayOptions(_Options):
     page_size: int | None = Field(default=None, ge=1, le=200)
 
 
+class WalmartOptions(_Options):
+    page_size: int | None = Field(default=None, ge=1, le=200)
+    feed_threshold: int | None = Field(default=None, ge=0)
+
+
 STORE_OPTIONS: dict[str, type[_Options]] = {
     "amazon": AmazonOptions,
     "bigcommerce": BigCommerceOptions,
     "ebay": EbayOptions,
     "shopify": ShopifyOptions,
+    "walmart": WalmartOptions,
     "woocommerce": WooCommerceOptions,
 }
 

@@ -45,6 +45,7 @@ PLATFORM_NAMES: dict[str, str] = {
     "bigcommerce": "BigCommerce",
     "amazon": "Amazon Seller Central",
     "ebay": "eBay",
+    "walmart": "Walmart Marketplace",
 }
 DEFAULT_PORTS: dict[str, int | None] = {"sftp": 22, "ftp": 21, "ftps": 21, "s3": None}
 DEFAULT_FOLDERS: dict[str, str] = {

@@ -162,6 +162,24 @@ STORES: dict[str, Target] = {
         },
         option_keys=("scopes", "token_url"),
     ),
+    "walmart": Target(
+        key="walmart",
+        display="Walmart Marketplace",
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_login": "login",
+            "store_client_secret": "password",
+        },
+        required_fields=("store_url", "store_login", "store_client_secret"),
+        secret_fields=("store_client_secret",),
+        labels={
+            "store_url": "the API base, https://marketplace.walmartapis.com",
+            "store_login": "the API key's client id (Seller Center > API Key Management)",
+            "store_client_secret": "the API key's client secret",
+        },
+        option_keys=("channel_type",),
+    ),
 }
 
 # --- warehouses --------------------------------------------------------------------------------

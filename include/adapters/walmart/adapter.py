@@ -1,0 +1,256 @@
+"""Walmart Marketplace store adapter (US Marketplace API v3).
+
+Airflow Connection: ``host`` = ``https://marketplace.walmartapis.com``, ``login`` = client id,
+``password`` = client secret; extra ``channel_type`` (``WM_CONSUMER.CHANNEL.TYPE``, given at
+onboarding; sent when set). Options: ``page_size`` (orders ``limit``, at most 200) and
+``feed_threshold`` (more changed SKUs than this go as one bulk inventory feed; default 10).
+
+Orders are acknowledged as they are fetched, before the ledger records them: shipping needs it,
+and the acknowledgement moves the order's status date on, so an order whose ledger write was
+lost is fetched again by a later window (docs/platforms.md, "Walmart").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from adapters.allocation import OpenLine, allocate, totals
+from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.oauth import BearerToken, ClientCredentialsGrant
+from adapters.pacing import EndpointPacer, WindowPacer
+from adapters.paginators import CursorPaginator
+from adapters.results import PushResults, Rejected, push_each
+from adapters.times import ISO_Z, query_time
+from adapters.walmart import mapping
+from adapters.walmart.mapping import Raw, endpoint, error_text, ms
+from dropstream.errors import AuthenticationError, UpstreamRejectedError
+from dropstream.errors import ConfigurationError as Misconfigured
+from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+
+ORDERS, TOKEN_DETAIL, INVENTORY, FEEDS = "v3/orders", "v3/token/detail", "v3/inventory", "v3/feeds"
+PAGE_MAX = 200  # GET /v3/orders: "Cannot be larger than 200"
+#: Token detail scopes the flows need: orders read/acknowledge/ship, inventory updates (single
+#: and feed), feed status reads.
+NEEDED = {"orders": "full_access", "inventory": "full_access", "feeds": "view_only"}
+RANK = {"no_access": 0, "view_only": 1, "full_access": 2}
+REFUSED = (UpstreamRejectedError,)
+
+
+def replenish_pacer() -> WindowPacer:
+    """Walmart's quota headers: tokens left, and when the bucket refills (epoch ms)."""
+    return WindowPacer(
+        left_header="x-current-token-count",
+        reset_header="x-next-replenishment-time",
+        absolute=True,
+    )
+
+
+class WalmartClient(HttpClient):
+    """Walmart's error bodies in the messages; a 400 is the store refusing that item."""
+
+    def raise_for_status(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in (400, 403) and (why := error_text(response)):
+            if self.pacer is not None:
+                self.pacer.observe(response)
+            if status == 403:
+                raise AuthenticationError(
+                    f"{self.where}: Walmart denied access (403: {why}); give the API key of "
+                    f"Airflow Connection {self.conn_id!r} that access in Seller Center"
+                )
+            raise UpstreamRejectedError(f"{self.where}: Walmart rejected the request ({why})")
+        super().raise_for_status(response)
+
+
+class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
+    """A Walmart Marketplace seller over API v3 with a client-credentials token."""
+
+    platform: ClassVar[str] = "walmart"
+    feed_poll_seconds: ClassVar[float] = 15.0
+    feed_poll_attempts: ClassVar[int] = 40  # 10 minutes
+    feed_max_skus: ClassVar[int] = 10_000
+    feed_detail_page: ClassVar[int] = 1000
+
+    def build_client(self, conn: ConnectionInfo) -> WalmartClient:
+        if not (conn.login and conn.password):
+            raise Misconfigured(
+                f"Airflow Connection {conn.conn_id!r} needs login = Walmart client id and "
+                "password = client secret (Seller Center > Settings > API Key Management)"
+            )
+        base, channel = conn.base_url(), str(conn.extra.get("channel_type") or "")
+        self._headers: Callable[[], dict[str, str]] = lambda: {
+            "WM_SVC.NAME": "Walmart Marketplace",
+            "WM_QOS.CORRELATION_ID": str(uuid.uuid4()),  # one per call, as Walmart asks
+            **({"WM_CONSUMER.CHANNEL.TYPE": channel} if channel else {}),
+        }
+        grant = ClientCredentialsGrant(
+            f"{base}/v3/token",
+            headers=self._headers,
+            client_id=conn.login,
+            client_secret=conn.password,
+            client_auth="basic",
+            where=f"Walmart store for connection {self.connection_name!r}",
+            conn_id=conn.conn_id,
+        )
+        client = WalmartClient(
+            base,
+            platform=self.platform,
+            connection_name=self.connection_name,
+            conn_id=conn.conn_id,
+            credential_hint="client id/secret",
+            retry=self.retry_policy,
+            token=BearerToken(grant, header="WM_SEC.ACCESS_TOKEN", prefix=""),
+            pacer=EndpointPacer(replenish_pacer, endpoint),
+        )
+        client.session.auth = (conn.login, conn.password)  # Basic rides on every call too
+        return client
+
+    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """One API call, paced by its endpoint's quota, with a fresh correlation id."""
+        http = self.http
+        assert isinstance(http.pacer, EndpointPacer)
+        pacer = http.pacer
+
+        def before_send() -> None:
+            pacer.wait_for(method, "/" + path, http.sleep)
+            http.session.headers.update(self._headers())
+
+        return http.request(method, path, before_send=before_send, **kw)
+
+    def test_connection(self) -> None:
+        """The key's access per API area (``GET /v3/token/detail``), against ``NEEDED``."""
+        scopes = self.call("GET", TOKEN_DETAIL).json().get("scopes") or {}
+        has = {area: str(level) for area, level in scopes.items()}
+        missing = [f"{a}: {n}" for a, n in NEEDED.items() if RANK.get(has.get(a, ""), 0) < RANK[n]]
+        if missing:
+            held = ", ".join(f"{a}: {level}" for a, level in sorted(has.items())) or "none"
+            raise AuthenticationError(
+                f"Walmart store for connection {self.connection_name!r}: the API key in Airflow "
+                f"Connection {self.conn_id!r} lacks {', '.join(missing)} (it has {held}); "
+                "grant that access to the key (or the solution provider) in Seller Center"
+            )
+
+    # --- orders -----------------------------------------------------------------------------
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
+        window = {
+            "lastModifiedStartDate": query_time(since, ISO_Z),
+            "lastModifiedEndDate": query_time(until, ISO_Z, round_up=True),
+        }
+        return self._orders(window, lambda raw: since <= mapping.modified_at(raw) < until)
+
+    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
+        created = {"createdStartDate": query_time(created_since, ISO_Z)}
+        return self._orders(created, lambda raw: ms(raw["orderDate"]) >= created_since)
+
+    def _orders(self, query: dict[str, Any], wanted: Callable[[Raw], bool]) -> Iterator[Order]:
+        """Every status (``status`` takes one value), kept if a line is still open; a Created
+        order is acknowledged before it is yielded."""
+        query["limit"] = min(int(self.options.get("page_size") or PAGE_MAX), PAGE_MAX)
+
+        def page(cursor: str | None) -> tuple[list[Raw], str | None]:
+            # nextCursor is the next page's whole query string ("?limit=…&soIndex=…").
+            path, params = (ORDERS + cursor, None) if cursor else (ORDERS, query)
+            listed = self.call("GET", path, params=params).json(parse_float=Decimal)["list"]
+            orders = (listed.get("elements") or {}).get("order") or []
+            return orders, (listed.get("meta") or {}).get("nextCursor") or None
+
+        # Every page first: an acknowledgement moves the order on in Walmart's index-based
+        # cursor, so acknowledging while paging would skip orders.
+        paginator = CursorPaginator(f"Walmart orders of {self.connection_name!r}")
+        for raw in list(paginator.items(page)):
+            if mapping.open_lines(raw) and wanted(raw):
+                if mapping.needs_acknowledging(raw):
+                    self._acknowledge(str(raw["purchaseOrderId"]))
+                yield self.to_order(raw)
+
+    def _acknowledge(self, po: str) -> None:
+        self.call("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
+
+    def to_order(self, raw: Raw) -> Order:
+        return mapping.to_order(raw)
+
+    # --- shipments --------------------------------------------------------------------------
+    def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
+        return push_each(shipments, self._ship, key=lambda s: s.key, refused=REFUSED)
+
+    def _ship(self, shipment: Shipment) -> str:
+        """Read the order: its tracking number there means done (a retry after a crash before
+        the ledger's record); else acknowledge if needed and ship the allocated units."""
+        path = f"{ORDERS}/{quote(shipment.order_id or shipment.order_number, safe='')}"
+        raw = self.call("GET", path).json(parse_float=Decimal)["order"]
+        po = str(raw["purchaseOrderId"])
+        done = sorted({n for n, _, t in mapping.statuses(raw) if t == shipment.tracking_number})
+        if done:
+            return f"{po}/{','.join(done)}"
+        what = f"Walmart order {shipment.order_number}"
+        lines = [OpenLine(n, n, sku, left) for n, sku, left in mapping.open_lines(raw)]
+        takes = allocate(shipment, lines, unmatched=lambda ln: f"{what}: no line for {ln.sku!r}")
+        if not (shipped := totals(takes)):
+            raise Rejected(f"{what}: nothing left to ship")
+        if mapping.needs_acknowledging(raw):
+            self._acknowledge(po)  # shipping needs it
+        self.call("POST", f"{path}/shipping", json=mapping.shipping_body(shipment, shipped))
+        return f"{po}/{','.join(shipped)}"
+
+    # --- inventory --------------------------------------------------------------------------
+    def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
+        """``PUT /v3/inventory`` per SKU up to ``feed_threshold`` SKUs, else inventory feeds."""
+        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
+        if len(wanted) <= int(self.options.get("feed_threshold") or 10):
+            return push_each(wanted.items(), self._put, key=lambda kv: kv[0], refused=REFUSED)
+        results, skus = PushResults(), list(wanted)
+        for start in range(0, len(skus), self.feed_max_skus):
+            batch = skus[start : start + self.feed_max_skus]
+            self._feed({sku: wanted[sku] for sku in batch}, results)
+        return results.result(skus)
+
+    def _put(self, item: tuple[str, int]) -> str:
+        self.call("PUT", INVENTORY, params={"sku": item[0]}, json=mapping.quantity(*item))
+        return item[0]
+
+    def _feed(self, batch: dict[str, int], results: PushResults) -> None:
+        """One ``feedType=inventory`` feed (spec 1.4), polled until processed; per-SKU results
+        from its item details."""
+        doc = {
+            "InventoryHeader": {"version": "1.4"},
+            "Inventory": [mapping.quantity(sku, n) for sku, n in batch.items()],
+        }
+        upload = {"file": ("inventory.json", json.dumps(doc), "application/json")}
+        posted = self.call("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
+        feed_id = str(posted.json()["feedId"])
+        path, status = f"{FEEDS}/{quote(feed_id, safe='')}", {}
+        details = {"includeDetails": "true", "limit": self.feed_detail_page, "offset": 0}
+        for attempt in range(self.feed_poll_attempts):
+            if attempt:
+                time.sleep(self.feed_poll_seconds)
+            status = self.call("GET", path, params=details).json()
+            if status.get("feedStatus") in ("PROCESSED", "ERROR"):
+                break
+        items: list[Raw] = (status.get("itemDetails") or {}).get("itemIngestionStatus") or []
+        while status and len(items) < int(status.get("itemsReceived") or 0):
+            page = self.call("GET", path, params=details | {"offset": len(items)}).json()
+            more = (page.get("itemDetails") or {}).get("itemIngestionStatus") or []
+            if not more:
+                break
+            items += more
+        outcome = {item.get("sku"): item for item in items}
+        state = status.get("feedStatus") or "not processed in time"
+        for sku in batch:
+            item = outcome.get(sku) or {}
+            if item.get("ingestionStatus") == "SUCCESS":
+                results.accept(sku, feed_id)
+                continue
+            errors = (item.get("ingestionErrors") or {}).get("ingestionError") or []
+            why = "; ".join(str(e.get("description") or e.get("code")) for e in errors)
+            results.reject(
+                sku, f"Walmart feed {feed_id}: {why or item.get('ingestionStatus') or state}"
+            )
