@@ -45,6 +45,8 @@ class EbayOptions(_Options):
 class WalmartOptions(_Options):
     page_size: int | None = Field(default=None, ge=1, le=200)
     feed_threshold: int | None = Field(default=None, ge=0)
+    feed_poll_seconds: float | None = Field(default=None, ge=0)
+    feed_poll_attempts: int | None = Field(default=None, ge=1)
 
 
 STORE_OPTIONS: dict[str, type[_Options]] = {

@@ -3,7 +3,8 @@
 Airflow Connection: ``host`` = ``https://marketplace.walmartapis.com``, ``login`` = client id,
 ``password`` = client secret; extra ``channel_type`` (``WM_CONSUMER.CHANNEL.TYPE``, given at
 onboarding; sent when set). Options: ``page_size`` (orders ``limit``, at most 200) and
-``feed_threshold`` (more changed SKUs than this go as one bulk inventory feed; default 10).
+``feed_threshold`` (more changed SKUs than this go as one bulk inventory feed; default 10),
+``feed_poll_seconds`` and ``feed_poll_attempts`` (how the feed's status is awaited).
 
 Orders are acknowledged as they are fetched, before the ledger records them: shipping needs it,
 and the acknowledgement moves the order's status date on, so an order whose ledger write was
@@ -12,8 +13,6 @@ lost is fetched again by a later window (docs/platforms.md, "Walmart").
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -24,14 +23,15 @@ from urllib.parse import quote
 import requests
 
 from adapters.allocation import OpenLine, allocate, totals
-from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.oauth import BearerToken, ClientCredentialsGrant
-from adapters.pacing import EndpointPacer, WindowPacer
+from adapters.pacing import EndpointPacer
 from adapters.paginators import CursorPaginator
 from adapters.results import PushResults, Rejected, push_each
 from adapters.times import ISO_Z, query_time
 from adapters.walmart import mapping
-from adapters.walmart.mapping import Raw, endpoint, error_text, ms
+from adapters.walmart.client import WalmartClient, replenish_pacer
+from adapters.walmart.mapping import Raw, endpoint, ms
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
 from dropstream.errors import ConfigurationError as Misconfigured
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
@@ -41,34 +41,7 @@ PAGE_MAX = 200  # GET /v3/orders: "Cannot be larger than 200"
 #: Token detail scopes the flows need: orders read/acknowledge/ship, inventory updates (single
 #: and feed), feed status reads.
 NEEDED = {"orders": "full_access", "inventory": "full_access", "feeds": "view_only"}
-RANK = {"no_access": 0, "view_only": 1, "full_access": 2}
 REFUSED = (UpstreamRejectedError,)
-
-
-def replenish_pacer() -> WindowPacer:
-    """Walmart's quota headers: tokens left, and when the bucket refills (epoch ms)."""
-    return WindowPacer(
-        left_header="x-current-token-count",
-        reset_header="x-next-replenishment-time",
-        absolute=True,
-    )
-
-
-class WalmartClient(HttpClient):
-    """Walmart's error bodies in the messages; a 400 is the store refusing that item."""
-
-    def raise_for_status(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status in (400, 403) and (why := error_text(response)):
-            if self.pacer is not None:
-                self.pacer.observe(response)
-            if status == 403:
-                raise AuthenticationError(
-                    f"{self.where}: Walmart denied access (403: {why}); give the API key of "
-                    f"Airflow Connection {self.conn_id!r} that access in Seller Center"
-                )
-            raise UpstreamRejectedError(f"{self.where}: Walmart rejected the request ({why})")
-        super().raise_for_status(response)
 
 
 class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
@@ -129,10 +102,8 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
     def test_connection(self) -> None:
         """The key's access per API area (``GET /v3/token/detail``), against ``NEEDED``."""
         scopes = self.call("GET", TOKEN_DETAIL).json().get("scopes") or {}
-        has = {area: str(level) for area, level in scopes.items()}
-        missing = [f"{a}: {n}" for a, n in NEEDED.items() if RANK.get(has.get(a, ""), 0) < RANK[n]]
-        if missing:
-            held = ", ".join(f"{a}: {level}" for a, level in sorted(has.items())) or "none"
+        if missing := mapping.missing_access(scopes, NEEDED):
+            held = ", ".join(f"{a}: {level}" for a, level in sorted(scopes.items())) or "none"
             raise AuthenticationError(
                 f"Walmart store for connection {self.connection_name!r}: the API key in Airflow "
                 f"Connection {self.conn_id!r} lacks {', '.join(missing)} (it has {held}); "
@@ -218,39 +189,26 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         return item[0]
 
     def _feed(self, batch: dict[str, int], results: PushResults) -> None:
-        """One ``feedType=inventory`` feed (spec 1.4), polled until processed; per-SKU results
-        from its item details."""
-        doc = {
-            "InventoryHeader": {"version": "1.4"},
-            "Inventory": [mapping.quantity(sku, n) for sku, n in batch.items()],
-        }
-        upload = {"file": ("inventory.json", json.dumps(doc), "application/json")}
+        """One ``feedType=inventory`` feed, polled until processed, read item by item."""
+        upload = {"file": ("inventory.json", mapping.feed_file(batch), "application/json")}
         posted = self.call("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
         feed_id = str(posted.json()["feedId"])
         path, status = f"{FEEDS}/{quote(feed_id, safe='')}", {}
         details = {"includeDetails": "true", "limit": self.feed_detail_page, "offset": 0}
-        for attempt in range(self.feed_poll_attempts):
+        pause = float(self.options.get("feed_poll_seconds", self.feed_poll_seconds))
+        for attempt in range(int(self.options.get("feed_poll_attempts", self.feed_poll_attempts))):
             if attempt:
-                time.sleep(self.feed_poll_seconds)
+                self.http.sleep(pause)
             status = self.call("GET", path, params=details).json()
             if status.get("feedStatus") in ("PROCESSED", "ERROR"):
                 break
-        items: list[Raw] = (status.get("itemDetails") or {}).get("itemIngestionStatus") or []
-        while status and len(items) < int(status.get("itemsReceived") or 0):
-            page = self.call("GET", path, params=details | {"offset": len(items)}).json()
-            more = (page.get("itemDetails") or {}).get("itemIngestionStatus") or []
+        items: list[Raw] = mapping.ingestion(status)
+        while items and len(items) < int(status.get("itemsReceived") or 0):
+            more = mapping.ingestion(
+                self.call("GET", path, params=details | {"offset": len(items)}).json()
+            )
             if not more:
                 break
             items += more
-        outcome = {item.get("sku"): item for item in items}
-        state = status.get("feedStatus") or "not processed in time"
-        for sku in batch:
-            item = outcome.get(sku) or {}
-            if item.get("ingestionStatus") == "SUCCESS":
-                results.accept(sku, feed_id)
-                continue
-            errors = (item.get("ingestionErrors") or {}).get("ingestionError") or []
-            why = "; ".join(str(e.get("description") or e.get("code")) for e in errors)
-            results.reject(
-                sku, f"Walmart feed {feed_id}: {why or item.get('ingestionStatus') or state}"
-            )
+        for sku, accepted, detail in mapping.feed_outcome(feed_id, status, items, batch):
+            (results.accept if accepted else results.reject)(sku, detail)

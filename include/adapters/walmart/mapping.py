@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -85,6 +86,40 @@ def modified_at(raw: Raw) -> datetime:
 def quantity(sku: str, amount: int) -> Raw:
     """One SKU's quantity, as ``PUT /v3/inventory`` and the inventory feed take it."""
     return {"sku": sku, "quantity": {"unit": "EACH", "amount": amount}}
+
+
+def missing_access(scopes: dict[str, Any], needed: dict[str, str]) -> list[str]:
+    """``area: level`` for each area whose access (token detail ``scopes``) is below need."""
+    rank = {"no_access": 0, "view_only": 1, "full_access": 2}
+    have = {area: rank.get(str(level), 0) for area, level in scopes.items()}
+    return [f"{a}: {need}" for a, need in needed.items() if have.get(a, 0) < rank[need]]
+
+
+def feed_file(batch: dict[str, int]) -> str:
+    """The ``feedType=inventory`` file (inventory spec 1.4, JSON)."""
+    items = [quantity(sku, amount) for sku, amount in batch.items()]
+    return json.dumps({"InventoryHeader": {"version": "1.4"}, "Inventory": items})
+
+
+def ingestion(status: Raw) -> list[Raw]:
+    """A feed status page's ``itemIngestionStatus`` entries."""
+    return list((status.get("itemDetails") or {}).get("itemIngestionStatus") or [])
+
+
+def feed_outcome(
+    feed_id: str, status: Raw, items: list[Raw], batch: dict[str, int]
+) -> Iterator[tuple[str, bool, str]]:
+    """(SKU, accepted, feed id or why not) for each SKU of ``batch``."""
+    outcome = {item.get("sku"): item for item in items}
+    state = status.get("feedStatus") or "not processed in time"
+    for sku in batch:
+        item = outcome.get(sku) or {}
+        if item.get("ingestionStatus") == "SUCCESS":
+            yield sku, True, feed_id
+            continue
+        errors = (item.get("ingestionErrors") or {}).get("ingestionError") or []
+        why = "; ".join(str(e.get("description") or e.get("code")) for e in errors)
+        yield sku, False, f"Walmart feed {feed_id}: {why or item.get('ingestionStatus') or state}"
 
 
 def shipping_body(shipment: Shipment, shipped: dict[str, int]) -> Raw:
