@@ -10,7 +10,7 @@ import pytest
 from adapters import get_adapter
 from adapters.walmart import mapping
 from adapters.walmart.adapter import WalmartAdapter
-from dropstream.errors import AuthenticationError, DataError
+from dropstream.errors import AuthenticationError, DataError, UpstreamRejectedError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from tests.adapters.harness import FAST
 from tests.servers.walmart import WalmartEmulator, walmart_connection_json
@@ -200,3 +200,28 @@ def test_unknown_query_parameter_is_refused_in_walmart_shape(
     )  # fmt: skip
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "color"
+
+
+def test_an_order_created_weeks_before_its_window_is_found(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter
+) -> None:
+    """Walmart's createdStartDate defaults to 7 days ago: the adapter widens it."""
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    po = walmart_emulator.add_order(
+        updated_at=since + timedelta(minutes=1), created_at=since - timedelta(days=20)
+    )
+    assert [o.order_id for o in adapter.fetch_orders(since, since + timedelta(minutes=15))] == [po]
+
+
+def test_emulator_refuses_an_unknown_shipping_field_in_walmart_shape(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter
+) -> None:
+    po = walmart_emulator.add_order(updated_at=T0)
+    list(adapter.fetch_orders(T0, T0 + timedelta(minutes=1)))  # acknowledges it
+    body = mapping.shipping_body(
+        Shipment(po, "T9", "UPS", (ShipmentLine("SKU-1", 1),), shipped_at=T0), {"1": 1}
+    )
+    body["orderShipment"]["orderLines"]["orderLine"][0]["giftWrap"] = True
+    with pytest.raises(UpstreamRejectedError, match="giftWrap"):
+        adapter.call("POST", f"v3/orders/{po}/shipping", json=body)
+    assert walmart_emulator.shipments == []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -30,7 +30,7 @@ from adapters.paginators import CursorPaginator
 from adapters.results import PushResults, Rejected, push_each
 from adapters.times import ISO_Z, query_time
 from adapters.walmart import mapping
-from adapters.walmart.client import WalmartClient, replenish_pacer
+from adapters.walmart.client import NothingFound, WalmartClient, replenish_pacer
 from adapters.walmart.mapping import Raw, endpoint, ms
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
 from dropstream.errors import ConfigurationError as Misconfigured
@@ -38,6 +38,9 @@ from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 
 ORDERS, TOKEN_DETAIL, INVENTORY, FEEDS = "v3/orders", "v3/token/detail", "v3/inventory", "v3/feeds"
 PAGE_MAX = 200  # GET /v3/orders: "Cannot be larger than 200"
+#: How far before a window an order may have been created and still be modified in it (the
+#: window's own createdStartDate; Walmart's default is 7 days, and keeps 180).
+CREATED_BACK = timedelta(days=30)
 #: Token detail scopes the flows need: orders read/acknowledge/ship, inventory updates (single
 #: and feed), feed status reads.
 NEEDED = {"orders": "full_access", "inventory": "full_access", "feeds": "view_only"}
@@ -112,7 +115,8 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        window = {
+        window = {  # createdStartDate defaults to 7 days ago: widen it (see CREATED_BACK)
+            "createdStartDate": query_time(since - CREATED_BACK, ISO_Z),
             "lastModifiedStartDate": query_time(since, ISO_Z),
             "lastModifiedEndDate": query_time(until, ISO_Z, round_up=True),
         }
@@ -130,7 +134,10 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         def page(cursor: str | None) -> tuple[list[Raw], str | None]:
             # nextCursor is the next page's whole query string ("?limit=…&soIndex=…").
             path, params = (ORDERS + cursor, None) if cursor else (ORDERS, query)
-            listed = self.call("GET", path, params=params).json(parse_float=Decimal)["list"]
+            try:
+                listed = self.call("GET", path, params=params).json(parse_float=Decimal)["list"]
+            except NothingFound:  # Walmart's "no orders": 404, not an empty list
+                return [], None
             orders = (listed.get("elements") or {}).get("order") or []
             return orders, (listed.get("meta") or {}).get("nextCursor") or None
 

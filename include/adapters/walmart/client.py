@@ -7,9 +7,13 @@ import requests
 from adapters.base import HttpClient
 from adapters.pacing import WindowPacer
 from adapters.walmart.mapping import error_text
-from dropstream.errors import AuthenticationError, UpstreamRejectedError
+from dropstream.errors import AuthenticationError, NotFoundError, UpstreamRejectedError
 
-__all__ = ["WalmartClient", "replenish_pacer"]
+__all__ = ["NothingFound", "WalmartClient", "replenish_pacer"]
+
+
+class NothingFound(NotFoundError):
+    """404 ``CONTENT_NOT_FOUND…``: Walmart's answer to a search that matches nothing."""
 
 
 def replenish_pacer() -> WindowPacer:
@@ -26,6 +30,8 @@ class WalmartClient(HttpClient):
 
     def raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code
+        if status == 404 and "CONTENT_NOT_FOUND" in (why := error_text(response)):
+            raise NothingFound(f"{self.where}: {why}")
         if status in (400, 403) and (why := error_text(response)):
             if self.pacer is not None:
                 self.pacer.observe(response)

@@ -8,9 +8,10 @@ Every API call needs ``WM_SEC.ACCESS_TOKEN`` (401 otherwise), ``WM_SVC.NAME`` an
 or body key the API reference does not define is a 400 naming it.
 
 Orders: ``GET /v3/orders`` with the reference's filters (``lastModified*``/``created*`` bounds
-inclusive, ``status`` one value, ``limit`` 1..200) and ``meta.nextCursor`` (the next page's
-query string, absent on the last page); ``GET /v3/orders/{po}``; ``POST …/acknowledge``
-(Created -> Acknowledged, status date moved on); ``POST …/shipping`` (lines must be
+inclusive, ``createdStartDate`` 7 days ago when not given, ``status`` one value, ``limit``
+1..200; a search matching nothing is 404 ``CONTENT_NOT_FOUND.GMP_ORDER_API``) and
+``meta.nextCursor`` (the next page's query string, absent on the last page);
+``GET /v3/orders/{po}``; ``POST …/acknowledge`` (Created -> Acknowledged, status date moved on); ``POST …/shipping`` (lines must be
 Acknowledged; quantities beyond what is left -> 400). Inventory: ``PUT /v3/inventory?sku=``,
 ``POST /v3/feeds?feedType=inventory`` (multipart ``file``, spec 1.4 JSON) and
 ``GET /v3/feeds/{id}`` (``INPROGRESS`` for ``feed_polls_in_progress`` polls, then
@@ -396,6 +397,8 @@ class WalmartEmulator(StrictEmulator):
                 if not DATE.match(query[name]):
                     return _error(400, "INVALID_REQUEST_PARAM", f"{name} is not a date", name)
                 bounds[name] = _date(query[name])
+        if "createdStartDate" not in bounds and "purchaseOrderId" not in query:
+            bounds["createdStartDate"] = _ms(datetime.now(UTC)) - 7 * 86_400_000  # the default
         if query.get("status") and query["status"] not in STATUSES:
             return _error(
                 400,
@@ -423,6 +426,8 @@ class WalmartEmulator(StrictEmulator):
         found = sorted(
             (o for o in self.orders.values() if keep(o)), key=lambda o: o["purchaseOrderId"]
         )
+        if not found:  # Walmart answers a search that matches nothing with a 404
+            return _error(404, "CONTENT_NOT_FOUND.GMP_ORDER_API", "No order found")
         start = int(query.get("soIndex") or 0)
         meta: dict[str, Any] = {"totalCount": len(found), "limit": limit}
         if start + limit < len(found):
