@@ -11,11 +11,11 @@ Orders: ``GET /v3/orders`` with the reference's filters (``lastModified*``/``cre
 inclusive, ``createdStartDate`` 7 days ago when not given, ``status`` one value, ``limit``
 1..200; a search matching nothing is 404 ``CONTENT_NOT_FOUND.GMP_ORDER_API``) and
 ``meta.nextCursor`` (the next page's query string, absent on the last page);
-``GET /v3/orders/{po}``; ``POST …/acknowledge`` (Created -> Acknowledged, status date moved on); ``POST …/shipping`` (lines must be
-Acknowledged; quantities beyond what is left -> 400). Inventory: ``PUT /v3/inventory?sku=``,
-``POST /v3/feeds?feedType=inventory`` (multipart ``file``, spec 1.4 JSON) and
-``GET /v3/feeds/{id}`` (``INPROGRESS`` for ``feed_polls_in_progress`` polls, then
-``PROCESSED`` with per-SKU ``itemIngestionStatus``).
+``GET /v3/orders/{po}``; ``POST …/acknowledge`` (Created -> Acknowledged, status date moved
+on); ``POST …/shipping`` (lines must be Acknowledged; more than is left -> 400).
+Inventory: ``PUT /v3/inventory?sku=``, ``POST /v3/feeds?feedType=inventory`` (multipart
+``file``, spec 1.4 JSON) and ``GET /v3/feeds/{id}`` (``INPROGRESS`` for
+``feed_polls_in_progress`` polls, then ``PROCESSED`` with per-SKU ``itemIngestionStatus``).
 
 Access: ``scopes`` is the key's access per API area as ``GET /v3/token/detail`` lists it
 (``full_access`` everywhere by default); reads need ``view_only``, writes ``full_access``
