@@ -449,7 +449,9 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
                 "store_client_secret",
                 "WooCommerce: Settings → Advanced → REST API → the key's consumer secret "
                 "(read/write). Amazon: Developer Central → your app → LWA credentials. eBay: "
-                "developer.ebay.com → Application keys → Cert ID.",
+                "developer.ebay.com → Application keys → Cert ID. Walmart: Seller Center → "
+                "Settings → API Key Management → the key's client secret (orders and inventory: "
+                "full access).",
             ),
         ),
         "store_refresh_token": _secret(
