@@ -223,5 +223,5 @@ def test_emulator_refuses_an_unknown_shipping_field_in_walmart_shape(
     )
     body["orderShipment"]["orderLines"]["orderLine"][0]["giftWrap"] = True
     with pytest.raises(UpstreamRejectedError, match="giftWrap"):
-        adapter.call("POST", f"v3/orders/{po}/shipping", json=body)
+        adapter.http.request("POST", f"v3/orders/{po}/shipping", json=body)
     assert walmart_emulator.shipments == []

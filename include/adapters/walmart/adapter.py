@@ -13,25 +13,20 @@ lost is fetched again by a later window (docs/platforms.md, "Walmart").
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import requests
-
 from adapters.allocation import OpenLine, allocate, totals
 from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.oauth import BearerToken, ClientCredentialsGrant
-from adapters.pacing import EndpointPacer
 from adapters.paginators import CursorPaginator
 from adapters.results import PushResults, Rejected, push_each
 from adapters.times import ISO_Z, query_time
 from adapters.walmart import mapping
-from adapters.walmart.client import NothingFound, WalmartClient, replenish_pacer
-from adapters.walmart.mapping import Raw, endpoint, ms
+from adapters.walmart.client import NothingFound, WalmartClient
+from adapters.walmart.mapping import Raw, ms
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
 from dropstream.errors import ConfigurationError as Misconfigured
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
@@ -62,49 +57,21 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
                 f"Airflow Connection {conn.conn_id!r} needs login = Walmart client id and "
                 "password = client secret (Seller Center > Settings > API Key Management)"
             )
-        base, channel = conn.base_url(), str(conn.extra.get("channel_type") or "")
-        self._headers: Callable[[], dict[str, str]] = lambda: {
-            "WM_SVC.NAME": "Walmart Marketplace",
-            "WM_QOS.CORRELATION_ID": str(uuid.uuid4()),  # one per call, as Walmart asks
-            **({"WM_CONSUMER.CHANNEL.TYPE": channel} if channel else {}),
-        }
-        grant = ClientCredentialsGrant(
-            f"{base}/v3/token",
-            headers=self._headers,
+        return WalmartClient(
+            conn.base_url(),
             client_id=conn.login,
             client_secret=conn.password,
-            client_auth="basic",
-            where=f"Walmart store for connection {self.connection_name!r}",
-            conn_id=conn.conn_id,
-        )
-        client = WalmartClient(
-            base,
+            channel_type=str(conn.extra.get("channel_type") or ""),
             platform=self.platform,
             connection_name=self.connection_name,
             conn_id=conn.conn_id,
             credential_hint="client id/secret",
             retry=self.retry_policy,
-            token=BearerToken(grant, header="WM_SEC.ACCESS_TOKEN", prefix=""),
-            pacer=EndpointPacer(replenish_pacer, endpoint),
         )
-        client.session.auth = (conn.login, conn.password)  # Basic rides on every call too
-        return client
-
-    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        """One API call, paced by its endpoint's quota, with a fresh correlation id."""
-        http = self.http
-        assert isinstance(http.pacer, EndpointPacer)
-        pacer = http.pacer
-
-        def before_send() -> None:
-            pacer.wait_for(method, "/" + path, http.sleep)
-            http.session.headers.update(self._headers())
-
-        return http.request(method, path, before_send=before_send, **kw)
 
     def test_connection(self) -> None:
         """The key's access per API area (``GET /v3/token/detail``), against ``NEEDED``."""
-        scopes = self.call("GET", TOKEN_DETAIL).json().get("scopes") or {}
+        scopes = self.http.request("GET", TOKEN_DETAIL).json().get("scopes") or {}
         if missing := mapping.missing_access(scopes, NEEDED):
             held = ", ".join(f"{a}: {level}" for a, level in sorted(scopes.items())) or "none"
             raise AuthenticationError(
@@ -135,7 +102,9 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
             # nextCursor is the next page's whole query string ("?limit=…&soIndex=…").
             path, params = (ORDERS + cursor, None) if cursor else (ORDERS, query)
             try:
-                listed = self.call("GET", path, params=params).json(parse_float=Decimal)["list"]
+                listed = self.http.request("GET", path, params=params).json(parse_float=Decimal)[
+                    "list"
+                ]
             except NothingFound:  # Walmart's "no orders": 404, not an empty list
                 return [], None
             orders = (listed.get("elements") or {}).get("order") or []
@@ -151,7 +120,7 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
                 yield self.to_order(raw)
 
     def _acknowledge(self, po: str) -> None:
-        self.call("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
+        self.http.request("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
 
     def to_order(self, raw: Raw) -> Order:
         return mapping.to_order(raw)
@@ -164,7 +133,7 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         """Read the order: its tracking number there means done (a retry after a crash before
         the ledger's record); else acknowledge if needed and ship the allocated units."""
         path = f"{ORDERS}/{quote(shipment.order_id or shipment.order_number, safe='')}"
-        raw = self.call("GET", path).json(parse_float=Decimal)["order"]
+        raw = self.http.request("GET", path).json(parse_float=Decimal)["order"]
         po = str(raw["purchaseOrderId"])
         done = sorted({n for n, _, t in mapping.statuses(raw) if t == shipment.tracking_number})
         if done:
@@ -176,7 +145,7 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
             raise Rejected(f"{what}: nothing left to ship")
         if mapping.needs_acknowledging(raw):
             self._acknowledge(po)  # shipping needs it
-        self.call("POST", f"{path}/shipping", json=mapping.shipping_body(shipment, shipped))
+        self.http.request("POST", f"{path}/shipping", json=mapping.shipping_body(shipment, shipped))
         return f"{po}/{','.join(shipped)}"
 
     # --- inventory --------------------------------------------------------------------------
@@ -192,13 +161,13 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         return results.result(skus)
 
     def _put(self, item: tuple[str, int]) -> str:
-        self.call("PUT", INVENTORY, params={"sku": item[0]}, json=mapping.quantity(*item))
+        self.http.request("PUT", INVENTORY, params={"sku": item[0]}, json=mapping.quantity(*item))
         return item[0]
 
     def _feed(self, batch: dict[str, int], results: PushResults) -> None:
         """One ``feedType=inventory`` feed, polled until processed, read item by item."""
         upload = {"file": ("inventory.json", mapping.feed_file(batch), "application/json")}
-        posted = self.call("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
+        posted = self.http.request("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
         feed_id = str(posted.json()["feedId"])
         path, status = f"{FEEDS}/{quote(feed_id, safe='')}", {}
         details = {"includeDetails": "true", "limit": self.feed_detail_page, "offset": 0}
@@ -206,13 +175,13 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         for attempt in range(int(self.options.get("feed_poll_attempts", self.feed_poll_attempts))):
             if attempt:
                 self.http.sleep(pause)
-            status = self.call("GET", path, params=details).json()
+            status = self.http.request("GET", path, params=details).json()
             if status.get("feedStatus") in ("PROCESSED", "ERROR"):
                 break
         items: list[Raw] = mapping.ingestion(status)
         while items and len(items) < int(status.get("itemsReceived") or 0):
             more = mapping.ingestion(
-                self.call("GET", path, params=details | {"offset": len(items)}).json()
+                self.http.request("GET", path, params=details | {"offset": len(items)}).json()
             )
             if not more:
                 break

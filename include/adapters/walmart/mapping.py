@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import requests
-
 from dropstream.errors import DataError
 from dropstream.models import Address, Order, OrderLine, Shipment
 
@@ -22,29 +20,6 @@ Raw = dict[str, Any]
 def ms(value: Any) -> datetime:
     """Walmart's epoch milliseconds as aware UTC."""
     return datetime.fromtimestamp(int(value) / 1000, UTC)
-
-
-def endpoint(method: str, path: str) -> str:
-    """The API a request meters against: method and path without ids or query."""
-    parts = path.split("?")[0].strip("/").split("/")
-    kept = [p for i, p in enumerate(parts) if i < 2 or not any(c.isdigit() for c in p)]
-    return f"{method} /{'/'.join(kept)}"
-
-
-def error_text(response: requests.Response) -> str:
-    """``code: description`` of each error, in Walmart's shapes (``errors`` as a list or as
-    ``{"error": [...]}``, or ``error``); empty when the body is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    errors = (body.get("errors") or body.get("error") or []) if isinstance(body, dict) else []
-    errors = errors.get("error") or [] if isinstance(errors, dict) else errors
-    return "; ".join(
-        f"{e.get('code')}: {e.get('description') or e.get('message') or ''}".rstrip(": ")
-        for e in errors
-        if isinstance(e, dict)
-    )
 
 
 def _lines(raw: Raw) -> list[Raw]:
