@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -225,3 +228,29 @@ def test_emulator_refuses_an_unknown_shipping_field_in_walmart_shape(
     with pytest.raises(UpstreamRejectedError, match="giftWrap"):
         adapter.http.request("POST", f"v3/orders/{po}/shipping", json=body)
     assert walmart_emulator.shipments == []
+
+
+def test_acknowledgement_refused_on_fetch_is_logged_and_the_order_still_sent(
+    walmart_emulator: WalmartEmulator,
+    adapter: WalmartAdapter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The order is cancelled between the list and the acknowledgement: one order's refusal
+    does not stop the run; the log names it and what to do."""
+    po = walmart_emulator.add_order(updated_at=T0)
+    listed = walmart_emulator._list
+
+    def list_then_cancel(query: dict[str, str]) -> Any:
+        reply = copy.deepcopy(listed(query))
+        for line in walmart_emulator.orders[po]["orderLines"]["orderLine"]:
+            for entry in line["orderLineStatuses"]["orderLineStatus"]:
+                entry["status"] = "Cancelled"
+        return reply
+
+    monkeypatch.setattr(walmart_emulator, "_list", list_then_cancel)
+    with caplog.at_level(logging.WARNING):
+        got = [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(minutes=1))]
+    assert got == [po]
+    assert f"acknowledge order {po} in Seller Center" in caplog.text
+    assert "order is cancelled" in caplog.text

@@ -13,6 +13,7 @@ lost is fetched again by a later window (docs/platforms.md, "Walmart").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from dropstream.errors import AuthenticationError, UpstreamRejectedError
 from dropstream.errors import ConfigurationError as Misconfigured
 from dropstream.models import InventoryLevel, Order, PushResult, Shipment
 
+log = logging.getLogger(__name__)
 ORDERS, TOKEN_DETAIL, INVENTORY, FEEDS = "v3/orders", "v3/token/detail", "v3/inventory", "v3/feeds"
 PAGE_MAX = 200  # GET /v3/orders: "Cannot be larger than 200"
 #: How far before a window an order may have been created and still be modified in it (the
@@ -102,11 +104,10 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
             # nextCursor is the next page's whole query string ("?limit=…&soIndex=…").
             path, params = (ORDERS + cursor, None) if cursor else (ORDERS, query)
             try:
-                listed = self.http.request("GET", path, params=params).json(parse_float=Decimal)[
-                    "list"
-                ]
+                body = self.http.request("GET", path, params=params).json(parse_float=Decimal)
             except NothingFound:  # Walmart's "no orders": 404, not an empty list
                 return [], None
+            listed = body["list"]
             orders = (listed.get("elements") or {}).get("order") or []
             return orders, (listed.get("meta") or {}).get("nextCursor") or None
 
@@ -116,11 +117,18 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         for raw in list(paginator.items(page)):
             if mapping.open_lines(raw) and wanted(raw):
                 if mapping.needs_acknowledging(raw):
-                    self._acknowledge(str(raw["purchaseOrderId"]))
+                    self._acknowledge(str(raw["purchaseOrderId"]), refused_ok=True)
                 yield self.to_order(raw)
 
-    def _acknowledge(self, po: str) -> None:
-        self.http.request("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
+    def _acknowledge(self, po: str, *, refused_ok: bool = False) -> None:
+        """Acknowledge ``po``; on fetch, a refusal is logged and the order still goes to the
+        warehouse (shipping it acknowledges again, and says why if Walmart still refuses)."""
+        try:
+            self.http.request("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
+        except UpstreamRejectedError as exc:
+            if not refused_ok:
+                raise
+            log.warning("%s; acknowledge order %s in Seller Center if it is to be shipped", exc, po)
 
     def to_order(self, raw: Raw) -> Order:
         return mapping.to_order(raw)

@@ -451,6 +451,10 @@ class WalmartEmulator(StrictEmulator):
         )
 
     def _acknowledge(self, order: dict[str, Any]) -> Reply:
+        lines = order["orderLines"]["orderLine"]
+        states = {e["status"] for ln in lines for e in ln["orderLineStatuses"]["orderLineStatus"]}
+        if states <= {"Cancelled"}:
+            return _error(400, "INVALID_REQUEST_CONTENT.GMP_ORDER_API", "order is cancelled")
         now = _ms(datetime.now(UTC))
         for line in order["orderLines"]["orderLine"]:
             for entry in line["orderLineStatuses"]["orderLineStatus"]:
