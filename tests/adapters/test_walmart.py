@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -254,3 +255,30 @@ def test_acknowledgement_refused_on_fetch_is_logged_and_the_order_still_sent(
     assert got == [po]
     assert f"acknowledge order {po} in Seller Center" in caplog.text
     assert "order is cancelled" in caplog.text
+
+
+def test_a_view_only_client_fails_the_store_test_while_the_sellers_key_passes(
+    walmart_emulator: WalmartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walmart_emulator.add_client(
+        "provider-key", "provider-secret", orders="view_only", inventory="view_only"
+    )
+    view_only = {"login": "provider-key", "password": "provider-secret"}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", walmart_connection_json(walmart_emulator))
+    seller = get_adapter("walmart", CONN, connection_name="acme")
+    seller.test_connection()
+    seller.close()
+    conn = json.loads(walmart_connection_json(walmart_emulator)) | view_only
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(conn))
+    provider = get_adapter("walmart", CONN, connection_name="acme")
+    with pytest.raises(AuthenticationError) as caught:
+        provider.test_connection()
+    provider.close()
+    message = str(caught.value)
+    assert "lacks orders: full_access, inventory: full_access, feeds: view_only" in message
+    # and its token cannot write: Walmart refuses the acknowledgement, named in Walmart's words
+    walmart_emulator.add_order(updated_at=T0)
+    provider = get_adapter("walmart", CONN, connection_name="acme")
+    with pytest.raises(AuthenticationError, match="403: FORBIDDEN.GMP_GATEWAY_API"):
+        list(provider.fetch_orders(T0, T0 + timedelta(minutes=1)))
+    provider.close()

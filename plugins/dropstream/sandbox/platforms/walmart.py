@@ -17,11 +17,14 @@ Inventory: ``PUT /v3/inventory?sku=``, ``POST /v3/feeds?feedType=inventory`` (mu
 ``file``, spec 1.4 JSON) and ``GET /v3/feeds/{id}`` (``INPROGRESS`` for
 ``feed_polls_in_progress`` polls, then ``PROCESSED`` with per-SKU ``itemIngestionStatus``).
 
-Access: ``scopes`` is the key's access per API area as ``GET /v3/token/detail`` lists it
-(``full_access`` everywhere by default); reads need ``view_only``, writes ``full_access``
-(403 otherwise). Rate limits: a token bucket per API (``limits``: capacity, refill per second),
-answered in ``x-current-token-count`` / ``x-next-replenishment-time`` (epoch ms) on every call,
-429 when empty. Walmart's per-API figures are on its "Rate limiting" page, which could not be
+Access: each client (``clients``; ``add_client`` for more) has its access per API area as
+``GET /v3/token/detail`` lists it (the seller's own key: ``scopes``, ``full_access`` everywhere
+by default); a token serves the client it was issued to; reads need ``view_only``, writes
+``full_access`` (403 otherwise).
+
+Rate limits: a token bucket per API (``limits``: capacity, refill per second), answered in
+``x-current-token-count`` / ``x-next-replenishment-time`` (epoch ms) on every call, 429 when
+empty. Walmart's per-API figures are on its "Rate limiting" page, which could not be
 read from here: the defaults are placeholders, not Walmart's numbers (docs/platforms.md).
 """
 
@@ -149,7 +152,11 @@ class WalmartEmulator(StrictEmulator):
         self.quantities: dict[str, int] = {}
         self.shipments: list[tuple[str, str, dict[str, int]]] = []  # (po, tracking, lines)
         self.feeds: dict[str, dict[str, Any]] = {}
-        self.tokens: dict[str, float] = {}  # token -> expiry (epoch s)
+        self.tokens: dict[str, tuple[float, str]] = {}  # token -> (expiry, epoch s; client id)
+        #: client id -> (secret, access per API area): the seller's own key and any others
+        self.clients: dict[str, tuple[str, dict[str, str]]] = {
+            client_id: (client_secret, self.scopes)
+        }
         self.buckets = {k: TokenBucket(c, r) for k, (c, r) in (LIMITS | (limits or {})).items()}
         self.throttled = 0
         self.feed_polls_in_progress, self.feed_detail_max = feed_polls_in_progress, feed_detail_max
@@ -237,7 +244,12 @@ class WalmartEmulator(StrictEmulator):
 
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now: the next API call gets a 401."""
-        self.tokens = dict.fromkeys(self.tokens, 0.0)
+        self.tokens = {token: (0.0, client) for token, (_, client) in self.tokens.items()}
+
+    def add_client(self, client_id: str, client_secret: str, **scopes: str) -> None:
+        """Another API key (e.g. a solution provider's) with its own access per area
+        (``orders="view_only"``, …; areas not named have no access)."""
+        self.clients[client_id] = (client_secret, dict(scopes))
 
     # --- request handling -------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
@@ -255,19 +267,18 @@ class WalmartEmulator(StrictEmulator):
         missing = [h for h in ("WM_SVC.NAME", "WM_QOS.CORRELATION_ID") if not headers.get(h)]
         if missing:
             return _error(400, "INVALID_REQUEST_HEADER", f"missing header {missing[0]}", missing[0])
-        basic = (
-            "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        )
+        client = self._basic_client(headers.get("Authorization", ""))
         if path == "/v3/token" and method == "POST":
-            return self._metered("token", lambda: self._token(headers, basic, body))
-        if self.tokens.get(headers.get("WM_SEC.ACCESS_TOKEN", ""), 0.0) <= time.time():
+            return self._metered("token", lambda: self._token(client, body))
+        token = self.tokens.get(headers.get("WM_SEC.ACCESS_TOKEN", ""))
+        if token is None or token[0] <= time.time():
             return _error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Unauthorized")
-        if headers.get("Authorization") != basic:
+        if client != token[1]:
             return _error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "Invalid client credentials")
         kind, area, write = self._classify(method, path)
         if kind is None:
             return _error(404, "NOT_FOUND", f"no such resource: {method} {path}")
-        level = self.scopes.get(area, "no_access")
+        level = self.clients[client][1].get(area, "no_access") if area else "full_access"
         if level == "no_access" or (write and level != "full_access"):
             return _error(
                 403,
@@ -281,29 +292,36 @@ class WalmartEmulator(StrictEmulator):
                 "TOO_MANY_REQUESTS" if status == 429 else "SERVICE_UNAVAILABLE",
                 "injected failure",
             )
-        return self._metered(kind, lambda: self._api(kind, method, path, query, headers, body))
+        return self._metered(
+            kind, lambda: self._api(kind, client, method, path, query, headers, body)
+        )
+
+    def _basic_client(self, authorization: str) -> str:
+        """The client id of a valid ``Basic`` header, else ''."""
+        try:
+            pair = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+        except ValueError:
+            return ""
+        client_id, _, secret = pair.partition(":")
+        known = self.clients.get(client_id)
+        return client_id if known is not None and known[0] == secret else ""
 
     @staticmethod
     def _classify(method: str, path: str) -> tuple[str | None, str, bool]:
-        if path == "/v3/token/detail" and method == "GET":
-            return "token_detail", "orders", False
-        if path == "/v3/orders" and method == "GET":
-            return "orders", "orders", False
-        if m := ORDER_PATH.match(path):
-            kind = m[2] or "order"
-            return (
-                (kind, "orders", True)
-                if method == "POST" and m[2]
-                else (
-                    ("order", "orders", False)
-                    if method == "GET" and not m[2]
-                    else (None, "", False)
-                )
-            )
-        if path == "/v3/inventory" and method == "PUT":
-            return "inventory", "inventory", True
-        if path == "/v3/feeds" and method == "POST":
-            return "feeds", "inventory", True
+        """(bucket, API area whose access it needs, whether it writes); None: no such call."""
+        order = ORDER_PATH.match(path)
+        calls = {
+            ("GET", "/v3/token/detail"): ("token_detail", "", False),
+            ("GET", "/v3/orders"): ("orders", "orders", False),
+            ("PUT", "/v3/inventory"): ("inventory", "inventory", True),
+            ("POST", "/v3/feeds"): ("feeds", "inventory", True),
+        }
+        if (method, path) in calls:
+            return calls[(method, path)]
+        if order and method == "GET" and not order[2]:
+            return "order", "orders", False
+        if order and method == "POST" and order[2]:
+            return order[2], "orders", True
         if FEED_PATH.match(path) and method == "GET":
             return "feed_status", "feeds", False
         return None, "", False
@@ -321,8 +339,8 @@ class WalmartEmulator(StrictEmulator):
         status, payload, extra = respond()
         return status, payload, {**meter, **extra}
 
-    def _token(self, headers: Any, basic: str, body: bytes) -> Reply:
-        if headers.get("Authorization") != basic:
+    def _token(self, client: str, body: bytes) -> Reply:
+        if not client:
             return _error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "invalid client credentials")
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if extra := unknown(form, {"grant_type", "code", "redirect_uri", "refresh_token"}):
@@ -330,7 +348,7 @@ class WalmartEmulator(StrictEmulator):
         if form.get("grant_type") != "client_credentials":
             return _error(400, "INVALID_REQUEST_PARAM", "grant_type must be client_credentials")
         token = f"eyJraWQiOi-{next(self._ids)}"
-        self.tokens[token] = time.time() + self.token_ttl
+        self.tokens[token] = (time.time() + self.token_ttl, client)
         return (
             200,
             {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl},
@@ -338,14 +356,18 @@ class WalmartEmulator(StrictEmulator):
         )
 
     def _api(
-        self, kind: str, method: str, path: str, query: dict[str, str], headers: Any, body: bytes
+        self,
+        kind: str,
+        client: str,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: Any,
+        body: bytes,
     ) -> Reply:
         if kind == "token_detail":
-            return self._only(query, set()) or (
-                200,
-                {"is_valid": True, "scopes": dict(self.scopes)},
-                {},
-            )
+            scopes = dict(self.clients[client][1])
+            return self._only(query, set()) or (200, {"is_valid": True, "scopes": scopes}, {})
         if kind == "orders":
             return self._list(query)
         if kind in ("order", "acknowledge", "shipping"):
