@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -282,3 +283,18 @@ def test_a_view_only_client_fails_the_store_test_while_the_sellers_key_passes(
     with pytest.raises(AuthenticationError, match="403: FORBIDDEN.GMP_GATEWAY_API"):
         list(provider.fetch_orders(T0, T0 + timedelta(minutes=1)))
     provider.close()
+
+
+def test_a_token_about_to_expire_is_renewed_before_walmart_refuses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with WalmartEmulator(token_ttl=2) as emulator:  # renewed at half its life when that short
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", walmart_connection_json(emulator))
+        adapter = get_adapter("walmart", CONN, connection_name="acme")
+        adapter.test_connection()
+        time.sleep(1.2)
+        adapter.test_connection()
+        adapter.close()
+        assert [r["path"] for r in emulator.requests].count("/v3/token") == 2
+        assert 401 not in [r["status"] for r in emulator.requests]
+        emulator.check_no_crash()
