@@ -57,7 +57,7 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         if not (conn.login and conn.password):
             raise Misconfigured(
                 f"Airflow Connection {conn.conn_id!r} needs login = Walmart client id and "
-                "password = client secret (Seller Center > Settings > API Key Management)"
+                "password = client secret (Seller Center → Settings → API Key Management)"
             )
         return WalmartClient(
             conn.base_url(),

@@ -175,7 +175,7 @@ STORES: dict[str, Target] = {
         secret_fields=("store_client_secret",),
         labels={
             "store_url": "the API base, https://marketplace.walmartapis.com",
-            "store_login": "the API key's client id (Seller Center > API Key Management)",
+            "store_login": "the API key's client id (Seller Center → API Key Management)",
             "store_client_secret": "the API key's client secret",
         },
         option_keys=("channel_type",),
