@@ -179,6 +179,28 @@ def test_shipping_a_line_twice_over_is_refused(
     assert "no line for 'MUG'" in second.rejected[0][1]  # fully shipped: no open line
 
 
+def test_packages_of_one_order_read_it_once_and_ship_against_walmart_answers(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter
+) -> None:
+    # 3 units, Created: packages of 1 and 2 ship (the second against the order Walmart answered
+    # the first with), a third finds nothing open and is refused; one read, one acknowledgement.
+    po = walmart_emulator.add_order(updated_at=T0, lines=[("MUG", 3, "5.00")])
+    packages = [
+        Shipment(po, tracking, "UPS", (ShipmentLine("MUG", units, line_id="1"),), order_id=po)
+        for tracking, units in (("T1", 1), ("T2", 2), ("T3", 1))
+    ]
+    result = adapter.push_shipments(packages)
+    assert result.accepted == (f"{po}|T1", f"{po}|T2")
+    assert result.rejected[0][0] == f"{po}|T3"
+    assert "no line for 'MUG'" in result.rejected[0][1]
+    calls = [(r["method"], r["path"]) for r in walmart_emulator.requests]
+    assert calls.count(("GET", f"/v3/orders/{po}")) == 1
+    assert calls.count(("POST", f"/v3/orders/{po}/acknowledge")) == 1
+    assert calls.count(("POST", f"/v3/orders/{po}/shipping")) == 2
+    shipped = [s for s in mapping.statuses(walmart_emulator.orders[po]) if s[1] == "Shipped"]
+    assert sorted(t for *_, t in shipped) == ["T1", "T2"]
+
+
 def test_rate_limit_is_respected_without_a_throttled_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

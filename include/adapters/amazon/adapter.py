@@ -9,7 +9,6 @@ Airflow Connection: ``host`` = SP-API endpoint (e.g. ``sellingpartnerapi-na.amaz
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
 from adapters.paginators import CursorPaginator
 from adapters.permissions import Probe, missing_permissions
-from adapters.results import PushResults, Rejected
+from adapters.results import Rejected, already_pushed, last_levels, push_by_group
 from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     AuthenticationError,
@@ -178,27 +177,14 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
         One order read per order (its packages and items), then one confirmation per package.
         """
-        by_order: dict[str, list[Shipment]] = defaultdict(list)
-        for shipment in shipments:
-            by_order[shipment.order_id].append(shipment)
-        results = PushResults()
-        for order_id, group in by_order.items():
-            try:
-                order = self._order_with_packages(order_id, group[0])
-            except AuthenticationError:
-                raise
-            except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                for shipment in group:
-                    results.reject(shipment.key, str(exc))
-                continue
-            for shipment in group:
-                try:
-                    results.accept(shipment.key, self._confirm(order, shipment))
-                except AuthenticationError:
-                    raise
-                except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                    results.reject(shipment.key, str(exc))
-        return results.result(order=[s.key for s in shipments])
+        return push_by_group(
+            shipments,
+            group=lambda s: s.order_id,
+            load=lambda first: self._order_with_packages(first.order_id, first),
+            push_one=self._confirm,
+            key=lambda s: s.key,
+            refused=(ConfigurationError, UpstreamRejectedError),
+        )
 
     def _order_with_packages(self, order_id: str, first: Shipment) -> dict[str, Any]:
         if not order_id:
@@ -211,10 +197,11 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
     def _confirm(self, order: dict[str, Any], shipment: Shipment) -> str:
         packages = order["packages"]
-        for package in packages:
-            # Already confirmed (e.g. a retry after a crash between confirm and our ledger write).
-            if package.get("trackingNumber") == shipment.tracking_number:
-                return str(package.get("packageReferenceId"))
+        done = already_pushed(
+            packages, shipment.tracking_number, number="trackingNumber", ref="packageReferenceId"
+        )
+        if done is not None:
+            return done
         by_sku = {(i.get("product") or {}).get("sellerSku"): i for i in order["orderItems"]}
         items = []
         for line in shipment.lines:
@@ -245,7 +232,7 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     # --- inventory --------------------------------------------------------------------------
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
         """A handful of SKUs: Listings Items PATCH each; more: one JSON_LISTINGS_FEED."""
-        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
+        wanted = last_levels(levels, floor=0)
         if not wanted:
             return PushResult()
         if len(wanted) <= int(self.options.get("patch_max_skus", 5)):

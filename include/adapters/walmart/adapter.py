@@ -23,7 +23,7 @@ from urllib.parse import quote
 from adapters.allocation import OpenLine, allocate, totals
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.paginators import CursorPaginator
-from adapters.results import PushResults, Rejected, push_each
+from adapters.results import Rejected, last_levels, push_batches, push_by_group, push_each
 from adapters.times import ISO_Z, query_time
 from adapters.walmart import mapping
 from adapters.walmart.client import NothingFound, WalmartClient
@@ -120,28 +120,45 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
                     self._acknowledge(str(raw["purchaseOrderId"]), refused_ok=True)
                 yield self.to_order(raw)
 
-    def _acknowledge(self, po: str, *, refused_ok: bool = False) -> None:
-        """Acknowledge ``po``; on fetch, a refusal is logged and the order still goes to the
-        warehouse (shipping it acknowledges again, and says why if Walmart still refuses)."""
+    def _acknowledge(self, po: str, *, refused_ok: bool = False) -> Raw | None:
+        """Acknowledge ``po``: the order as Walmart answers it. On fetch, a refusal is logged
+        and the order still goes to the warehouse (shipping it acknowledges again, and says
+        why if Walmart still refuses)."""
         try:
-            self.http.request("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
+            answer = self.http.request("POST", f"{ORDERS}/{quote(po, safe='')}/acknowledge")
         except UpstreamRejectedError as exc:
             if not refused_ok:
                 raise
             log.warning("%s; acknowledge order %s in Seller Center if it is to be shipped", exc, po)
+            return None
+        order: Raw = answer.json(parse_float=Decimal)["order"]
+        return order
 
     def to_order(self, raw: Raw) -> Order:
         return mapping.to_order(raw)
 
     # --- shipments --------------------------------------------------------------------------
     def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
-        return push_each(shipments, self._ship, key=lambda s: s.key, refused=REFUSED)
+        """One order read per order, then one shipping call per package: Walmart answers each
+        acknowledgement and shipment with the order, which is the next package's state."""
+        return push_by_group(
+            shipments,
+            group=lambda s: s.order_id or s.order_number,
+            load=self._read_order,
+            push_one=self._ship,
+            key=lambda s: s.key,
+            refused=REFUSED,
+        )
 
-    def _ship(self, shipment: Shipment) -> str:
-        """Read the order: its tracking number there means done (a retry after a crash before
-        the ledger's record); else acknowledge if needed and ship the allocated units."""
-        path = f"{ORDERS}/{quote(shipment.order_id or shipment.order_number, safe='')}"
-        raw = self.http.request("GET", path).json(parse_float=Decimal)["order"]
+    def _read_order(self, first: Shipment) -> Raw:
+        path = f"{ORDERS}/{quote(first.order_id or first.order_number, safe='')}"
+        order: Raw = self.http.request("GET", path).json(parse_float=Decimal)["order"]
+        return order
+
+    def _ship(self, raw: Raw, shipment: Shipment) -> str:
+        """Its tracking number on the order means done (a retry after a crash before the
+        ledger's record); else acknowledge if needed and ship the allocated units. ``raw``
+        becomes the order Walmart answers with."""
         po = str(raw["purchaseOrderId"])
         done = sorted({n for n, _, t in mapping.statuses(raw) if t == shipment.tracking_number})
         if done:
@@ -152,28 +169,29 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         if not (shipped := totals(takes)):
             raise Rejected(f"{what}: nothing left to ship")
         if mapping.needs_acknowledging(raw):
-            self._acknowledge(po)  # shipping needs it
-        self.http.request("POST", f"{path}/shipping", json=mapping.shipping_body(shipment, shipped))
+            _replace(raw, self._acknowledge(po))  # shipping needs it
+        path = f"{ORDERS}/{quote(po, safe='')}/shipping"
+        answer = self.http.request("POST", path, json=mapping.shipping_body(shipment, shipped))
+        _replace(raw, answer.json(parse_float=Decimal)["order"])
         return f"{po}/{','.join(shipped)}"
 
     # --- inventory --------------------------------------------------------------------------
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
         """``PUT /v3/inventory`` per SKU up to ``feed_threshold`` SKUs, else inventory feeds."""
-        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
+        wanted = last_levels(levels, floor=0)
         if len(wanted) <= int(self.options.get("feed_threshold") or 10):
             return push_each(wanted.items(), self._put, key=lambda kv: kv[0], refused=REFUSED)
-        results, skus = PushResults(), list(wanted)
-        for start in range(0, len(skus), self.feed_max_skus):
-            batch = skus[start : start + self.feed_max_skus]
-            self._feed({sku: wanted[sku] for sku in batch}, results)
-        return results.result(skus)
+        return push_batches(
+            list(wanted), self.feed_max_skus, lambda skus: self._feed({s: wanted[s] for s in skus})
+        )
 
     def _put(self, item: tuple[str, int]) -> str:
         self.http.request("PUT", INVENTORY, params={"sku": item[0]}, json=mapping.quantity(*item))
         return item[0]
 
-    def _feed(self, batch: dict[str, int], results: PushResults) -> None:
-        """One ``feedType=inventory`` feed, polled until processed, read item by item."""
+    def _feed(self, batch: dict[str, int]) -> tuple[list[str], list[tuple[str, str]]]:
+        """One ``feedType=inventory`` feed, polled until processed, read item by item:
+        (accepted SKUs, rejected (SKU, why))."""
         upload = {"file": ("inventory.json", mapping.feed_file(batch), "application/json")}
         posted = self.http.request("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
         feed_id = str(posted.json()["feedId"])
@@ -194,5 +212,11 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
             if not more:
                 break
             items += more
-        for sku, accepted, detail in mapping.feed_outcome(feed_id, status, items, batch):
-            (results.accept if accepted else results.reject)(sku, detail)
+        return mapping.feed_outcome(feed_id, status, items, batch)
+
+
+def _replace(raw: Raw, order: Raw | None) -> None:
+    """``raw`` becomes ``order`` (in place: ``push_by_group`` hands the same one on)."""
+    if order is not None:
+        raw.clear()
+        raw.update(order)

@@ -83,18 +83,22 @@ def ingestion(status: Raw) -> list[Raw]:
 
 def feed_outcome(
     feed_id: str, status: Raw, items: list[Raw], batch: dict[str, int]
-) -> Iterator[tuple[str, bool, str]]:
-    """(SKU, accepted, feed id or why not) for each SKU of ``batch``."""
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """(accepted SKUs, rejected (SKU, why)) of ``batch``, as ``push_batches`` takes them."""
     outcome = {item.get("sku"): item for item in items}
     state = status.get("feedStatus") or "not processed in time"
+    accepted: list[str] = []
+    rejected: list[tuple[str, str]] = []
     for sku in batch:
         item = outcome.get(sku) or {}
         if item.get("ingestionStatus") == "SUCCESS":
-            yield sku, True, feed_id
+            accepted.append(sku)
             continue
         errors = (item.get("ingestionErrors") or {}).get("ingestionError") or []
         why = "; ".join(str(e.get("description") or e.get("code")) for e in errors)
-        yield sku, False, f"Walmart feed {feed_id}: {why or item.get('ingestionStatus') or state}"
+        why = why or item.get("ingestionStatus") or state
+        rejected.append((sku, f"Walmart feed {feed_id}: {why}"))
+    return accepted, rejected
 
 
 def shipping_body(shipment: Shipment, shipped: dict[str, int]) -> Raw:
