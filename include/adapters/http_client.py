@@ -228,17 +228,19 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         before_send: Callable[[], None] | None = None,
         data: Mapping[str, str] | None = None,
+        files: Any = None,
     ) -> requests.Response:
         """Send one logical request, retrying TransientErrors (``before_send`` runs before each
-        attempt: the platform's own pacing). ``data`` sends a form body instead of ``json``."""
+        attempt: the platform's own pacing). ``data`` sends a form body instead of ``json``;
+        ``files`` a multipart upload, as requests takes it."""
         try:
-            return self._request(method, path, json, params, before_send, data)
+            return self._request(method, path, json, params, before_send, data, files)
         except _TokenRefused:
             assert self.token is not None
             self.token.invalidate()
             self._may_refresh = False
             try:
-                return self._request(method, path, json, params, before_send, data)
+                return self._request(method, path, json, params, before_send, data, files)
             finally:
                 self._may_refresh = True
 
@@ -250,6 +252,7 @@ class HttpClient:
         params: Mapping[str, Any] | None,
         before_send: Callable[[], None] | None,
         data: Mapping[str, str] | None = None,
+        files: Any = None,
     ) -> requests.Response:
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
@@ -268,7 +271,9 @@ class HttpClient:
                     self.session.headers[self.token.header] = self.token.value()
                 if before_send is not None:
                     before_send()
-                response = self._send_once(method, url, json=json, params=params, data=data)
+                response = self._send_once(
+                    method, url, json=json, params=params, data=data, files=files
+                )
                 self.raise_for_status(response)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
@@ -281,10 +286,17 @@ class HttpClient:
         json: Any,
         params: Mapping[str, Any] | None,
         data: Mapping[str, str] | None = None,
+        files: Any = None,
     ) -> requests.Response:
         try:
             return self.session.request(
-                method, url, json=json, params=params, data=data, timeout=self.timeout
+                method,
+                url,
+                json=json,
+                params=params,
+                data=data,
+                files=files,
+                timeout=self.timeout,
             )
         except requests.Timeout as exc:
             raise TransientError(
