@@ -26,7 +26,15 @@ from dropstream.errors import (
     DataError,
     UpstreamRejectedError,
 )
-from dropstream.models import Address, InventoryLevel, Order, OrderLine, PushResult, Shipment
+from dropstream.models import (
+    Address,
+    Cancellation,
+    InventoryLevel,
+    Order,
+    OrderLine,
+    PushResult,
+    Shipment,
+)
 
 DEFAULT_SCOPES = (
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
@@ -43,6 +51,7 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
     """An eBay seller account over the Sell APIs with an OAuth2 user refresh token."""
 
     platform: ClassVar[str] = "ebay"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
@@ -113,8 +122,39 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
             created_at_or_after(created_since, "creationDate"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders whose ``cancelStatus.cancelState`` is CANCELED, modified in [since, until):
+        one listing of the window (getOrders cannot filter on the cancel state)."""
+        window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
+        wanted = in_window(since, until, "lastModifiedDate")
+        for raw in self._raw_orders(window, wanted):
+            cancel = raw.get("cancelStatus") or {}
+            if cancel.get("cancelState") != "CANCELED":
+                continue
+            reasons = [r.get("cancelReason") for r in cancel.get("cancelRequests") or []]
+            why = ", ".join(r for r in reasons if r)
+            order = self.to_order(raw)
+            yield Cancellation(
+                order=order,
+                cancelled_at=(
+                    parse_iso(cancel["cancelledDate"])
+                    if cancel.get("cancelledDate")
+                    else order.updated_at
+                ),
+                reason=f"cancelled on eBay ({why})" if why else "cancelled on eBay",
+            )
+
     def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
-        search = f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}"
+        for raw in self._raw_orders(f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}", wanted):
+            if raw.get("orderPaymentStatus") != "PAID":
+                continue  # getOrders also returns pending/refunded orders
+            if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
+                continue
+            yield self.to_order(raw)
+
+    def _raw_orders(
+        self, search: str, wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[dict[str, Any]]:
         limit = int(self.options.get("page_size") or ORDERS_PAGE)
 
         def page(offset: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -125,12 +165,8 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
 
         what = f"eBay orders of {self.connection_name!r}"
         for raw in OffsetPaginator(what, limit, key=lambda o: o.get("orderId")).items(page):
-            if raw.get("orderPaymentStatus") != "PAID":
-                continue  # getOrders also returns pending/refunded orders
-            if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
-                continue
             if wanted(raw):
-                yield self.to_order(raw)
+                yield raw
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)

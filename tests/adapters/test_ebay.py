@@ -391,3 +391,30 @@ def test_a_spent_daily_quota_is_a_429(ebay_emulator: EbayEmulator):
     ebay_emulator.quotas["order"].set(available=0)
     reply = _ebay_call(ebay_emulator, "GET", "/sell/fulfillment/v1/order", params={"limit": 1})
     assert reply.status_code == 429 and reply.json()["errors"][0]["errorId"] == 2001
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_cancel_state_canceled_orders_in_the_window(
+    ebay: EbayEmulator, adapter: EbayAdapter
+) -> None:
+    kept = ebay.add_order(updated_at=T0)
+    cancelled = ebay.add_order(updated_at=T0, lines=(("MUG", 2, "12.50"),))
+    earlier = ebay.add_order(updated_at=T0)
+    ebay.cancel_order(cancelled, at=T0 + timedelta(minutes=9))
+    ebay.cancel_order(earlier, at=T0 - timedelta(minutes=1))
+    before = ebay.calls("GET", ORDERS)
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert ebay.calls("GET", ORDERS) - before == 1
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (cancelled, T0 + timedelta(minutes=9), "cancelled on eBay")
+    ]
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2)]
+    assert ebay.orders[cancelled]["orderPaymentStatus"] == "FULLY_REFUNDED"
+    # still NOT_STARTED at eBay, but never fetched for sending
+    assert ebay.orders[cancelled]["orderFulfillmentStatus"] == "NOT_STARTED"
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(hours=1))] == [kept]
+    with pytest.raises(ValueError, match="cancelled already"):
+        ebay.cancel_order(cancelled, at=T0 + timedelta(minutes=20))
+    ebay.orders[kept]["orderFulfillmentStatus"] = "FULFILLED"
+    with pytest.raises(ValueError, match="FULFILLED: it cannot be cancelled"):
+        ebay.cancel_order(kept, at=T0 + timedelta(minutes=20))

@@ -30,19 +30,22 @@ from dropstream.errors import (
     NotFoundError,
     UpstreamRejectedError,
 )
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
 PROBE_SKU = "DROPSTREAM-CONNECTION-TEST"  # previewed, never saved
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
+#: Orders v2026-01-01's cancelled orders (Orders v0: ``OrderStatus`` ``Canceled``).
+CANCELLED = "CANCELLED"
 
 
 class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     """An Amazon seller account (one marketplace) over the Selling Partner API."""
 
     platform: ClassVar[str] = "amazon"
+    reports_cancellations: ClassVar[bool] = True
     # searchOrders refills at 0.0056 requests/s: a 429 may ask for ~3 minutes.
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy(max_wait=190.0)
     feed_poll_seconds: ClassVar[float] = 30.0
@@ -147,12 +150,30 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
             created_at_or_after(created_since, "createdTime"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Merchant-fulfilled orders in ``fulfillmentStatus`` CANCELLED updated in
+        [since, until): one search per window (searchOrders allows a burst of 20, then one
+        request every 3 minutes: two per 15-minute run stay within it)."""
+        window = {
+            "lastUpdatedAfter": query_time(since, ISO_Z),
+            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
+        }
+        wanted = in_window(since, until, "lastUpdatedTime")
+        for order in self._orders(window, wanted, statuses=CANCELLED):
+            yield Cancellation(
+                order=order, cancelled_at=order.updated_at, reason="cancelled on Amazon"
+            )
+
     def _orders(
-        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+        self,
+        dates: dict[str, str],
+        wanted: Callable[[dict[str, Any]], bool],
+        *,
+        statuses: str = OPEN_STATUSES,
     ) -> Iterator[Order]:
         params: dict[str, Any] = {
             **dates,
-            "fulfillmentStatuses": OPEN_STATUSES,
+            "fulfillmentStatuses": statuses,
             "fulfilledBy": "MERCHANT",
             "marketplaceIds": self.marketplace_id,
             "maxResultsPerPage": int(self.options.get("page_size") or ORDERS_PAGE),
