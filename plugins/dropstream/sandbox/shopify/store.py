@@ -361,7 +361,8 @@ class Store:
         """Cancel an order as Shopify does; the OrderCancelUserErrors (none when it worked).
 
         A cancelled order gets ``cancelledAt``/``cancelReason``, a new ``updatedAt``, its open
-        fulfillment orders closed, and leaves ``status:open`` for ``status:cancelled``.
+        fulfillment orders cancelled, and leaves ``status:open`` for ``status:cancelled``. Shopify
+        also cancels orders with fulfillments (the goods may be on their way): so does this.
         """
         order = self.orders.get(order_id)
         if order is None:
@@ -369,9 +370,6 @@ class Store:
         if order.cancelled_at is not None:
             return [{"code": "INVALID", "field": ["orderId"],
                      "message": "Order has already been cancelled"}]  # fmt: skip
-        if order.fulfillments:
-            return [{"code": "INVALID", "field": ["orderId"],
-                     "message": "Cannot cancel an order that has fulfillments"}]  # fmt: skip
         when = at or datetime.now(UTC)
         order.cancelled_at = order.updated_at = when
         order.cancel_reason = reason
@@ -381,7 +379,7 @@ class Store:
             order.financial_status = "VOIDED"
         for fo in order.fulfillment_orders:
             if fo.status in FULFILLABLE:
-                fo.status = "CLOSED"
+                fo.status = "CANCELLED"
         return []
 
     def order_cancel(self, _info: Any, orderId: str, reason: str, restock: bool,  # noqa: N803
