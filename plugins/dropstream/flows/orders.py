@@ -77,7 +77,8 @@ def extract(
     if adapter.reports_cancellations:
         cancelled = list(adapter.fetch_cancellations(since - OVERLAP, until))
         outcome = step.ledger.record_cancellations(step.name, cancelled, step.now, step.run)
-        counts["cancellations"] = outcome
+        counts["cancelled_before_sending"] = outcome["cancelled"]
+        counts["cancelled_after_sending"] = outcome["cancel_after_send"]
         if outcome["cancel_after_send"]:
             step.log.warning(
                 "connection %s: %d order(s) cancelled in the store after they were sent; "
