@@ -122,11 +122,15 @@ def test_cancelled_after_sending_goes_to_the_warehouse_exactly_once(
     deployment.register(warehouse=warehouse)
     shop = deployment.shop
     first = seed(shop, 5001, T0 + timedelta(minutes=3))
-    seed(shop, 5002, T0 + timedelta(minutes=4))
+    changed = seed(shop, 5002, T0 + timedelta(minutes=4))
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
     assert sorted(sent_numbers(deployment.files("in"))) == ["5001", "5002"]
 
     shop.cancel_order(first, reason="CUSTOMER", at=T0 + timedelta(minutes=20))
+    # the buyer moves 5002's delivery after it was sent: recorded, never sent again
+    moved = shop.order(changed)
+    moved.address = {**moved.address, "address1": "9 Elm St", "zip": "97478"}
+    moved.updated_at = T0 + timedelta(minutes=21)
     second_window = T0 + timedelta(minutes=30)
     if killed:
         monkeypatch.setenv("DROPSTREAM_LEASE_SECONDS", "3")  # the dead holder's lease expires
@@ -154,4 +158,5 @@ def test_cancelled_after_sending_goes_to_the_warehouse_exactly_once(
     state, events = ledger_state(deployment, "5001")
     assert state == "cancel_sent"
     assert events[-2:] == ["cancel_after_send", "cancel_sent"]
-    assert ledger_state(deployment, "5002")[0] == "published"
+    state, events = ledger_state(deployment, "5002")
+    assert state == "published" and events.count("changed_after_send") == 1
