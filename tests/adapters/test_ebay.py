@@ -12,7 +12,8 @@ import requests
 from adapters import get_adapter
 from adapters.base import RetryPolicy
 from adapters.ebay import EbayAdapter, unit_price
-from dropstream.errors import AuthenticationError, ConfigurationError
+from adapters.ebay.mapping import cancel_state, to_cancellation
+from dropstream.errors import AuthenticationError, ConfigurationError, DataError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
 from tests.servers.ebay import EbayEmulator, ebay_connection_json
 
@@ -418,3 +419,25 @@ def test_cancellations_are_cancel_state_canceled_orders_in_the_window(
     ebay.orders[kept]["orderFulfillmentStatus"] = "FULFILLED"
     with pytest.raises(ValueError, match="FULFILLED: it cannot be cancelled"):
         ebay.cancel_order(kept, at=T0 + timedelta(minutes=20))
+
+
+def test_cancellation_mapping_reasons_time_and_a_bad_date(ebay: EbayEmulator) -> None:
+    order_id = ebay.add_order(updated_at=T0)
+    ebay.cancel_order(order_id, at=T0 + timedelta(minutes=3))
+    raw = json.loads(json.dumps(ebay.orders[order_id], default=str))
+    assert cancel_state(raw) == "CANCELED" and cancel_state({}) == "NONE_REQUESTED"
+    raw["cancelStatus"]["cancelRequests"] = [
+        {"cancelReason": "BUYER_ASKED_CANCEL"},
+        {"cancelReason": None},
+    ]
+    mapped = to_cancellation(raw)
+    assert (mapped.order.order_id, mapped.cancelled_at, mapped.reason) == (
+        order_id,
+        T0 + timedelta(minutes=3),
+        "cancelled on eBay (BUYER_ASKED_CANCEL)",
+    )
+    del raw["cancelStatus"]["cancelledDate"]  # absent: the order's last change
+    assert to_cancellation(raw).cancelled_at == mapped.order.updated_at
+    raw["cancelStatus"]["cancelledDate"] = "yesterday"
+    with pytest.raises(DataError, match=rf"eBay order {order_id}: cancelledDate 'yesterday'"):
+        to_cancellation(raw)

@@ -39,12 +39,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import StoreAdapter
 from dropstream.errors import ConfigurationError, NotFoundError, TargetExistsError
 from dropstream.flows.common import Step
 from dropstream.formats.base import FileFormat
 from dropstream.ledger import Lease
 from dropstream.rules.fulfillment import Decision, decide
+from dropstream.stores import StoreAdapter
 from dropstream.transports.base import Transport, join, staging_name
 
 FLOW = "orders"
