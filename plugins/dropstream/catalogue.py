@@ -266,6 +266,13 @@ class EbayOptions(StoreOptions):
     page_size: int | None = Field(default=None, ge=1, le=200)
 
 
+class WalmartOptions(StoreOptions):
+    page_size: int | None = Field(default=None, ge=1, le=200)
+    feed_threshold: int | None = Field(default=None, ge=0)
+    feed_poll_seconds: float | None = Field(default=None, ge=0)
+    feed_poll_attempts: int | None = Field(default=None, ge=1)
+
+
 PLATFORMS: LazyRegistry[Platform] = LazyRegistry(
     "store platform",
     Platform(
@@ -378,6 +385,31 @@ PLATFORMS: LazyRegistry[Platform] = LazyRegistry(
             "(scopes: read/write orders, merchant-managed fulfillment orders, inventory, read "
             "products)",
         },
+    ),
+    Platform(
+        key="walmart",
+        display="Walmart Marketplace",
+        implementation="adapters.walmart:WalmartAdapter",
+        options=WalmartOptions,
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_login": "login",
+            "store_client_secret": "password",
+        },
+        required_fields=("store_url", "store_login", "store_client_secret"),
+        secret_fields=("store_client_secret",),
+        labels={
+            "store_url": "the API base, https://marketplace.walmartapis.com",
+            "store_login": "the API key's client id",
+            "store_client_secret": "the API key's client secret",
+        },
+        help={
+            "store_login": "Seller Center → Settings → API Key Management",
+            "store_client_secret": "Seller Center → Settings → API Key Management → the key's "
+            "client secret (orders and inventory: full access)",
+        },
+        option_keys=("channel_type",),
     ),
     Platform(
         key="woocommerce",
