@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from dropstream.catalogue import PLATFORMS
 from dropstream.errors import ConfigurationError
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 __all__ = ["StoreAdapter", "get_adapter"]
 
@@ -25,6 +25,8 @@ class StoreAdapter(ABC):
     """
 
     platform: ClassVar[str] = ""
+    #: Whether ``fetch_cancellations`` asks the store; a platform that sets this implements it.
+    reports_cancellations: ClassVar[bool] = False
 
     def __init__(
         self, conn_id: str, options: Mapping[str, Any] | None = None, *, connection_name: str = ""
@@ -45,6 +47,19 @@ class StoreAdapter(ABC):
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Paid, unfulfilled, open orders created at or after ``created_since``, whenever they
         were last updated: a new connection's backlog."""
+
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders cancelled in the store (refunded in full, where the platform has no cancel)
+        and updated in ``[since, until)``, each with when and why.
+
+        One extra listing per window (the platform's own status filter), not a call per order.
+        The orders flow records them: not sent yet, never sent; sent, the warehouse gets a
+        cancel file. A platform without it (``reports_cancellations`` False) says so in the
+        run's log and operators cancel by hand (the ``cancel`` action).
+        """
+        raise ConfigurationError(
+            f"{self.platform or type(self).__name__} stores do not report cancellations yet"
+        )
 
     @abstractmethod
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:

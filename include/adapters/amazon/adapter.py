@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from adapters.amazon import listings
 from adapters.amazon.client import AmazonClient, RoleDenied, lwa_token
-from adapters.amazon.mapping import carrier_fields, to_order
+from adapters.amazon.mapping import package_detail, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
 from adapters.paginators import CursorPaginator
@@ -29,19 +29,23 @@ from dropstream.errors import (
     NotFoundError,
     UpstreamRejectedError,
 )
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
 PROBE_SKU = "DROPSTREAM-CONNECTION-TEST"  # previewed, never saved
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
+#: Orders v2026-01-01's cancelled orders (Orders v0: ``OrderStatus`` ``Canceled``).
+CANCELLED = "CANCELLED"
+CANCEL_REASON = "cancelled on Amazon"
 
 
 class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     """An Amazon seller account (one marketplace) over the Selling Partner API."""
 
     platform: ClassVar[str] = "amazon"
+    reports_cancellations: ClassVar[bool] = True
     # searchOrders refills at 0.0056 requests/s: a 429 may ask for ~3 minutes.
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy(max_wait=190.0)
     feed_poll_seconds: ClassVar[float] = 30.0
@@ -133,12 +137,7 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        window = {
-            "lastUpdatedAfter": query_time(since, ISO_Z),
-            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
-        }
-        # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(window, in_window(since, until, "lastUpdatedTime"))
+        return self._updated(since, until, OPEN_STATUSES)
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
@@ -146,12 +145,31 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
             created_at_or_after(created_since, "createdTime"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Merchant-fulfilled orders in ``fulfillmentStatus`` CANCELLED updated in
+        [since, until): one search per window (searchOrders allows a burst of 20, then one
+        request every 3 minutes: two per 15-minute run stay within it)."""
+        for order in self._updated(since, until, CANCELLED):
+            yield Cancellation(order=order, cancelled_at=order.updated_at, reason=CANCEL_REASON)
+
+    def _updated(self, since: datetime, until: datetime, statuses: str) -> Iterator[Order]:
+        window = {
+            "lastUpdatedAfter": query_time(since, ISO_Z),
+            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
+        }
+        # Half-open [since, until): an order updated exactly at a boundary is in one window.
+        return self._orders(window, in_window(since, until, "lastUpdatedTime"), statuses=statuses)
+
     def _orders(
-        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+        self,
+        dates: dict[str, str],
+        wanted: Callable[[dict[str, Any]], bool],
+        *,
+        statuses: str = OPEN_STATUSES,
     ) -> Iterator[Order]:
         params: dict[str, Any] = {
             **dates,
-            "fulfillmentStatuses": OPEN_STATUSES,
+            "fulfillmentStatuses": statuses,
             "fulfilledBy": "MERCHANT",
             "marketplaceIds": self.marketplace_id,
             "maxResultsPerPage": int(self.options.get("page_size") or ORDERS_PAGE),
@@ -202,32 +220,12 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
         )
         if done is not None:
             return done
-        by_sku = {(i.get("product") or {}).get("sellerSku"): i for i in order["orderItems"]}
-        items = []
-        for line in shipment.lines:
-            item_id = line.line_id or (by_sku.get(line.sku) or {}).get("orderItemId")
-            if not item_id:
-                raise Rejected(f"order {shipment.order_number}: no item for SKU {line.sku!r}")
-            items.append({"orderItemId": item_id, "quantity": line.quantity})
-        refs = [str(p.get("packageReferenceId") or "") for p in packages]
-        numbers = [int(ref) for ref in refs if ref.isdigit()]
-        reference = str(max(numbers, default=0) + 1)  # unique within the order, numeric
-        detail: dict[str, Any] = {
-            "packageReferenceId": reference,
-            **carrier_fields(shipment.carrier),
-            "trackingNumber": shipment.tracking_number,
-            "shipDate": query_time(shipment.shipped_at or datetime.now(UTC), ISO_Z),
-            "orderItems": items,
-        }
-        if shipment.service:
-            detail["shippingMethod"] = shipment.service
+        detail = package_detail(order, shipment)
         path = f"orders/v0/orders/{quote(order['orderId'], safe='')}/shipmentConfirmation"
         body = {"marketplaceId": self.marketplace_id, "packageDetail": detail}
         self.http.request("POST", path, json=body)
-        packages.append(
-            {"packageReferenceId": reference, "trackingNumber": shipment.tracking_number}
-        )
-        return reference
+        packages.append(detail)  # the order's next package sees its reference and tracking
+        return str(detail["packageReferenceId"])
 
     # --- inventory --------------------------------------------------------------------------
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:

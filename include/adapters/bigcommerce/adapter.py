@@ -38,11 +38,12 @@ from dropstream.errors import (
     NotFoundError,
     UpstreamRejectedError,
 )
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 log = logging.getLogger(__name__)
 
 AWAITING_FULFILLMENT = 11
+CANCELLED = 5
 PAGE_MAX = 250  # v2 ``limit`` maximum
 ADJUST_MAX = 2000  # items per absolute inventory adjustment
 # (scope as the control panel shows it, method, path, a body the API refuses after the scope check)
@@ -61,6 +62,7 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
     """A BigCommerce store."""
 
     platform: ClassVar[str] = "bigcommerce"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> BigCommerceClient:
         if not conn.password:
@@ -118,12 +120,7 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
         ceil(N / 250) list calls (one more, answered 204, when N is a multiple of 250), plus
         the two detail calls per order v2 requires (products, shipping addresses).
         """
-        params = {
-            "min_date_modified": query_time(since, ISO_OFFSET),
-            "max_date_modified": query_time(until, ISO_OFFSET, round_up=True),
-            "sort": "date_modified:asc",
-        }
-        return self._orders(params, in_window(since, until, "date_modified", parse_time))
+        return self._orders(*_modified(since, until))
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         """Awaiting-fulfillment orders created at or after ``created_since``."""
@@ -133,10 +130,21 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
         }
         return self._orders(params, created_at_or_after(created_since, "date_created", parse_time))
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders in status 5 (Cancelled) modified in [since, until): one listing, plus the two
+        detail calls per cancelled order. BigCommerce keeps no cancel time or reason."""
+        for order in self._orders(*_modified(since, until), status_id=CANCELLED):
+            reason = "cancelled in BigCommerce (status Cancelled)"
+            yield Cancellation(order=order, cancelled_at=order.updated_at, reason=reason)
+
     def _orders(
-        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+        self,
+        dates: dict[str, str],
+        wanted: Callable[[dict[str, Any]], bool],
+        *,
+        status_id: int = AWAITING_FULFILLMENT,
     ) -> Iterator[Order]:
-        params = {"status_id": AWAITING_FULFILLMENT, **dates, "limit": PAGE_MAX}
+        params = {"status_id": status_id, **dates, "limit": PAGE_MAX}
 
         def page(n: int) -> tuple[list[Any], bool]:
             orders = self.client.call("GET", "v2/orders", params=params | {"page": n}) or []
@@ -225,3 +233,15 @@ class BigCommerceAdapter(HttpStoreAdapter[BigCommerceClient]):
         return push_batches(
             list(wanted), ADJUST_MAX, partial(resubmit_without_blamed, submit=submit)
         )
+
+
+def _modified(
+    since: datetime, until: datetime
+) -> tuple[dict[str, str], Callable[[dict[str, Any]], bool]]:
+    """The v2 listing's parameters for orders modified in [since, until), and its filter."""
+    params = {
+        "min_date_modified": query_time(since, ISO_OFFSET),
+        "max_date_modified": query_time(until, ISO_OFFSET, round_up=True),
+        "sort": "date_modified:asc",
+    }
+    return params, in_window(since, until, "date_modified", parse_time)

@@ -15,13 +15,13 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
-from adapters.ebay.mapping import ebay_time, to_order
+from adapters.ebay.mapping import cancel_state, ebay_time, to_cancellation, to_order
 from adapters.oauth import BearerToken, RefreshTokenGrant, ScopeRefused
 from adapters.paginators import OffsetPaginator
 from adapters.results import Rejected, already_pushed, last_levels, push_batches, push_each
 from adapters.times import created_at_or_after, in_window
 from dropstream.errors import AuthenticationError, ConfigurationError, UpstreamRejectedError
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 DEFAULT_SCOPES = (
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
@@ -38,6 +38,7 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
     """An eBay seller account over the Sell APIs with an OAuth2 user refresh token."""
 
     platform: ClassVar[str] = "ebay"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
@@ -108,8 +109,26 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
             created_at_or_after(created_since, "creationDate"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders whose ``cancelStatus.cancelState`` is CANCELED, modified in [since, until):
+        one listing of the window (getOrders cannot filter on the cancel state)."""
+        window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
+        wanted = in_window(since, until, "lastModifiedDate")
+        for raw in self._raw_orders(window, wanted):
+            if cancel_state(raw) == "CANCELED":
+                yield to_cancellation(raw)
+
     def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
-        search = f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}"
+        for raw in self._raw_orders(f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}", wanted):
+            if raw.get("orderPaymentStatus") != "PAID":
+                continue  # getOrders also returns pending/refunded orders
+            if cancel_state(raw) == "CANCELED":
+                continue
+            yield self.to_order(raw)
+
+    def _raw_orders(
+        self, search: str, wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[dict[str, Any]]:
         limit = int(self.options.get("page_size") or ORDERS_PAGE)
 
         def page(offset: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -120,12 +139,8 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
 
         what = f"eBay orders of {self.connection_name!r}"
         for raw in OffsetPaginator(what, limit, key=lambda o: o.get("orderId")).items(page):
-            if raw.get("orderPaymentStatus") != "PAID":
-                continue  # getOrders also returns pending/refunded orders
-            if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
-                continue
             if wanted(raw):
-                yield self.to_order(raw)
+                yield raw
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)

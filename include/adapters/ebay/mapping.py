@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.times import parse_iso
 from dropstream.errors import DataError
-from dropstream.models import Address, Order, OrderLine
+from dropstream.models import Address, Cancellation, Order, OrderLine
 
 
 def ebay_time(value: datetime, *, round_up: bool = False) -> str:
@@ -81,3 +81,29 @@ def to_order(raw: dict[str, Any]) -> Order:
         )
     except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
         raise DataError(f"eBay order {raw.get('orderId')!r} is malformed: {exc!r}") from exc
+
+
+def cancel_state(raw: dict[str, Any]) -> str:
+    """``cancelStatus.cancelState`` of a getOrders order (``NONE_REQUESTED`` when absent)."""
+    return str((raw.get("cancelStatus") or {}).get("cancelState") or "NONE_REQUESTED")
+
+
+def to_cancellation(raw: dict[str, Any]) -> Cancellation:
+    """A cancelled getOrders order -> Cancellation: eBay's ``cancelledDate`` (the order's last
+    change when absent) and the buyer's or seller's ``cancelReason``s."""
+    cancel = raw.get("cancelStatus") or {}
+    order = to_order(raw)
+    reasons = [r.get("cancelReason") for r in cancel.get("cancelRequests") or []]
+    why = ", ".join(r for r in reasons if r)
+    try:
+        when = parse_iso(cancel["cancelledDate"]) if cancel.get("cancelledDate") else None
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"eBay order {order.order_id}: cancelledDate {cancel.get('cancelledDate')!r} is "
+            f"not a time: {exc}"
+        ) from exc
+    return Cancellation(
+        order=order,
+        cancelled_at=when or order.updated_at,
+        reason=f"cancelled on eBay ({why})" if why else "cancelled on eBay",
+    )
