@@ -8,12 +8,13 @@
   of its own, published at once with the same exactly-once protocol as the orders flow and
   recorded as a resend (never a silent duplicate). Asked again with the same why, nothing.
 - ``resend_file``: every order of a published order file that is still only published (not
-  shipped, no cancel asked) goes to the warehouse again in one new file, recorded as a resend of
-  that file on each order. Asked again with the same why, nothing.
+  shipped, no cancel asked, none in a cancel file) goes to the warehouse again in one new file,
+  recorded as a resend of that file on each order. Asked again with the same why, nothing.
 - ``repush``: a shipment the store refused, or one it lost, is pushed again by the next
   tracking run (target: ``<order number>|<tracking number>``, or an order: all its shipments).
-- ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
-  recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
+- ``cancel``: the order is never sent. Already published, the warehouse is sent a cancel file
+  at once (the orders flow's own ``publish_cancellations``, under the orders lease, exactly
+  once); already shipped, the request is recorded and nothing is sent (arrange a return).
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
 
 Every change is written to the ledger with who asked (the run's triggering user), when and why,
@@ -166,6 +167,8 @@ def release(
 def cancel(
     ledger: Ledger,
     spec: ConnectionSpec,
+    file_format: FileFormat,
+    transport: Callable[[], Any],
     order_id: str,
     *,
     reason: str,
@@ -173,20 +176,41 @@ def cancel(
     now: datetime,
     run: str = "",
 ) -> Outcome:
+    """Cancel an order; one the warehouse has gets a cancel file now (``transport()`` opens the
+    warehouse). Asked again, nothing: the cancel file is sent once."""
+    from dropstream.flows.common import Step
+    from dropstream.flows.orders import FLOW, finish_unfinished, publish_cancellations
+
     before, changed = ledger.cancel_order(
         spec.name, order_id, now, reason=reason, actor=actor, run=run
     )
-    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order_id)
-    if not changed:
-        return Outcome(
-            False, f"order {number} is already {before} (cancel recorded before): nothing to do"
-        )
+    row = ledger.order_row(spec.name, order_id) or {}
+    number = row.get("number", order_id)
     if before in ("received", "held", "skipped", "ready"):
-        return Outcome(True, f"order {number} cancelled: it will never be sent")
+        if changed:
+            return Outcome(True, f"order {number} cancelled: it will never be sent")
+    elif row.get("state") in ("in_file", "published") and row.get("cancel_requested_at"):
+        # Sent, its cancellation not yet (asked now, or an earlier attempt stopped before it).
+        step = Step(spec=spec, ledger=ledger, now=now, run=run)
+        with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
+            finish_unfinished(step, t, lease)  # its order file first, if still unfinished
+            sent = publish_cancellations(step, t, file_format, lease)
+        where = spec.warehouse.paths.orders
+        return Outcome(
+            True,
+            f"order {number} was already sent ({before}): the warehouse was told to cancel it "
+            f"in {', '.join(sent)} ({where})",
+        )
+    elif changed:  # shipped: too late for the warehouse
+        return Outcome(
+            True,
+            f"order {number} has already shipped: the cancel is recorded, no cancellation is "
+            "sent to the warehouse; arrange a return with the customer",
+        )
+    state = row.get("state", before)
+    done = f" in {row['cancel_file']}" if row.get("cancel_file") else ""
     return Outcome(
-        True,
-        f"order {number} was already sent ({before}): the cancel request is recorded, but "
-        "DropStream does not send cancellation files yet: tell the warehouse yourself",
+        False, f"order {number} is already {state}{done} (cancel recorded before): nothing to do"
     )
 
 
@@ -236,17 +260,20 @@ def resend(
     run: str = "",
 ) -> Outcome:
     """Publish the order again in a new file of its own (``transport()`` opens the warehouse)."""
-    from dropstream.flows.common import Step
-    from dropstream.flows.orders import FLOW, finish_unfinished
-
     stored = ledger.held_order(spec.name, order_id)
     assert stored is not None  # find_order found it
     order, state = stored  # the order as the warehouse saw it (its number prefixed)
-    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
+    row = ledger.order_row(spec.name, order_id) or {}
+    number = row.get("number", order.number)
     if state not in ("published", "shipped"):
         raise ConfigurationError(
             f"connection {spec.name!r}: order {number} is {state}: only a published or "
             "shipped order can be resent (a held one is released, a ready one goes in the next run)"
+        )
+    if row.get("cancel_requested_at"):
+        raise ConfigurationError(
+            f"connection {spec.name!r}: order {number} was cancelled after it was sent "
+            f"({row.get('cancel_reason') or 'no reason given'}): a cancelled order is not resent"
         )
     slug = re.sub(r"[^A-Za-z0-9_-]", "-", spec.name)
     name = file_format.order_file_name(f"{slug}-resend-{uuid.uuid4().hex[:8]}", now)
@@ -265,11 +292,7 @@ def resend(
         run=run,
     ):
         return Outcome(False, f"order {number} was already resent for {reason!r}: nothing to do")
-    step = Step(spec=spec, ledger=ledger, now=now, run=run)
-    with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
-        published: dict[str, int] = finish_unfinished(step, t, lease)
-    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
-        raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
+    _publish_now(ledger, spec, transport, name, now, run)
     return Outcome(True, f"order {number} resent in {name} ({folder})")
 
 
@@ -281,14 +304,16 @@ def _publish_now(
     now: datetime,
     run: str,
 ) -> None:
-    """Publish the file just staged, with the orders flow's exactly-once protocol."""
+    """Publish the file just staged, with the orders flow's exactly-once protocol (another
+    holder of the orders lease, a run or a cancel, may have published it first: fine)."""
     from dropstream.flows.common import Step
     from dropstream.flows.orders import FLOW, finish_unfinished
 
     step = Step(spec=spec, ledger=ledger, now=now, run=run)
     with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
         published: dict[str, int] = finish_unfinished(step, t, lease)
-    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
+    if name not in published and ledger.file_orders(spec.name, name)[0] != "published":
+        # finish_unfinished raises first; this says so if it ever did not
         raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
 
 

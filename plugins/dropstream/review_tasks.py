@@ -32,6 +32,12 @@ _ANY_TIME = timedelta(seconds=1)
 #: An item still asked this long after its review's timeout lost its run: asked again.
 STALE_AFTER = timedelta(hours=1)
 _PAST = {reviews.RELEASE: "released", reviews.CANCEL: "cancelled"}
+#: Where an order may be when an answer comes that already says what the answer asked (moved on
+#: meanwhile, by another person or the store): nothing to do and nothing to object to.
+_ALREADY = {
+    reviews.RELEASE: ("ready", "in_file", "published", "shipped"),
+    reviews.CANCEL: ("cancelled", "cancelling", "cancel_sent"),
+}
 
 
 def request_held_review(
@@ -302,6 +308,7 @@ def apply_held_orders(
     ledger = Ledger()
     done: list[str] = []
     refused: list[str] = []
+    moved_on: list[str] = []
     try:
         asked = ledger.review_items(review_id, state="asked")
         if who is None:  # nobody answered in time: the default, which changes nothing
@@ -337,6 +344,27 @@ def apply_held_orders(
                     detail=reason,
                 )
                 done.append(f"{row['label']} kept held")
+                continue
+            state = (ledger.order_row(spec.name, row["subject"]) or {}).get("state")
+            if state != "held":
+                # Released, sent or cancelled since the question was asked: the answer was about
+                # a held order, so it is not applied (a Cancel never sends a cancel file for an
+                # order a colleague released and the warehouse now has).
+                ledger.close_review_items(
+                    spec.name,
+                    kind.name,
+                    [row["subject"]],
+                    "moot",
+                    now,
+                    answer=f"{option} (not applied: {state})",
+                    actor=who,
+                    run=run,
+                )
+                note = f"{row['label']} is {state} now, no longer held: {option} not applied"
+                if state in _ALREADY.get(option, ()):
+                    done.append(note)
+                else:
+                    moved_on.append(note)
                 continue
             request = ActionRequest.model_validate(
                 {
@@ -378,11 +406,22 @@ def apply_held_orders(
         return summary
     summary = f"{option} by {who}: " + "; ".join(done)
     log.info("connection %s, review %s: %s", spec.name, review_id, summary)
+    problems = []
     if refused:
-        raise ConfigurationError(
-            f"connection {spec.name!r}: {len(refused)} order(s) could not be "
-            f"{_PAST.get(option, option)} and stay held: "
+        problems.append(
+            f"{len(refused)} order(s) could not be {_PAST.get(option, option)} and stay held: "
             + " | ".join(refused)
+        )
+    if moved_on:
+        problems.append(
+            " | ".join(moved_on)
+            + f". If such an order must still be {_PAST.get(option, option)}, use that action on "
+            "its order page (DropStream → Orders), which does what fits its state now"
+        )
+    if problems:
+        raise ConfigurationError(
+            f"connection {spec.name!r}: "
+            + "; ".join(problems)
             + (f". Done: {summary}" if done else "")
         )
     return summary

@@ -77,3 +77,30 @@ def test_a_shipped_order_is_not_in_a_file_resend_and_a_shipment_is_pushed_again(
     assert d.run("tracking", T0 + timedelta(hours=8)).state == "success"
     assert d.shop.fulfillments == pushed  # the store already had it: found, not doubled
     assert [e for e, _, _ in timeline(d, "6003")][-2:] == ["repush_requested", "shipped"]
+
+
+def test_a_file_resend_never_sends_an_order_cancelled_after_it(held_and_sent, capfd):  # noqa: F811
+    """6001 and 6004 released into one file; 6001 then cancelled (its cancel file sent at
+    once): resending the file sends 6004 only, and 6001 cannot be resent on its own."""
+    d = held_and_sent
+    for number in ("6001", "6004"):
+        state, log = act(d, capfd, action="release", connection=d.name, target=number, reason="ok")
+        assert state == "success", log
+    assert d.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    (second,) = [n for n, data in d.files("in").items() if b"AC-6001" in data]
+    assert order_numbers({second: d.files("in")[second]}) == ["AC-6001", "AC-6004"]
+    state, log = act(d, capfd, action="cancel", connection=d.name, target="6001", reason="fraud")
+    assert state == "success" and "the warehouse was told to cancel it" in log, log
+    before = set(d.files("in"))
+    state, log = act(
+        d, capfd, action="resend_file", connection=d.name, target=second, reason="3PL lost it"
+    )
+    assert state == "success", log
+    files = d.files("in")
+    (again,) = set(files) - before
+    assert "-resend-" in again
+    assert order_numbers({again: files[again]}) == ["AC-6004"]
+    assert [e for e, _, _ in timeline(d, "6001")][-2:] == ["cancel_after_send", "cancel_sent"]
+    state, log = act(d, capfd, action="resend", connection=d.name, target="6001", reason="x")
+    assert state == "failed" and "order 6001 is cancel_sent" in log
+    assert d.files("in") == files  # nothing more went

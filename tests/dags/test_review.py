@@ -14,7 +14,7 @@ import pytest
 
 from dropstream import reviews
 from dropstream.errors import ConfigurationError
-from tests.dags.test_actions import T0, held_and_sent, timeline  # noqa: F401 - a fixture
+from tests.dags.test_actions import T0, act, held_and_sent, timeline  # noqa: F401 - a fixture
 from tests.dags.test_end_to_end import order_numbers
 
 pytestmark = [pytest.mark.slow, pytest.mark.sshd]
@@ -142,6 +142,45 @@ def test_one_order_cancelled_the_others_asked_again(held):
     assert review_rows(review_id) == {"#6004": ("answered", "Cancel", "alice")}
     assert timeline(d, "6004")[-1] == ("cancelled", why, "alice")
     assert [e for e, _, _ in timeline(d, "6001")][-1] in ("held", "review_asked")
+    # cancelled while held: simply never sent, and no cancel file either
+    assert d.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    assert not [n for n in d.files("in") if n.startswith("cxl_")]
+    assert order_numbers(d.files("in")) == ["AC-6003"]
+
+
+def test_an_answer_about_an_order_sent_meanwhile_is_not_applied(held, capfd):
+    """Asked while held; a colleague released 6001 and the next run sent it, 6004 was cancelled
+    from its page: a Cancel answer sends no cancel file for 6001 and says so."""
+    from dropstream.review_tasks import apply_held_orders
+
+    d = held
+    review_id = ask(d)
+    state, log = act(d, capfd, action="release", connection=d.name, target="6001", reason="ok")
+    assert state == "success", log
+    state, log = act(d, capfd, action="cancel", connection=d.name, target="6004", reason="dup")
+    assert state == "success", log
+    assert d.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    sent = dict(d.files("in"))
+    assert sorted(order_numbers(sent)) == ["AC-6001", "AC-6003"]
+    with pytest.raises(ConfigurationError) as moved:
+        apply_held_orders(
+            spec_of(d), review_id, answer("Cancel", ["#6001", "#6002", "#6004"]), run="r5"
+        )
+    message = str(moved.value)
+    assert "#6001 is published now, no longer held: Cancel not applied" in message
+    assert "use that action on its order page" in message
+    assert "order 6002 cancelled: it will never be sent" in message  # still held: done
+    problems, done = message.split(". Done: ")
+    assert "#6004" not in problems  # already what was asked: done, not a problem
+    assert "#6004 is cancelled now, no longer held: Cancel not applied" in done
+    assert review_rows(review_id) == {
+        "#6001": ("moot", "Cancel (not applied: published)", "alice"),
+        "#6002": ("answered", "Cancel", "alice"),
+        "#6004": ("moot", "Cancel (not applied: cancelled)", "alice"),
+    }
+    assert d.files("in") == sent  # no cancel file, nothing sent again
+    assert [e for e, _, _ in timeline(d, "6001")][-1] == "published"
+    assert timeline(d, "6004")[-1] == ("cancelled", "dup", "dag_test")
 
 
 def test_keep_holding_is_recorded_with_who_said_so(held):

@@ -77,3 +77,41 @@ def test_no_login_or_no_access_no_action(view, story):
     assert post(view, None, path, action="cancel", reason="x").status_code == 401
     # a user limited to globex's DAGs does not see acme_east at all
     assert post(view, "globex-viewer", path, action="cancel", reason="x").status_code == 404
+
+
+def test_an_order_cancelled_after_sending_is_not_offered_a_resend(tmp_path):
+    """From real ledger rows: once a cancellation was asked (store or person), Resend is gone;
+    in a cancel file (or cancelled before sending) nothing is offered."""
+    from datetime import UTC, datetime, timedelta
+
+    from dropstream.ledger import Ledger
+    from dropstream.web.action_routes import offered
+    from tests.dropstream.test_ledger import order
+    from tests.ledgers import sqlite_ledger_url
+
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    ledger = Ledger(sqlite_ledger_url(tmp_path))
+    asked, in_cxl, shipped, plain = order(1), order(2), order(3), order(4)
+    ids = [o.order_id for o in (asked, in_cxl, shipped, plain)]
+    try:
+        ledger.record_received("c", [asked, in_cxl, shipped, plain], now)
+        ledger.set_order_states("c", [(i, "ready", "", None) for i in ids], now)
+        ledger.create_order_file("c", "/in", "ord_1.csv", b"x", ids, now)
+        ledger.mark_file_committing("c", "ord_1.csv")
+        ledger.mark_file_published("c", "ord_1.csv", now)
+        ledger.set_order_states(
+            "c", [(shipped.order_id, "shipped", "", None)], now, from_states=("published",)
+        )
+        later = now + timedelta(minutes=5)
+        for o in (asked, in_cxl, shipped):
+            ledger.cancel_order("c", o.order_id, later, reason="fraud", actor="ops")
+        ledger.create_cancel_file("c", "/in", "cxl_1.csv", b"c", [in_cxl.order_id], later)
+        rows = {i: ledger.order_row("c", i) for i in ids}
+    finally:
+        ledger.close()
+    assert offered(rows[plain.order_id]) == ("resend", "cancel")
+    # its cancel file not sent yet: asking again sends it
+    assert offered(rows[asked.order_id]) == ("cancel",)
+    assert rows[in_cxl.order_id]["state"] == "cancelling" and offered(rows[in_cxl.order_id]) == ()
+    # the tracking is still true; a return is arranged outside DropStream
+    assert offered(rows[shipped.order_id]) == ("repush",)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from dropstream.codec import order_from_dict, shipment_from_dict
+from dropstream.errors import LedgerConflictError
 from dropstream.ledger.base import LedgerBase, _json
 from dropstream.ledger.events import event_row, write_events
 from dropstream.ledger.orders import staged_file
@@ -31,7 +32,9 @@ class ResendBook(LedgerBase):
 
     def file_orders(self, connection: str, file_name: str) -> tuple[str | None, list[Order]]:
         """The file's state (None: no such file) and the orders it carried that are still only
-        published (shipped or cancel-requested ones are left out), as the warehouse saw them."""
+        published, as the warehouse saw them: shipped ones, and any whose cancellation was asked
+        (``cancel_requested_at``, by the store or a person) or sent (``cancelling``,
+        ``cancel_sent``) or that were ``cancelled``, are left out."""
         with self._tx() as conn:
             state = conn.execute(
                 select(files.c.state).where(
@@ -44,20 +47,11 @@ class ResendBook(LedgerBase):
                     orders.c.connection == connection,
                     orders.c.file_name == file_name,
                     orders.c.state == "published",
+                    orders.c.cancel_requested_at.is_(None),
                 )
                 .order_by(orders.c.number)
             ).all()
-            asked_cancel = set(
-                conn.execute(
-                    select(order_events.c.order_id).where(
-                        order_events.c.connection == connection,
-                        order_events.c.event == "cancel_after_send",
-                    )
-                ).scalars()
-            )
-        return state, [
-            order_from_dict(_json(r.payload)) for r in rows if r.order_id not in asked_cancel
-        ]
+        return state, [order_from_dict(_json(r.payload)) for r in rows]
 
     def create_file_resend(
         self,
@@ -87,14 +81,27 @@ class ResendBook(LedgerBase):
             ).scalars()
             if any(detail.endswith(marker) for detail in done):
                 return False
-            numbers = dict(
-                conn.execute(
-                    select(orders.c.order_id, orders.c.number).where(
-                        orders.c.connection == connection,
-                        orders.c.order_id.in_(list(order_ids)),
-                    )
-                ).all()
+            # Locked, so a cancellation arriving now waits for this file and then gets its own
+            # cancel file after it; one that arrived since the orders were read stops the resend.
+            now_rows = conn.execute(
+                select(
+                    orders.c.order_id, orders.c.number, orders.c.state, orders.c.cancel_requested_at
+                )
+                .where(orders.c.connection == connection, orders.c.order_id.in_(list(order_ids)))
+                .with_for_update()
+            ).all()
+            moved = sorted(
+                f"{r.number} ({'cancel asked' if r.cancel_requested_at else r.state})"
+                for r in now_rows
+                if r.state != "published" or r.cancel_requested_at is not None
             )
+            if moved or len(now_rows) != len(set(order_ids)):
+                raise LedgerConflictError(
+                    f"connection {connection!r}: order(s) {', '.join(moved) or '?'} of "
+                    f"{source_file} moved on while it was being resent; nothing was resent: "
+                    "ask again (the orders still only published go)"
+                )
+            numbers = {r.order_id: r.number for r in now_rows}
             conn.execute(
                 files.insert().values(
                     staged_file(connection, new_file, folder, content, len(order_ids), now)

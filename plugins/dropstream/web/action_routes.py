@@ -31,7 +31,19 @@ OFFERED: dict[str, tuple[str, ...]] = {
     "published": ("resend", "cancel"),
     "shipped": ("resend", "repush", "cancel"),
 }
+#: Not offered once a cancellation was asked (by the store or a person): it is never sent again.
+NOT_AFTER_CANCEL = ("resend",)
 TIMEOUT = 30
+
+
+def offered(order: dict[str, Any]) -> tuple[str, ...]:
+    """The actions the order page offers for ``order`` (a ledger row) as it is now."""
+    actions = OFFERED.get(order["state"], ())
+    if order.get("cancel_requested_at"):
+        gone = NOT_AFTER_CANCEL + (("cancel",) if order["state"] == "shipped" else ())
+        actions = tuple(a for a in actions if a not in gone)
+    return actions
+
 
 router = APIRouter()
 
@@ -90,7 +102,7 @@ def order_action(
 ) -> RedirectResponse:
     """Ask for one action on one order; back to the order's page, which links to the run."""
     order = api.get_order(user, name, order_id)  # 404 unless this person may see it
-    if action not in OFFERED.get(order["state"], ()):
+    if action not in offered(order):
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"order {order['number']} is {order['state']}: {ACTIONS.get(action, action)!r} is "

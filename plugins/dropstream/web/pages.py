@@ -20,12 +20,15 @@ from starlette.exceptions import HTTPException
 from dropstream.actions import ACTIONS
 from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.web import api
-from dropstream.web.action_routes import OFFERED
+from dropstream.web.action_routes import offered
 from dropstream.web.summary import describe
 
 BASE = "/dropstream"
 #: Order states, in the order of an order's life (the Orders page's state filter).
-STATES = ("received", "held", "skipped", "ready", "in_file", "published", "shipped", "cancelled")
+STATES = (
+    "received", "held", "skipped", "ready", "in_file", "published", "shipped", "cancelled",
+    "cancelling", "cancel_sent",
+)  # fmt: skip
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -100,7 +103,7 @@ def orders_page(
         states=STATES,
         order=order,
         timeline=timeline,
-        offered=[(a, ACTIONS[a]) for a in OFFERED.get(order["state"], ())] if order else [],
+        offered=[(a, ACTIONS[a]) for a in offered(order)] if order else [],
         asked=ACTIONS.get(asked or "") if run_id else None,
         asked_run_url=f"/dags/{ACTIONS_DAG_ID}/runs/{quote(run_id, safe='')}" if run_id else "",
         **_queries(request),
