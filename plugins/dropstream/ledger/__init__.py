@@ -17,9 +17,12 @@ from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
+from dropstream.ledger.webhooks import WebhookBook
 
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook):
+class Ledger(
+    OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook, WebhookBook
+):
     """The exactly-once store for every connection."""
