@@ -26,6 +26,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from dropstream.errors import ConfigurationError, DropStreamError
@@ -212,7 +213,11 @@ async def receive_webhook(
         log.info("webhook for connection %s: topic %s ignored", connection, delivery.topic)
         return JSONResponse({"connection": connection, "recorded": False})
     now = datetime.now(UTC)
-    if not await run_in_threadpool(book.remember_delivery, connection, delivery.delivery_id, now):
+    try:
+        new = await run_in_threadpool(book.remember_delivery, connection, delivery.delivery_id, now)
+    except (DropStreamError, SQLAlchemyError) as exc:  # the store retries; the schedule catches up
+        return _refuse(503, f"the ledger is unavailable ({type(exc).__name__}): {exc}", connection)
+    if not new:
         return _refuse(409, f"delivery {delivery.delivery_id} was already received", connection)
     extra = {
         "topic": delivery.topic,
