@@ -34,6 +34,7 @@ __all__ = [
     "MAX_BODY",
     "SCHEMES",
     "SECRET_EXTRA",
+    "WEBHOOK_PLATFORMS",
     "Delivery",
     "WebhookRejected",
     "asset_uri",
@@ -178,3 +179,6 @@ def verify(platform: str, secret: str, headers: Mapping[str, str], body: bytes) 
     if not secret:
         raise WebhookRejected(404, "webhooks are not set up for this connection")
     return scheme.verify(secret, headers, body)
+
+#: The store platforms whose webhooks DropStream receives.
+WEBHOOK_PLATFORMS = frozenset(SCHEMES)

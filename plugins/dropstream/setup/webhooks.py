@@ -25,8 +25,11 @@ from dropstream.errors import ConfigurationError, TransientError
 from dropstream.webhooks import (
     BIGCOMMERCE_TOKEN_HEADER,
     BIGCOMMERCE_TOPICS,
+    SECRET_EXTRA,
     SHOPIFY_TOPICS,
+    SUBSCRIPTIONS_EXTRA,
     WOOCOMMERCE_TOPICS,
+    generate_secret,
 )
 
 TIMEOUT = 30
@@ -237,3 +240,49 @@ def remove(access: StoreAccess, ids: list[str]) -> list[str]:
     if not ids or not supported(access.platform):
         return []
     return PLATFORMS[access.platform][1](access, list(ids))
+
+
+def access_of(platform: str, store: dict[str, Any]) -> StoreAccess:
+    """``StoreAccess`` from a store Connection body (``connections.existing_body``)."""
+    return StoreAccess(
+        platform,
+        str(store.get("host") or ""),
+        str(store.get("login") or ""),
+        str(store.get("password") or ""),
+        dict(store.get("extra") or {}),
+    )
+
+
+def sync(
+    name: str, platform: str, store: dict[str, Any], enabled: bool, api_server_url: str
+) -> tuple[dict[str, Any] | None, str]:
+    """Make the store's subscriptions match ``enabled``.
+
+    Returns the store Connection's new extra (None when nothing changed) and one line for the
+    setup log saying what was done and, when on, the URL the store calls.
+    """
+    extra = dict(store.get("extra") or {})
+    ids = list(extra.get(SUBSCRIPTIONS_EXTRA) or [])
+    access = access_of(platform, store)
+    url = receiver_url(api_server_url, name)
+    if enabled and not ids:
+        secret = str(extra.get(SECRET_EXTRA) or "")
+        if not secret:
+            if platform in SECRET_IS_APP_KEY:
+                raise ConfigurationError(
+                    f"connection {name}: Shopify signs webhooks with your app's API secret key: "
+                    "type it in the field 'Shopify app's API secret key (webhooks)'"
+                )
+            secret = generate_secret()
+        ids = register(access, url, secret)
+        extra.update({SECRET_EXTRA: secret, SUBSCRIPTIONS_EXTRA: ids})
+        return extra, f"webhooks on: {len(ids)} subscriptions at {platform} call {url}"
+    if not enabled and ids:
+        remove(access, ids)
+        extra.pop(SUBSCRIPTIONS_EXTRA, None)
+        if platform not in SECRET_IS_APP_KEY:
+            extra.pop(SECRET_EXTRA, None)  # ours: a later enable generates a new one
+        return extra, f"webhooks off: {len(ids)} subscriptions removed at {platform}"
+    if enabled:
+        return None, f"webhooks on (unchanged): {len(ids)} subscriptions call {url}"
+    return None, "webhooks off"
