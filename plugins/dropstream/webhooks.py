@@ -180,5 +180,6 @@ def verify(platform: str, secret: str, headers: Mapping[str, str], body: bytes) 
         raise WebhookRejected(404, "webhooks are not set up for this connection")
     return scheme.verify(secret, headers, body)
 
+
 #: The store platforms whose webhooks DropStream receives.
 WEBHOOK_PLATFORMS = frozenset(SCHEMES)
