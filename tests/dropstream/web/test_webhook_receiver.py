@@ -269,3 +269,19 @@ def test_a_burst_of_100_deliveries_in_a_second_is_answered_fast(client, recorder
 def test_other_plugin_routes_still_need_an_airflow_login(client):
     # The receiver is the only unauthenticated route besides the health probe.
     assert client.get("/api/connections").status_code in (401, 403)
+
+
+def test_an_unmigrated_ledger_is_a_503_the_store_retries(recorder, tmp_path):
+    from dropstream.ledger import Ledger
+
+    unmigrated = Ledger(f"sqlite:///{tmp_path / 'empty.db'}")
+    app = create_app()
+    app.dependency_overrides[webhooks.targets] = lambda: TARGETS.get
+    app.dependency_overrides[webhooks.recorder] = lambda: recorder
+    app.dependency_overrides[webhooks.deliveries] = lambda: unmigrated
+    body = order_body()
+    with TestClient(app) as client:
+        answer = post(client, "acme-shop", body, shopify(body))
+    unmigrated.close()
+    assert answer.status_code == 503 and "ledger" in answer.json()["detail"]
+    assert recorder.events == []
