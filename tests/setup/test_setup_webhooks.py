@@ -71,3 +71,39 @@ def test_shopify_needs_the_app_s_api_secret_key():
         extra, _ = sync("acme", "shopify", store, True, API)
         assert extra is not None and extra["webhook_secret"] == shop.webhooks.client_secret
         assert len(shop.webhooks.sender.subscriptions) == 3
+
+
+def test_the_setup_dag_subscribes_on_add_and_unsubscribes_on_remove(wizard, caplog):
+    """The person's path: the form with webhooks on, then *remove*; the store is the strict
+    Shopify emulator (told to accept the api-server's plain-HTTP loopback address)."""
+    import json
+
+    shop = wizard.shop
+    shop.webhooks.allow_http = True
+    secret = shop.webhooks.client_secret
+    form = wizard.form("wiz-hooks", webhooks_enabled=True, store_webhook_secret=secret)
+    wizard.trigger(form)
+    run = wizard.last_run()
+    assert run["state"] == "success", run
+    # A secret field: the plugin blanked it in the run's conf like the others (dag.test() writes
+    # the starting conf back, so the log line is the evidence: see test_setup_dag.py).
+    assert "blanked: store_access_token, store_webhook_secret, warehouse_private_key" in caplog.text
+    assert wizard.registry()["wiz-hooks"]["webhooks"] == {"enabled": True}
+    extra = json.loads(wizard.connection("dropstream_wiz-hooks_store")["extra"])
+    subscriptions = shop.webhooks.sender.subscriptions.values()
+    assert {s.url for s in subscriptions} == {f"{wizard.api.url}/dropstream/webhooks/wiz-hooks"}
+    assert sorted(s.topic for s in subscriptions) == [
+        "orders/cancelled",
+        "orders/create",
+        "orders/updated",
+    ]
+    assert len(extra["webhook_subscriptions"]) == 3
+
+    blank = dict.fromkeys(
+        ("warehouse_private_key", "store_access_token", "store_webhook_secret"), ""
+    )
+    wizard.trigger({**form, **blank, "action": "remove"})
+    run = wizard.last_run()
+    assert run["state"] == "success" and "removed" in run["note"], run
+    assert shop.webhooks.sender.subscriptions == {}
+    assert wizard.connection("dropstream_wiz-hooks_store") is None
