@@ -1,4 +1,5 @@
-"""OAuth2 refresh-token auth over the shared HttpClient (Login with Amazon, eBay).
+"""OAuth2 refresh-token and client-credentials auth over the shared HttpClient (Login with
+Amazon, eBay; Walmart).
 
 ``RefreshTokenGrant`` exchanges a long-lived refresh token for short-lived access tokens and
 caches one until shortly before it expires. ``BearerToken`` hands it to the shared
@@ -22,7 +23,7 @@ import requests
 from adapters.base import parse_retry_after
 from dropstream.errors import AuthenticationError, RateLimitedError, TransientError
 
-__all__ = ["BearerToken", "RefreshTokenGrant", "ScopeRefused"]
+__all__ = ["BearerToken", "ClientCredentialsGrant", "RefreshTokenGrant", "ScopeRefused"]
 
 
 class ScopeRefused(AuthenticationError):
@@ -33,7 +34,8 @@ class RefreshTokenGrant:
     """``grant_type=refresh_token`` against ``token_url``; the access token is cached.
 
     ``client_auth="basic"`` sends the client id/secret as HTTP Basic (eBay);
-    ``"form"`` sends them as form fields (Login with Amazon).
+    ``"form"`` sends them as form fields (Login with Amazon); ``"public"`` sends the client id
+    alone, as a public (PKCE) client does (RFC 6749 2.3; Etsy).
     """
 
     def __init__(
@@ -90,14 +92,31 @@ class RefreshTokenGrant:
             probe._session.close()
         return True
 
+    fix_hint = (
+        "Check the client id (login), client secret (password) and the refresh_token extra in "
+        "Airflow Connection {conn_id!r}; refresh tokens expire and are revoked when the seller "
+        "re-authorises the app"
+    )
+
+    def grant_form(self) -> dict[str, str]:
+        """The token request's form fields (besides scope and client credentials)."""
+        return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+
+    def extra_headers(self) -> dict[str, str]:
+        """Headers the platform wants on the token request too (default: none)."""
+        return {}
+
     def _refresh(self) -> None:
-        data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+        data = self.grant_form()
         headers = {"Accept": "application/json", "User-Agent": "DropStream/0.1"}
+        headers |= self.extra_headers()
         if self.scopes:
             data["scope"] = " ".join(self.scopes)
         if self.client_auth == "basic":
             pair = f"{self.client_id}:{self.client_secret}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        elif self.client_auth == "public":
+            data["client_id"] = self.client_id
         else:
             data |= {"client_id": self.client_id, "client_secret": self.client_secret}
         try:
@@ -124,9 +143,7 @@ class RefreshTokenGrant:
                 )
             raise AuthenticationError(
                 f"{self.where}: {self.token_url} refused to issue an access token ({status}: "
-                f"{reason}). Check the client id (login), client secret (password) and the "
-                f"refresh_token extra in Airflow Connection {self.conn_id!r}; refresh tokens "
-                "expire and are revoked when the seller re-authorises the app"
+                f"{reason}). {self.fix_hint.format(conn_id=self.conn_id)}"
             )
         self._token = str(body["access_token"])
         lifetime = float(body.get("expires_in") or 3600)
@@ -135,6 +152,28 @@ class RefreshTokenGrant:
 
     def close(self) -> None:
         self._session.close()
+
+
+class ClientCredentialsGrant(RefreshTokenGrant):
+    """``grant_type=client_credentials`` (RFC 6749 4.4): the app's own id and secret buy the
+    token, no refresh token (Walmart Marketplace). ``headers`` ride on the token request."""
+
+    fix_hint = (
+        "Check the client id (login) and client secret (password) in Airflow Connection "
+        "{conn_id!r}: a regenerated secret invalidates the old one"
+    )
+
+    def __init__(
+        self, token_url: str, *, headers: Callable[[], dict[str, str]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(token_url, refresh_token="", **kw)
+        self._headers = headers or dict
+
+    def grant_form(self) -> dict[str, str]:
+        return {"grant_type": "client_credentials"}
+
+    def extra_headers(self) -> dict[str, str]:
+        return self._headers()
 
 
 @dataclass(slots=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import StoreAdapter
 from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import InventoryLevel
 from dropstream.rules.inventory import publishable_quantity, store_skus
+from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport
 
 FLOW = "inventory"

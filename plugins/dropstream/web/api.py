@@ -83,7 +83,12 @@ def _connection(spec: ConnectionSpec, ledger: Ledger, dags: dict[str, Any]) -> d
         **facts,
         "state": enablement({flow: flows[flow]["paused"] for flow in flows}),
         "flows": flows,
-        "counts": counts(ledger.order_counts(spec.name), shipments, unknown),
+        "counts": counts(
+            ledger.order_counts(spec.name),
+            shipments,
+            unknown,
+            ledger.changed_after_send_count(spec.name),
+        ),
     }
 
 
@@ -163,7 +168,8 @@ def get_order(user: User, name: str, order_id: str) -> dict[str, Any]:
     return {**row, "timeline": [_with_run_link(spec, e.as_dict()) for e in events]}
 
 
-_ACTION_EVENTS = {"released", "resent", "cancelled", "cancel_after_send", "enabled", "disabled"}
+# Always an operator's action; a cancel is one when a person (actor) asked, else the orders run.
+_ACTION_EVENTS = {"released", "resent", "enabled", "disabled"}
 _SHIPMENT_EVENTS = {"shipment_received", "unknown_shipment", "shipped", "shipment_rejected"}
 
 
@@ -171,7 +177,7 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
     run_id = event["run_id"]
     if not run_id:
         return {**event, "dag_id": None, "run_url": None}
-    if event["event"] in _ACTION_EVENTS:
+    if event["event"] in _ACTION_EVENTS or event["actor"]:  # a person's action
         dag_id = ACTIONS_DAG_ID
     else:
         dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")

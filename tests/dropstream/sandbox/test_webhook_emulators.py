@@ -29,6 +29,7 @@ class Receiver:
         self.platform, self.secret = platform, secret
         self.statuses: list[int] = []
         self.deliveries: list[Delivery] = []
+        self.bodies: list[bytes] = []  # of the accepted deliveries, in order
         self.rejected: list[str] = []
         self._lock = threading.Lock()
         self.server = LoopbackServer(self.handle)
@@ -42,6 +43,7 @@ class Receiver:
             return exc.status, {"detail": exc.reason}, {}
         with self._lock:
             self.deliveries.append(delivery)
+            self.bodies.append(body)
             status = self.statuses.pop(0) if self.statuses else 200
         return status, {}, {}
 
@@ -183,3 +185,75 @@ def test_bigcommerce_refuses_destinations_off_https_443():
         with pytest.raises(ConfigurationError, match="HTTP 422"):
             register(access, "https://dropstream.example:8443/dropstream/webhooks/acme", "s")
         assert store.hooks.sender.subscriptions == {}
+
+
+def test_cancelling_an_order_sends_each_platform_s_cancel_webhook(receiver_factory):
+    """A cancellation (main's cancel paths) reaches the receiver as the topic each platform
+    sends for it, signed like the others: Shopify orders/cancelled (the orderCancel mutation and
+    the admin's cancel), WooCommerce order.updated, BigCommerce store/order/statusUpdated."""
+    import json
+
+    import requests
+
+    now = datetime.now(UTC)
+    with running(ShopifyEmulator(webhook_time_scale=0.001, allow_http_webhooks=True)) as shop:
+        secret = shop.webhooks.client_secret
+        receiver = receiver_factory("shopify", secret)
+        register(StoreAccess("shopify", shop.url, password=shop.token), receiver.url, secret)
+        by_mutation, by_admin = shop.add_order(updated_at=now), shop.add_order(updated_at=now)
+        mutation = (
+            "mutation C($id: ID!) { orderCancel(orderId: $id, reason: FRAUD, refund: true, "
+            "restock: true) { job { id } orderCancelUserErrors { message } } }"
+        )
+        answer = requests.post(
+            shop.url + "/admin/api/2026-10/graphql.json",
+            headers={"X-Shopify-Access-Token": shop.token},
+            json={"query": mutation, "variables": {"id": by_mutation}},
+            timeout=10,
+        ).json()
+        assert answer["data"]["orderCancel"]["orderCancelUserErrors"] == []
+        shop.cancel_order(by_admin, reason="CUSTOMER")
+        assert shop.webhooks.sender.wait_idle(10)
+        assert [d.topic for d in receiver.deliveries] == [
+            "orders/create",
+            "orders/create",
+            "orders/cancelled",
+            "orders/cancelled",
+        ]
+        assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
+        cancels = [json.loads(b) for b in receiver.bodies[2:]]
+        assert [(c["admin_graphql_api_id"], c["cancel_reason"]) for c in cancels] == [
+            (by_mutation, "fraud"),
+            (by_admin, "customer"),
+        ]
+        assert all(c["cancelled_at"] for c in cancels)
+
+    with running(WooCommerceEmulator()) as site:
+        receiver = receiver_factory("woocommerce", "woo-secret")
+        access = StoreAccess("woocommerce", site.url, login=site.key, password=site.secret)
+        register(access, receiver.url, "woo-secret")
+        order = site.add_order(modified_at=now)
+        site.cancel_order(order, at=now)
+        assert site.webhooks.sender.wait_idle(10)
+        assert [d.topic for d in receiver.deliveries] == ["order.created", "order.updated"]
+        assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
+
+    with running(BigCommerceEmulator(webhook_time_scale=0.001, allow_http_webhooks=True)) as store:
+        receiver = receiver_factory("bigcommerce", "bc-secret")
+        register(
+            StoreAccess("bigcommerce", store.host, password=store.token), receiver.url, "bc-secret"
+        )
+        order = store.add_order(modified_at=now)
+        store.cancel_order(order, at=now)
+        assert store.hooks.sender.wait_idle(10)
+        assert [d.topic for d in receiver.deliveries] == [
+            "store/order/created",
+            "store/order/statusUpdated",
+        ]
+        assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
+        updated = json.loads(receiver.bodies[-1])
+        assert updated["data"] == {
+            "type": "order",
+            "id": order,
+            "status": {"previous_status_id": 11, "new_status_id": 5},
+        }

@@ -114,14 +114,20 @@ class StoreHooks:
         return 200, {"data": view, "meta": {}}, {}
 
     # --- events -------------------------------------------------------------------------------
-    def order_event(self, scope: str, order_id: int, created_at: int) -> int:
-        """Send ``scope`` for order ``order_id`` (also to hooks on ``store/order/*``)."""
+    def order_event(
+        self, scope: str, order_id: int, created_at: int, status: dict[str, int] | None = None
+    ) -> int:
+        """Send ``scope`` for order ``order_id`` (also to hooks on ``store/order/*``);
+        ``status`` ({previous_status_id, new_status_id}) for ``store/order/statusUpdated``."""
+        data: dict[str, Any] = {"type": "order", "id": order_id}
+        if status is not None:
+            data["status"] = status
         payload: dict[str, Any] = {
             "created_at": created_at,
             "store_id": STORE_ID,
             "producer": f"stores/{self.store_hash}",
             "scope": scope,
-            "data": {"type": "order", "id": order_id},
+            "data": data,
         }
         payload["hash"] = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()  # noqa: S324 - BigCommerce's own payload hash
         sent = self.sender.emit(scope, payload)

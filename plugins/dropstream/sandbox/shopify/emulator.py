@@ -247,6 +247,22 @@ class ShopifyEmulator(StrictEmulator):
         self.webhooks.sender.stop()
         super().stop()
 
+    def cancel_order(
+        self, order_id: str, *, reason: str = "CUSTOMER", at: datetime | None = None
+    ) -> None:
+        """Cancel an order as the merchant's admin (orderCancel) does; at ``at`` (default now)."""
+        errors = self.store.cancel(order_id, reason, at=at)
+        if errors:
+            raise ValueError(f"Shopify refuses to cancel {order_id}: {errors[0]['message']}")
+        self.webhooks.order_event("orders/cancelled", self.store.orders[order_id])
+
+    def _order_cancel(self, info: Any, orderId: str, **arguments: Any) -> dict[str, Any]:  # noqa: N803 - GraphQL argument name
+        """The ``orderCancel`` mutation; a cancelled order also sends ``orders/cancelled``."""
+        answer: dict[str, Any] = self.store.order_cancel(info, orderId, **arguments)
+        if not answer["orderCancelUserErrors"]:
+            self.webhooks.order_event("orders/cancelled", self.store.orders[orderId])
+        return answer
+
     def add_variant(self, sku: str, available: int = 0) -> str:
         variant = Variant(
             self.store.gid("ProductVariant"), sku, self.store.gid("InventoryItem"), available
@@ -361,7 +377,11 @@ class ShopifyEmulator(StrictEmulator):
                     "extensions": {"cost": self._cost(requested, None)},
                 }
             self.api_version = match.group(1)
-            root = {**self.store.root(), **self.webhooks.root()}
+            root = {
+                **self.store.root(),
+                **self.webhooks.root(),
+                "orderCancel": self._order_cancel,
+            }
             result = execute_sync(SCHEMA, document, root_value=root, variable_values=variables)
             if "productVariants" in log["fields"]:
                 callbacks, self.store.after_lookup[:] = list(self.store.after_lookup), []

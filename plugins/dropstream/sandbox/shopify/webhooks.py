@@ -159,6 +159,8 @@ class ShopWebhooks:
             "updated_at": iso(order.updated_at),
             "currency": order.currency,
             "financial_status": order.financial_status.lower(),
+            "cancelled_at": order.cancelled_at and iso(order.cancelled_at),
+            "cancel_reason": order.cancel_reason and order.cancel_reason.lower(),
             "line_items": [
                 {"sku": line.sku, "quantity": line.quantity, "price": str(line.price)}
                 for line in order.lines
