@@ -201,9 +201,14 @@ def test_webhooks_start_the_orders_run_and_the_schedule_catches_what_they_missed
             wait_until("runs idle", lambda: all_done(api, dag_id), sched, 120)
             clear_of_a_tick(90)
             before = {r["dag_run_id"] for r in runs(api, dag_id)}
+            burst_started = time.monotonic()
             burst = [shop.add_order(updated_at=datetime.now(UTC)) for _ in range(100)]
             numbers = [str(shop.order(o).number) for o in burst]
             assert shop.webhooks.sender.wait_idle(60)
+            answered = [a.at for a in shop.webhooks.sender.attempts if a.at >= burst_started]
+            assert len(answered) >= 100, len(answered)
+            span = max(answered) - burst_started
+            print(f"burst: {len(answered)} webhooks delivered in {span:.1f}s")
             wait_until("the burst in the folder", lambda: delivered(folder, numbers), sched, 300)
             wait_until("runs idle", lambda: all_done(api, dag_id), sched, 120)
             new_runs = [r for r in runs(api, dag_id) if r["dag_run_id"] not in before]

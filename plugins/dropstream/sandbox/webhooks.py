@@ -1,8 +1,9 @@
 """How the emulated stores send webhooks: subscriptions, signed deliveries, retries.
 
 Each emulator owns one ``WebhookSender`` and tells it what happened (``emit(topic, payload)``);
-the sender delivers the event to every active subscription of that topic from a background
-thread, the way the platform does: the platform's headers and signature (``sign``), a 2xx
+the sender delivers the event to every active subscription of that topic from ``workers``
+background threads at once (the platforms deliver concurrently and promise no order), the way
+the platform does: the platform's headers and signature (``sign``), a 2xx
 within ``timeout`` seconds counts as delivered, anything else is retried on the platform's
 schedule (``retry_delays``; ``time_scale`` shrinks it for tests) with the *same* payload and
 delivery id, and what the platform does after too many failures (``give_up``: Shopify and
@@ -74,6 +75,7 @@ class WebhookSender:
         give_up: Callable[[Subscription], None] | None = None,
         timeout: float = 5.0,
         time_scale: float = 1.0,
+        workers: int = 8,
     ) -> None:
         self._sign = sign
         self.retry_delays = tuple(retry_delays)
@@ -88,9 +90,14 @@ class WebhookSender:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._stopped = False
-        self._http = requests.Session()
-        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
-        self._thread.start()
+        self._local = threading.local()  # one requests.Session per delivery thread
+        self._sessions: list[requests.Session] = []
+        self._threads = [
+            threading.Thread(target=self._run, name=f"webhook-sender-{n}", daemon=True)
+            for n in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # --- subscriptions ------------------------------------------------------------------------
     def subscribe(
@@ -153,8 +160,18 @@ class WebhookSender:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._thread.join(timeout=10)
-        self._http.close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for session in self._sessions:
+            session.close()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._cond:
+                self._sessions.append(session)
+        return session
 
     # --- the delivery loop --------------------------------------------------------------------
     def _run(self) -> None:
@@ -181,26 +198,21 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", **self._sign(sub, delivery)}
         status: int | None
         try:
-            answer = self._http.post(
+            answer = self._session().post(
                 sub.url, data=delivery.body, headers=headers, timeout=self.timeout
             )
             status = answer.status_code
         except requests.RequestException:
             status = None
-        self.attempts.append(
-            Attempt(
-                sub.id,
-                delivery.topic,
-                delivery.delivery_id,
-                delivery.number,
-                status,
-                time.monotonic(),
-            )
+        attempt = Attempt(
+            sub.id, delivery.topic, delivery.delivery_id, delivery.number, status, time.monotonic()
         )
-        if status is not None and 200 <= status < 300:
-            sub.failures = 0
-            return
-        sub.failures += 1
+        with self._cond:
+            self.attempts.append(attempt)
+            if status is not None and 200 <= status < 300:
+                sub.failures = 0
+                return
+            sub.failures += 1
         if delivery.number > len(self.retry_delays):
             if self._give_up is not None:
                 self._give_up(sub)
