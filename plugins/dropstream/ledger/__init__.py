@@ -20,6 +20,7 @@ from dropstream.ledger.resends import ResendBook
 from dropstream.ledger.reviews import ReviewBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.warehouse import WarehouseBook
+from dropstream.ledger.webhooks import WebhookBook
 
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
@@ -35,5 +36,6 @@ class Ledger(
     AlertBook,
     ReviewBook,
     ResendBook,
+    WebhookBook,
 ):
     """The exactly-once store for every connection."""

@@ -1,7 +1,8 @@
 """reviews
 
-Revision 0007, follows 0005 (cancellations). Held orders (and later other kinds) waiting for a
-person's answer in a dropstream_review run (Airflow's Required Actions).
+Revision 0007, follows 0008 (webhook deliveries: main's newest when this branch was merged).
+Held orders (and later other kinds) waiting for a person's answer in a dropstream_review run
+(Airflow's Required Actions).
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).
 Use op.batch_alter_table for column changes, so SQLite ledgers migrate too.
 """
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
