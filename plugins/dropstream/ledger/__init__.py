@@ -16,10 +16,20 @@ from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
+from dropstream.ledger.snapshots import SnapshotBook
 from dropstream.ledger.warehouse import WarehouseBook
 
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
 
-class Ledger(OrderBook, ActionBook, WarehouseBook, LeaseBook, EventBook, BrowseBook, AlertBook):
+class Ledger(
+    OrderBook,
+    ActionBook,
+    WarehouseBook,
+    LeaseBook,
+    EventBook,
+    BrowseBook,
+    AlertBook,
+    SnapshotBook,
+):
     """The exactly-once store for every connection."""
