@@ -37,8 +37,9 @@ def action_params(connections: list[str]) -> dict[str, Any]:
             None,
             type=["null", "string"],
             title="Order",
-            description_md="For release and cancel: the order number as the store shows it "
-            "(`1042` or `#1042`), as the warehouse sees it (with the prefix), or its id. "
+            description_md="For release, cancel and resend: the order number as the store "
+            "shows it (`1042` or `#1042`), as the warehouse sees it (with the prefix), or its "
+            "id. For a suspect snapshot: its file name (empty when only one waits). "
             "Leave empty to enable or disable the connection.",
         ),
         "reason": Param(
@@ -71,7 +72,18 @@ def perform_action(**context: Any) -> str:
     now = datetime.now(UTC)
     ledger = Ledger()
     try:
-        if request.action in ("enable", "disable"):
+        if request.action in actions.SNAPSHOT_ACTIONS:
+            outcome = actions.decide_snapshot(
+                ledger,
+                spec,
+                request.target,
+                request.action == "approve_snapshot",
+                reason=request.reason,
+                actor=actor,
+                now=now,
+                run=run,
+            )
+        elif request.action in ("enable", "disable"):
             outcome = actions.set_enabled(
                 ledger,
                 AirflowAPI.from_connection(),

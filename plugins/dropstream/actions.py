@@ -1,7 +1,8 @@
 """Operator actions, as the ``dropstream_actions`` DAG's trigger form asks for them.
 
 - ``release``: a held order goes in the next order file, as it is: the connection's rules are
-  applied again except the holds a person may lift (``rules.hold_countries``). An order held for
+  applied again except the holds a person may lift (``rules.hold_countries``,
+  ``rules.ship_countries``, ``rules.exclude_tags``). An order held for
   something the warehouse would reject (no ship method, no SKU, a field the format cannot hold)
   cannot be released: the error says which rule or field to fix (the next run then sends it).
 - ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
@@ -10,6 +11,9 @@
 - ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
   recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
+- ``approve_snapshot`` / ``reject_snapshot``: a suspect inventory snapshot (one the zero-out guard
+  held back, ``rules.zero_out_guard_pct``) is pushed on the connection's next inventory run, or
+  dropped for good. ``target`` is its file name; empty when only one waits.
 
 Every change is written to the ledger with who asked (the run's triggering user), when and why,
 and shows in the order's (or connection's) timeline. Each action is idempotent: asked again, it
@@ -46,8 +50,11 @@ ACTIONS = {
     "resend": "Resend a published order (in a new file)",
     "enable": "Enable the connection (its three DAGs)",
     "disable": "Disable the connection (its three DAGs)",
+    "approve_snapshot": "Approve a suspect inventory snapshot (push it)",
+    "reject_snapshot": "Reject a suspect inventory snapshot (never push it)",
 }
 ORDER_ACTIONS = ("release", "cancel", "resend")
+SNAPSHOT_ACTIONS = ("approve_snapshot", "reject_snapshot")
 
 
 class ActionRequest(BaseModel):
@@ -55,7 +62,15 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    action: Literal["release", "cancel", "resend", "enable", "disable"]
+    action: Literal[
+        "release",
+        "cancel",
+        "resend",
+        "enable",
+        "disable",
+        "approve_snapshot",
+        "reject_snapshot",
+    ]
     connection: str = Field(min_length=1)
     target: str | None = None
     reason: str = Field(min_length=1)  # the form shows it as optional; the action needs one
@@ -122,7 +137,9 @@ def release(
     number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
     if state != "held":
         return Outcome(False, f"order {number} is {state}, not held: nothing to release")
-    lifted = spec.rules.model_copy(update={"hold_countries": []})
+    lifted = spec.rules.model_copy(
+        update={"hold_countries": [], "ship_countries": [], "exclude_tags": []}
+    )
     decision = decide(order, lifted, not_before=spec.start_date)
     problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
     if decision.state != "ready" or problems:
@@ -247,3 +264,49 @@ def resend(
     if name not in published:  # finish_unfinished raises first; this says so if it ever did not
         raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")
     return Outcome(True, f"order {number} resent in {name} ({folder})")
+
+
+def decide_snapshot(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    target: str | None,
+    approve: bool,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Approve (push on the next inventory run) or reject a suspect inventory snapshot."""
+    waiting = [s["source_file"] for s in ledger.suspect_snapshots(spec.name)]
+    if not target:
+        if len(waiting) != 1:
+            listed = ", ".join(waiting) if waiting else "none"
+            raise ConfigurationError(
+                f"connection {spec.name!r}: {len(waiting)} suspect snapshot(s) wait ({listed}): "
+                "name the file in 'target'"
+            )
+        target = waiting[0]
+    try:
+        before, changed = ledger.decide_snapshot(
+            spec.name,
+            target,
+            "approve" if approve else "reject",
+            now,
+            actor=actor,
+            note=reason,
+            run=run,
+        )
+    except KeyError:
+        listed = ", ".join(waiting) if waiting else "none waits"
+        raise ConfigurationError(
+            f"connection {spec.name!r}: no suspect inventory snapshot from {target!r} "
+            f"(waiting: {listed})"
+        ) from None
+    if not changed:
+        return Outcome(False, f"snapshot {target} is already {before}: nothing to do")
+    if approve:
+        return Outcome(
+            True, f"snapshot {target} approved: the next inventory run pushes its quantities"
+        )
+    return Outcome(True, f"snapshot {target} rejected: its quantities are never pushed")

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from dropstream.ledger.base import LedgerBase, _aware, _json
+from dropstream.ledger.events import event_row, write_events
 from dropstream.ledger.schema import inventory, orders
 from dropstream.ledger.schema import inventory_snapshots as snapshots
 
@@ -107,6 +108,7 @@ class SnapshotBook(LedgerBase):
         *,
         actor: str,
         note: str = "",
+        run: str = "",
     ) -> tuple[str, bool]:
         """``approve`` (applied on the next inventory run) or ``reject`` a waiting snapshot.
 
@@ -131,6 +133,12 @@ class SnapshotBook(LedgerBase):
                 )
                 .values(state=target, decided_at=now, decided_by=actor, decision_note=note)
             ).rowcount
+            if moved:
+                event = f"snapshot_{target}"
+                detail = f"{source_file}: {note}" if note else source_file
+                write_events(
+                    conn, [event_row(connection, "", "", event, now, detail, run=run, actor=actor)]
+                )
         return state, bool(moved)
 
     def supersede_snapshots(
