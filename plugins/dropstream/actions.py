@@ -280,11 +280,13 @@ def decide_snapshot(
     """Approve (push on the next inventory run) or reject a suspect inventory snapshot."""
     waiting = [s["source_file"] for s in ledger.suspect_snapshots(spec.name)]
     if not target:
-        if len(waiting) != 1:
-            listed = ", ".join(waiting) if waiting else "none"
+        if not waiting:
+            return Outcome(False, f"no suspect inventory snapshot waits for {spec.name}: "
+                           "nothing to do")  # fmt: skip
+        if len(waiting) > 1:
             raise ConfigurationError(
-                f"connection {spec.name!r}: {len(waiting)} suspect snapshot(s) wait ({listed}): "
-                "name the file in 'target'"
+                f"connection {spec.name!r}: {len(waiting)} suspect snapshots wait "
+                f"({', '.join(waiting)}): name the file in 'target'"
             )
         target = waiting[0]
     try:
