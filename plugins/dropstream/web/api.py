@@ -83,7 +83,12 @@ def _connection(spec: ConnectionSpec, ledger: Ledger, dags: dict[str, Any]) -> d
         **facts,
         "state": enablement({flow: flows[flow]["paused"] for flow in flows}),
         "flows": flows,
-        "counts": counts(ledger.order_counts(spec.name), shipments, unknown),
+        "counts": counts(
+            ledger.order_counts(spec.name),
+            shipments,
+            unknown,
+            len(ledger.suspect_snapshots(spec.name)),
+        ),
     }
 
 

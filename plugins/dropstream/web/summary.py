@@ -62,10 +62,9 @@ def describe(spec: ConnectionSpec) -> dict[str, Any]:
 
 
 def counts(
-    orders: Mapping[str, int], shipments: Mapping[str, int], unknown: int
+    orders: Mapping[str, int], shipments: Mapping[str, int], unknown: int, suspect: int = 0
 ) -> dict[str, int | None]:
-    """The dashboard's counts. Suspect inventory snapshots are not recorded by the ledger yet:
-    ``None`` says "not known", never a made-up zero."""
+    """The dashboard's counts; ``suspect``: inventory snapshots waiting for a person."""
     return {
         "held": orders.get("held", 0),
         "ready": orders.get("ready", 0),
@@ -76,5 +75,5 @@ def counts(
         "skipped": orders.get("skipped", 0),
         "unknown_shipments": unknown,
         "shipments_refused": shipments.get("rejected", 0),
-        "suspect_snapshots": None,
+        "suspect_snapshots": suspect,
     }
