@@ -316,3 +316,14 @@ def test_the_emulator_rejects_an_unknown_body_field(bigcommerce_emulator):
     )
     assert reply.status_code == 422 and "items.0.qty" in reply.json()["errors"]
     assert bigcommerce_emulator.stock["SKU-1"] == 0
+
+
+def test_digital_products_need_no_shipping(store: BigCommerceEmulator, adapter) -> None:
+    store.add_order(
+        modified_at=T0, lines=(("EBOOK", 1, "5"), ("MUG", 2, "9")), digital_skus={"EBOOK"}
+    )
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [
+        ("EBOOK", False),
+        ("MUG", True),
+    ]
