@@ -1,37 +1,20 @@
 """Bundles: a store SKU sold as a set of warehouse components (``rules.bundles``).
 
-Out: a bundle line becomes its components x the line's quantity. Back: a package of components
-closes the bundle line; the bundle's stock is what its scarcest component allows.
+Out (``fulfillment.shipping_lines``): a bundle line becomes its components x the line's
+quantity; each component line keeps the bundle line's ``line_id`` and remembers the bundle
+(``bundle_sku``, ``per_bundle``), with price zero (the bundle carries it).
+Back: a package of components closes the bundle line; the bundle's stock is what its scarcest
+component allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from decimal import Decimal
 
 from dropstream.models import OrderLine, ShipmentLine
 
-
-def expand(line: OrderLine, bundles: Mapping[str, Mapping[str, int]]) -> list[OrderLine]:
-    """The component lines of a bundle line (the line itself when it is not a bundle).
-
-    Component lines keep the bundle line's ``line_id`` and remember the bundle, so shipments
-    of them are pushed against the bundle line; their price is zero (the bundle carries it).
-    """
-    components = bundles.get(line.sku)
-    if not components:
-        return [line]
-    return [
-        replace(
-            line,
-            sku=sku,
-            quantity=qty * line.quantity,
-            unit_price=line.unit_price * 0,
-            bundle_sku=line.sku,
-            per_bundle=qty,
-        )
-        for sku, qty in components.items()
-    ]
+ZERO = Decimal("0")
 
 
 def bundle_shipment_lines(

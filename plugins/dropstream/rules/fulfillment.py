@@ -17,7 +17,7 @@ from typing import Literal
 
 from dropstream.models import Order, OrderLine
 from dropstream.rules.address import address_problems
-from dropstream.rules.bundles import expand
+from dropstream.rules.bundles import ZERO
 from dropstream.spec import Rules
 
 State = Literal["ready", "waiting", "held", "skipped"]
@@ -32,23 +32,45 @@ class Decision:
 
 def shipping_lines(order: Order, rules: Rules) -> tuple[OrderLine, ...]:
     """The lines the warehouse ships: no gift cards or digital goods, no skipped SKUs, bundles
-    as their components, SKUs mapped. Lines are renumbered from 1 when a bundle was expanded
-    (file formats need unique line numbers)."""
-    skip = set(rules.skip_skus)
-    lines: list[OrderLine] = []
+    as their components, SKUs mapped. Lines are renumbered from 1 when a
+    bundle was expanded (file formats need unique line numbers)."""
+    skip, sku_map, bundles = set(rules.skip_skus), rules.sku_map, rules.bundles
+    # (line, its SKU in the store, units, units per bundle or 0): each line is built once, at
+    # the end, and only when it changes (a frozen dataclass costs in this hot loop).
+    kept: list[tuple[OrderLine, str, int, int]] = []
     expanded = False
     for line in order.lines:
         if not line.requires_shipping or line.sku in skip or line.quantity <= 0:
             continue
-        parts = expand(line, rules.bundles)
-        expanded = expanded or parts[0] is not line
-        lines += [
-            replace(part, sku=rules.sku_map.get(part.sku, part.sku))
-            for part in parts
-            if part.sku not in skip
-        ]
-    if expanded:
-        lines = [replace(line, line_number=n) for n, line in enumerate(lines, start=1)]
+        components = bundles.get(line.sku)
+        if components:
+            expanded = True
+            kept += (
+                (line, sku, per * line.quantity, per)
+                for sku, per in components.items()
+                if sku not in skip
+            )
+        else:
+            kept.append((line, line.sku, line.quantity, 0))
+    lines = []
+    for n, (line, store_sku, quantity, per) in enumerate(kept, start=1):
+        sku = sku_map.get(store_sku, store_sku)
+        number = n if expanded else line.line_number
+        if not per and sku == line.sku and number == line.line_number:
+            lines.append(line)
+            continue
+        lines.append(
+            OrderLine(
+                line.line_id,
+                sku,
+                quantity,
+                ZERO if per else line.unit_price,
+                number,
+                line.requires_shipping,
+                line.sku if per else line.bundle_sku,
+                per or line.per_bundle,
+            )
+        )
     return tuple(lines)
 
 
