@@ -140,7 +140,9 @@ def release(
     lifted = spec.rules.model_copy(
         update={"hold_countries": [], "ship_countries": [], "exclude_tags": []}
     )
-    decision = decide(order, lifted, not_before=spec.start_date)
+    decision = decide(
+        order, lifted, not_before=spec.start_date, address_limits=file_format.address_limits
+    )
     problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
     if decision.state != "ready" or problems:
         why = decision.reason or "; ".join(problems)
