@@ -18,7 +18,32 @@ US_STATES = _codes(
     "AS GU MP PR VI UM AA AE AP"
 )
 CA_PROVINCES = _codes("AB BC MB NB NL NS NT NU ON PE QC SK YT")
+#: Some platforms give the name, not the code (BigCommerce: "Oregon"): both are a valid state.
+US_STATE_NAMES = frozenset(
+    name.casefold()
+    for name in (
+        "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+        "Delaware", "District of Columbia", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois",
+        "Indiana", "Iowa", "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland",
+        "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri", "Montana",
+        "Nebraska", "Nevada", "New Hampshire", "New Jersey", "New Mexico", "New York",
+        "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania",
+        "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont",
+        "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming", "American Samoa",
+        "Guam", "Northern Mariana Islands", "Puerto Rico", "U.S. Virgin Islands",
+        "Virgin Islands", "Armed Forces Americas", "Armed Forces Europe", "Armed Forces Pacific",
+    )
+)  # fmt: skip
+CA_PROVINCE_NAMES = frozenset(
+    name.casefold()
+    for name in (
+        "Alberta", "British Columbia", "Manitoba", "New Brunswick", "Newfoundland and Labrador",
+        "Nova Scotia", "Northwest Territories", "Nunavut", "Ontario", "Prince Edward Island",
+        "Quebec", "Québec", "Saskatchewan", "Yukon",
+    )
+)  # fmt: skip
 STATE_CODES: Mapping[str, frozenset[str]] = {"US": US_STATES, "CA": CA_PROVINCES}
+STATE_NAMES: Mapping[str, frozenset[str]] = {"US": US_STATE_NAMES, "CA": CA_PROVINCE_NAMES}
 #: Countries (ISO 3166-1 alpha-2) without postal codes: an empty one is fine there.
 NO_POSTAL_CODE = _codes(
     "AE AG AN AO AW BF BI BJ BO BS BW BZ CD CF CG CI CK CM DJ DM ER FJ GA GD GH GM GN GQ GY HK "
@@ -41,7 +66,12 @@ def address_problems(address: Address, limits: Mapping[str, int] | None = None) 
     elif country and country not in NO_POSTAL_CODE and not address.postal_code.strip():
         problems.append(f"ship-to postal_code is empty (needed for {country})")
     states = STATE_CODES.get(country)
-    if states is not None and address.state.strip().upper() not in states:
+    state = address.state.strip()
+    if (
+        states is not None
+        and state.upper() not in states
+        and state.casefold() not in STATE_NAMES[country]
+    ):
         shown = repr(address.state) if address.state else "empty"
         problems.append(f"ship-to state {shown} is not a {country} state code (e.g. "
                         f"{'NY' if country == 'US' else 'ON'})")  # fmt: skip

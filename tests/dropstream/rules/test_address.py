@@ -38,6 +38,19 @@ CASES = [
         [],
     ),  # fmt: skip
     ("lower-case state is fine", {"state": "il"}, None, []),
+    ("a state's name is fine (BigCommerce sends names)", {"state": "Oregon"}, None, []),
+    (
+        "a province's name is fine",
+        {"country": "CA", "state": "québec", "postal_code": "H2X"},
+        None,
+        [],
+    ),  # fmt: skip
+    (
+        "not a state name",
+        {"state": "Oregano"},
+        None,
+        ["ship-to state 'Oregano' is not a US state code (e.g. NY)"],
+    ),  # fmt: skip
     ("no US state", {"state": ""}, None, ["ship-to state empty is not a US state code (e.g. NY)"]),
     (
         "bad Canadian province",
