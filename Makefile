@@ -20,7 +20,7 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: deps services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 # The long chaos run (tests/chaos): 200 kills and 50 concurrent-load rounds per flow, figures
 # printed; `make test` runs the short version. Takes about half an hour.
@@ -40,6 +40,7 @@ bench: deps
 	$(BIN)/python bench/formats.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/api_calls.py
+	$(BIN)/python bench/preload.py
 
 # Refresh docs/img (the README's quick tour) from the browser tests.
 screenshots: deps services

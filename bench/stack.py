@@ -147,6 +147,7 @@ class Stack:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.metadata_url,
             "AIRFLOW__CELERY__BROKER_URL": REDIS,
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "dropstream.celery_config.CELERY_CONFIG",
             # Other stacks on the same Redis: a key prefix and a queue of this stack's own.
             "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": f"{tag}:",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": tag,

@@ -1,12 +1,13 @@
-"""Adapter base: the contract every store platform implements, and the adapter over the shared
-HTTP client (``http_client.py``); paginators are in ``paginators.py``, pacing in ``pacing.py``.
+"""Adapter base: the adapter over the shared HTTP client (``http_client.py``); paginators are in
+``paginators.py``, pacing in ``pacing.py``. The contract every store platform implements,
+``StoreAdapter``, lives in ``dropstream.stores`` (beside ``Transport`` and ``FileFormat``) and is
+re-exported here, so adapters written against ``adapters.base`` keep working.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from adapters.http_client import (
@@ -18,8 +19,7 @@ from adapters.http_client import (
     redact_text,
     redact_url,
 )
-from dropstream.errors import ConfigurationError
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.stores import StoreAdapter
 
 # Re-exported: adapters and tests import the client's names from here too.
 __all__ = [
@@ -33,58 +33,6 @@ __all__ = [
     "redact_text",
     "redact_url",
 ]
-
-
-class StoreAdapter(ABC):
-    """One store on one platform, reached through the Airflow Connection ``conn_id``.
-
-    Constructing an adapter does no I/O: credentials are read on first use.
-    """
-
-    platform: ClassVar[str] = ""
-
-    def __init__(
-        self, conn_id: str, options: Mapping[str, Any] | None = None, *, connection_name: str = ""
-    ) -> None:
-        self.conn_id = conn_id
-        self.options = dict(options or {})
-        self.connection_name = connection_name or conn_id
-
-    @abstractmethod
-    def test_connection(self) -> None:
-        """Check credentials and the scopes the three flows need; ConfigurationError if not."""
-
-    @abstractmethod
-    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        """Paid, unfulfilled, open orders updated in ``[since, until)``."""
-
-    @abstractmethod
-    def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
-        """Paid, unfulfilled, open orders created at or after ``created_since``, whenever they
-        were last updated: a new connection's backlog."""
-
-    @abstractmethod
-    def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
-        """Set available quantities; keys in the result are SKUs."""
-
-    @abstractmethod
-    def push_shipments(self, shipments: Sequence[Shipment]) -> PushResult:
-        """Create fulfillments with tracking; keys in the result are ``Shipment.key``."""
-
-    @abstractmethod
-    def to_order(self, raw: dict[str, Any]) -> Order:
-        """Map one raw platform order to an Order (pure)."""
-
-    def stock_levels(self, skus: Sequence[str]) -> dict[str, int]:
-        """The store's available quantity of each SKU it has (read only; the reconciliation
-        report). Platforms that cannot answer yet say so rather than guess."""
-        raise ConfigurationError(
-            f"reading stock from {self.platform or type(self).__name__} stores is not built yet: "
-            "the report compares the warehouse snapshot with the ledger only"
-        )
-
-    def close(self) -> None:  # noqa: B027 - optional hook: adapters without I/O keep the no-op
-        """Release HTTP connections (idempotent)."""
 
 
 ClientT = TypeVar("ClientT", bound=HttpClient)

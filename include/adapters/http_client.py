@@ -216,17 +216,18 @@ class HttpClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         before_send: Callable[[], None] | None = None,
+        files: Any = None,
     ) -> requests.Response:
         """Send one logical request, retrying TransientErrors (``before_send`` runs before each
-        attempt: the platform's own pacing)."""
+        attempt: the platform's own pacing; ``files`` a multipart upload, as requests takes it)."""
         try:
-            return self._request(method, path, json, params, before_send)
+            return self._request(method, path, json, params, before_send, files)
         except _TokenRefused:
             assert self.token is not None
             self.token.invalidate()
             self._may_refresh = False
             try:
-                return self._request(method, path, json, params, before_send)
+                return self._request(method, path, json, params, before_send, files)
             finally:
                 self._may_refresh = True
 
@@ -237,6 +238,7 @@ class HttpClient:
         json: Any,
         params: Mapping[str, Any] | None,
         before_send: Callable[[], None] | None,
+        files: Any = None,
     ) -> requests.Response:
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
         retrying = Retrying(
@@ -255,16 +257,24 @@ class HttpClient:
                     self.session.headers[self.token.header] = self.token.value()
                 if before_send is not None:
                     before_send()
-                response = self._send_once(method, url, json=json, params=params)
+                response = self._send_once(method, url, json=json, params=params, files=files)
                 self.raise_for_status(response)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def _send_once(
-        self, method: str, url: str, *, json: Any, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        files: Any = None,
     ) -> requests.Response:
         try:
-            return self.session.request(method, url, json=json, params=params, timeout=self.timeout)
+            return self.session.request(
+                method, url, json=json, params=params, files=files, timeout=self.timeout
+            )
         except requests.Timeout as exc:
             raise TransientError(
                 f"{self.where}: {method} {redact_url(url)} timed out ({redact_text(exc)})"

@@ -1,4 +1,5 @@
-"""OAuth2 refresh-token auth over the shared HttpClient (Login with Amazon, eBay).
+"""OAuth2 refresh-token and client-credentials auth over the shared HttpClient (Login with
+Amazon, eBay; Walmart).
 
 ``RefreshTokenGrant`` exchanges a long-lived refresh token for short-lived access tokens and
 caches one until shortly before it expires. ``BearerToken`` hands it to the shared
@@ -22,7 +23,7 @@ import requests
 from adapters.base import parse_retry_after
 from dropstream.errors import AuthenticationError, RateLimitedError, TransientError
 
-__all__ = ["BearerToken", "RefreshTokenGrant", "ScopeRefused"]
+__all__ = ["BearerToken", "ClientCredentialsGrant", "RefreshTokenGrant", "ScopeRefused"]
 
 
 class ScopeRefused(AuthenticationError):
@@ -90,9 +91,24 @@ class RefreshTokenGrant:
             probe._session.close()
         return True
 
+    fix_hint = (
+        "Check the client id (login), client secret (password) and the refresh_token extra in "
+        "Airflow Connection {conn_id!r}; refresh tokens expire and are revoked when the seller "
+        "re-authorises the app"
+    )
+
+    def grant_form(self) -> dict[str, str]:
+        """The token request's form fields (besides scope and client credentials)."""
+        return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+
+    def extra_headers(self) -> dict[str, str]:
+        """Headers the platform wants on the token request too (default: none)."""
+        return {}
+
     def _refresh(self) -> None:
-        data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+        data = self.grant_form()
         headers = {"Accept": "application/json", "User-Agent": "DropStream/0.1"}
+        headers |= self.extra_headers()
         if self.scopes:
             data["scope"] = " ".join(self.scopes)
         if self.client_auth == "basic":
@@ -124,9 +140,7 @@ class RefreshTokenGrant:
                 )
             raise AuthenticationError(
                 f"{self.where}: {self.token_url} refused to issue an access token ({status}: "
-                f"{reason}). Check the client id (login), client secret (password) and the "
-                f"refresh_token extra in Airflow Connection {self.conn_id!r}; refresh tokens "
-                "expire and are revoked when the seller re-authorises the app"
+                f"{reason}). {self.fix_hint.format(conn_id=self.conn_id)}"
             )
         self._token = str(body["access_token"])
         lifetime = float(body.get("expires_in") or 3600)
@@ -135,6 +149,28 @@ class RefreshTokenGrant:
 
     def close(self) -> None:
         self._session.close()
+
+
+class ClientCredentialsGrant(RefreshTokenGrant):
+    """``grant_type=client_credentials`` (RFC 6749 4.4): the app's own id and secret buy the
+    token, no refresh token (Walmart Marketplace). ``headers`` ride on the token request."""
+
+    fix_hint = (
+        "Check the client id (login) and client secret (password) in Airflow Connection "
+        "{conn_id!r}: a regenerated secret invalidates the old one"
+    )
+
+    def __init__(
+        self, token_url: str, *, headers: Callable[[], dict[str, str]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(token_url, refresh_token="", **kw)
+        self._headers = headers or dict
+
+    def grant_form(self) -> dict[str, str]:
+        return {"grant_type": "client_credentials"}
+
+    def extra_headers(self) -> dict[str, str]:
+        return self._headers()
 
 
 @dataclass(slots=True)

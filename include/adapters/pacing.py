@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import requests
 
-__all__ = ["WindowPacer"]
+__all__ = ["EndpointPacer", "WindowPacer"]
 
 
 class WindowPacer:
@@ -27,7 +27,11 @@ class WindowPacer:
         reset_unit: float = 0.001,  # header unit in seconds (ms -> 0.001)
         reserve: int = 0,  # keep this many requests for other clients of the same quota
         clock: Callable[[], float] = time.monotonic,
+        absolute: bool = False,  # the reset header is a time (epoch, in reset_unit), not a delay
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self.absolute = absolute
+        self.wall_clock = wall_clock
         self.left_header = left_header
         self.reset_header = reset_header
         self.reset_unit = reset_unit
@@ -39,7 +43,10 @@ class WindowPacer:
     def reset_after(self, response: requests.Response) -> float | None:
         raw = response.headers.get(self.reset_header)
         try:
-            return max(float(raw) * self.reset_unit, 0.0) if raw is not None else None
+            if raw is None:
+                return None
+            delay = float(raw) * self.reset_unit - (self.wall_clock() if self.absolute else 0.0)
+            return max(delay, 0.0)
         except ValueError:
             return None
 
@@ -62,3 +69,41 @@ class WindowPacer:
             self.waits += 1
             sleep(delay)
         self.paused_until = 0.0
+
+
+class EndpointPacer:
+    """One quota per endpoint (Walmart meters each API apart): a ``WindowPacer`` per key.
+
+    ``key(method, path)`` names the endpoint a request meters against. The client calls
+    ``observe``/``retry_after`` with the response (its request says which endpoint); ``wait``
+    cannot know the next request, so the adapter waits in ``before_send`` with ``wait_for``.
+    """
+
+    def __init__(self, make: Callable[[], WindowPacer], key: Callable[[str, str], str]) -> None:
+        self.make, self.key = make, key
+        self.pacers: dict[str, WindowPacer] = {}
+
+    def of(self, endpoint: str) -> WindowPacer:
+        if endpoint not in self.pacers:
+            self.pacers[endpoint] = self.make()
+        return self.pacers[endpoint]
+
+    def _for(self, response: requests.Response) -> WindowPacer:
+        request = response.request
+        return self.of(self.key(str(request.method), str(request.path_url)))
+
+    def wait_for(self, method: str, path: str, sleep: Callable[[float], None]) -> None:
+        self.of(self.key(method, path)).wait(sleep)
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        """Nothing to wait for before knowing the endpoint (see ``wait_for``)."""
+
+    def observe(self, response: requests.Response) -> None:
+        self._for(response).observe(response)
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        return self._for(response).retry_after(response)
+
+    @property
+    def waits(self) -> int:
+        return sum(p.waits for p in self.pacers.values())

@@ -6,16 +6,28 @@ concerns every item: an ``AuthenticationError`` (wrong or expired credentials) a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from dropstream.errors import AuthenticationError
-from dropstream.models import PushResult
+from dropstream.models import InventoryLevel, PushResult
 
-__all__ = ["PushResults", "Refusal", "Rejected", "push_each", "resubmit_without_blamed"]
+__all__ = [
+    "PushResults",
+    "Refusal",
+    "Rejected",
+    "already_pushed",
+    "last_levels",
+    "push_batches",
+    "push_by_group",
+    "push_each",
+    "resubmit_without_blamed",
+]
 
 T = TypeVar("T")
+G = TypeVar("G")
 
 
 class Rejected(Exception):
@@ -55,17 +67,84 @@ def push_each(
 ) -> PushResult:
     """Push ``items`` one by one; ``Rejected`` and the ``refused`` errors reject that item only."""
     results = PushResults()
-    caught: tuple[type[Exception], ...] = (Rejected, *refused)
     for item in items:
-        try:
-            detail = push_one(item)
-        except AuthenticationError:
-            raise
-        except caught as exc:
-            results.reject(key(item), str(exc))
-        else:
-            results.accept(key(item), detail)
+        ok, answer = _attempt(partial(push_one, item), refused)
+        (results.accept if ok else results.reject)(key(item), answer)
     return results.result()
+
+
+def push_by_group(
+    items: Sequence[T],
+    *,
+    group: Callable[[T], str],
+    load: Callable[[T], G],
+    push_one: Callable[[G, T], str],
+    key: Callable[[T], str],
+    refused: tuple[type[Exception], ...] = (),
+) -> PushResult:
+    """``push_each`` with one ``load`` per group (e.g. one read of an order for all its
+    packages, given its first item): a refused load rejects every item of its group with its
+    reason. The result is in the order of ``items``."""
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(group(item), []).append(item)
+    results = PushResults()
+    for members in groups.values():
+        loaded_ok, loaded = _attempt(partial(load, members[0]), refused)
+        for member in members:
+            if not loaded_ok:
+                results.reject(key(member), loaded)
+                continue
+            ok, answer = _attempt(partial(push_one, loaded, member), refused)
+            (results.accept if ok else results.reject)(key(member), answer)
+    return results.result(order=[key(item) for item in items])
+
+
+def _attempt(call: Callable[[], Any], refused: tuple[type[Exception], ...]) -> tuple[bool, Any]:
+    """(True, what ``call`` answered), or (False, why) when it raised ``Rejected`` or one of
+    the ``refused`` errors; an AuthenticationError concerns every item and propagates."""
+    caught: tuple[type[Exception], ...] = (Rejected, *refused)
+    try:
+        return True, call()
+    except AuthenticationError:
+        raise
+    except caught as exc:
+        return False, str(exc)
+
+
+def push_batches(
+    keys: Sequence[str],
+    size: int,
+    push_batch: Callable[[list[str]], tuple[list[str], list[tuple[str, str]]]],
+) -> PushResult:
+    """Push ``keys`` ``size`` at a time; ``push_batch`` answers (accepted, rejected (key, why))."""
+    accepted: list[str] = []
+    rejected: list[tuple[str, str]] = []
+    for start in range(0, len(keys), size):
+        ok, refused = push_batch(list(keys[start : start + size]))
+        accepted += ok
+        rejected += refused
+    return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
+
+
+def last_levels(levels: Iterable[InventoryLevel], *, floor: int | None = None) -> dict[str, int]:
+    """SKU -> quantity to set, the last level of a SKU winning; raised to ``floor`` if given
+    (for platforms that refuse a negative quantity)."""
+    if floor is None:
+        return {level.sku: level.available for level in levels}
+    return {level.sku: max(level.available, floor) for level in levels}
+
+
+def already_pushed(
+    records: Iterable[Mapping[str, Any]], tracking_number: str, *, number: str, ref: str
+) -> str | None:
+    """The id (field ``ref``) of the record (fulfillment, shipment, package) that already has
+    ``tracking_number`` in its field ``number``, else None: a push retried after a crash between
+    the store's write and the ledger's counts as done, not sent twice."""
+    for record in records:
+        if record.get(number) == tracking_number:
+            return str(record.get(ref))
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,15 @@ def perform_action(**context: Any) -> str:
                 )
             else:
                 outcome = actions.cancel(
-                    ledger, spec, order_id, reason=request.reason, actor=actor, now=now, run=run
+                    ledger,
+                    spec,
+                    file_format,
+                    lambda: get_transport(spec.warehouse.protocol, spec.warehouse.conn_id),
+                    order_id,
+                    reason=request.reason,
+                    actor=actor,
+                    now=now,
+                    run=run,
                 )
     finally:
         ledger.close()

@@ -8,8 +8,9 @@
 - ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
   of its own, published at once with the same exactly-once protocol as the orders flow and
   recorded as a resend (never a silent duplicate). Asked again with the same why, nothing.
-- ``cancel``: the order is never sent. Already sent, it stays as it is and the request is
-  recorded (``cancel_after_send``); sending the warehouse a cancellation is not done yet.
+- ``cancel``: the order is never sent. Already published, the warehouse is sent a cancel file
+  at once (the orders flow's own ``publish_cancellations``, under the orders lease, exactly
+  once); already shipped, the request is recorded and nothing is sent (arrange a return).
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
 - ``approve_snapshot`` / ``reject_snapshot``: a suspect inventory snapshot (one the zero-out guard
   held back, ``rules.zero_out_guard_pct``) is pushed on the connection's next inventory run, or
@@ -161,6 +162,8 @@ def release(
 def cancel(
     ledger: Ledger,
     spec: ConnectionSpec,
+    file_format: FileFormat,
+    transport: Callable[[], Any],
     order_id: str,
     *,
     reason: str,
@@ -168,20 +171,41 @@ def cancel(
     now: datetime,
     run: str = "",
 ) -> Outcome:
+    """Cancel an order; one the warehouse has gets a cancel file now (``transport()`` opens the
+    warehouse). Asked again, nothing: the cancel file is sent once."""
+    from dropstream.flows.common import Step
+    from dropstream.flows.orders import FLOW, finish_unfinished, publish_cancellations
+
     before, changed = ledger.cancel_order(
         spec.name, order_id, now, reason=reason, actor=actor, run=run
     )
-    number = (ledger.order_row(spec.name, order_id) or {}).get("number", order_id)
-    if not changed:
-        return Outcome(
-            False, f"order {number} is already {before} (cancel recorded before): nothing to do"
-        )
+    row = ledger.order_row(spec.name, order_id) or {}
+    number = row.get("number", order_id)
     if before in ("received", "held", "skipped", "ready"):
-        return Outcome(True, f"order {number} cancelled: it will never be sent")
+        if changed:
+            return Outcome(True, f"order {number} cancelled: it will never be sent")
+    elif row.get("state") in ("in_file", "published") and row.get("cancel_requested_at"):
+        # Sent, its cancellation not yet (asked now, or an earlier attempt stopped before it).
+        step = Step(spec=spec, ledger=ledger, now=now, run=run)
+        with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
+            finish_unfinished(step, t, lease)  # its order file first, if still unfinished
+            sent = publish_cancellations(step, t, file_format, lease)
+        where = spec.warehouse.paths.orders
+        return Outcome(
+            True,
+            f"order {number} was already sent ({before}): the warehouse was told to cancel it "
+            f"in {', '.join(sent)} ({where})",
+        )
+    elif changed:  # shipped: too late for the warehouse
+        return Outcome(
+            True,
+            f"order {number} has already shipped: the cancel is recorded, no cancellation is "
+            "sent to the warehouse; arrange a return with the customer",
+        )
+    state = row.get("state", before)
+    done = f" in {row['cancel_file']}" if row.get("cancel_file") else ""
     return Outcome(
-        True,
-        f"order {number} was already sent ({before}): the cancel request is recorded, but "
-        "DropStream does not send cancellation files yet: tell the warehouse yourself",
+        False, f"order {number} is already {state}{done} (cancel recorded before): nothing to do"
     )
 
 

@@ -79,6 +79,26 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancellation:
+    """An order the store reports cancelled: when, and why in the store's words.
+
+    ``order`` is the order as the store shows it now, so an order cancelled before DropStream
+    ever fetched it is still recorded (as cancelled: never sent).
+    """
+
+    order: Order
+    cancelled_at: datetime
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware("cancelled_at", self.cancelled_at)
+
+    @property
+    def order_id(self) -> str:
+        return self.order.order_id
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryLevel:
     """Available quantity of one SKU at the warehouse, as of a snapshot time."""
 

@@ -46,6 +46,13 @@ def run_note(flow: str, counts: dict[str, Any]) -> str:
         waiting = int(counts.get("waiting") or 0)
         if waiting:
             parts.append(f"{waiting} waiting out rules.hold_minutes")
+        if int(counts.get("cancelled_before_sending") or 0):
+            n = int(counts["cancelled_before_sending"])
+            parts.append(f"{_plural(n, 'order')} cancelled in the store before sending (not sent)")
+        cancel_files = [f for f in counts.get("cancel_files") or [] if isinstance(f, str)]
+        if cancel_files:
+            n = int(counts.get("cancellations_sent") or 0)
+            parts.append(f"{_plural(n, 'cancellation')} sent in {', '.join(cancel_files)}")
     elif flow == "inventory":
         pushed, rejected = int(counts.get("pushed") or 0), int(counts.get("rejected") or 0)
         files = counts.get("files") or []

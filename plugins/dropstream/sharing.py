@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dropstream.catalogue import PROTOCOLS
 from dropstream.spec import ConnectionSpec
 
 Kind = Literal["orders", "shipments", "inventory"]
@@ -38,7 +39,6 @@ class Account:
 
 
 AccountOf = Callable[[ConnectionSpec], Account]
-_DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
 
 
 def account_of_connection(
@@ -51,7 +51,8 @@ def account_of_connection(
         return Account("s3", (endpoint, bucket)) if bucket else None
     if not host:
         return None
-    default = _DEFAULT_PORTS.get(protocol, 0)
+    entry = PROTOCOLS.get(protocol)
+    default = (entry.default_port if entry else None) or 0
     return Account(protocol, (host.strip().lower(), str(port or default), (login or "").strip()))
 
 

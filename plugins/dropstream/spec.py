@@ -10,7 +10,7 @@ import posixpath
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from dropstream.catalogue import DEFAULT_FOLDERS, PLATFORMS, PROTOCOLS
 from dropstream.errors import SpecError
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -97,18 +98,17 @@ class StoreSpec(_Strict):
     @field_validator("platform")
     @classmethod
     def _known_platform(cls, value: str) -> str:
-        from adapters import PLATFORMS  # a dict lookup: no HTTP library is imported here
-
-        if value not in PLATFORMS:
-            raise ValueError(f"unsupported platform {value!r} (supported: {', '.join(PLATFORMS)})")
+        if value not in PLATFORMS:  # the catalogue: no adapter (no HTTP library) is imported
+            known = ", ".join(sorted(PLATFORMS))
+            raise ValueError(f"unsupported platform {value!r} (supported: {known})")
         return value
 
     @field_validator("options")
     @classmethod
     def _known_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from adapters.options import store_option_problems  # pydantic models only, no HTTP
-
-        problems = store_option_problems(info.data.get("platform", ""), value)
+        platform = PLATFORMS.get(info.data.get("platform", ""))
+        # an unknown platform is reported by the platform check itself
+        problems = platform.option_problems(value) if platform is not None else []
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -124,10 +124,10 @@ def _folder(value: str) -> str:
 
 
 class WarehousePaths(_Strict):
-    orders: str = "/in"
-    shipments: str = "/out"
-    inventory: str = "/out"
-    archive: str = "/archive"
+    orders: str = DEFAULT_FOLDERS["orders"]
+    shipments: str = DEFAULT_FOLDERS["shipments"]
+    inventory: str = DEFAULT_FOLDERS["inventory"]
+    archive: str = DEFAULT_FOLDERS["archive"]
 
     _absolute = field_validator("orders", "shipments", "inventory", "archive")(_folder)
 
@@ -139,10 +139,17 @@ class FormatRef(_Strict):
 
 class WarehouseSpec(_Strict):
     name: str = Field(min_length=1)
-    protocol: Literal["ftp", "ftps", "sftp", "s3"]
+    protocol: str
     conn_id: str = Field(min_length=1)
     paths: WarehousePaths = Field(default_factory=WarehousePaths)
     format: FormatRef
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        if value not in PROTOCOLS:
+            raise ValueError(f"{value!r} is not one of {', '.join(PROTOCOLS)}")
+        return value
 
     @field_validator("format", mode="before")
     @classmethod

@@ -159,11 +159,11 @@ def _short(value: Any) -> str:
 def _run(
     flow: str, step_name: str, spec: ConnectionSpec, context: dict[str, Any]
 ) -> dict[str, Any]:
-    from adapters import get_adapter
     from dropstream.flows import inventory, orders, tracking
     from dropstream.flows.common import Step
     from dropstream.formats import get_format
     from dropstream.ledger import Ledger
+    from dropstream.stores import get_adapter
     from dropstream.transports import get_transport
 
     now = datetime.now(UTC)

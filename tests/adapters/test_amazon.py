@@ -390,3 +390,25 @@ def test_feeds_split_at_the_message_cap(
     assert len(result.accepted) == count
     assert len(amazon.feeds) == feeds and amazon.calls("POST", "/feeds/2021-06-30/feeds") == feeds
     assert amazon.quantities == {f"S{i:02d}": i for i in range(count)}
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_cancelled_orders_in_the_window(
+    amazon: AmazonEmulator, adapter: AmazonAdapter
+) -> None:
+    kept = amazon.add_order(updated_at=T0)
+    cancelled = amazon.add_order(updated_at=T0, lines=(("MUG", 2, "12.50"),))
+    later = amazon.add_order(updated_at=T0)
+    amazon.cancel_order(cancelled, at=T0 + timedelta(minutes=6))
+    amazon.cancel_order(later, at=T0 + timedelta(minutes=15))  # the next window's
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    (search,) = [r for r in amazon.requests if r["path"] == ORDERS]  # one search
+    assert search["query"]["fulfillmentStatuses"] == ["CANCELLED"]
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (cancelled, T0 + timedelta(minutes=6), "cancelled on Amazon")
+    ]
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2)]
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(hours=1))] == [kept]
+    amazon.orders[kept]["fulfillment"]["fulfillmentStatus"] = "SHIPPED"
+    with pytest.raises(ValueError, match="SHIPPED: it cannot be cancelled"):
+        amazon.cancel_order(kept, at=T0 + timedelta(minutes=20))

@@ -327,3 +327,26 @@ def test_digital_products_need_no_shipping(store: BigCommerceEmulator, adapter) 
         ("EBOOK", False),
         ("MUG", True),
     ]
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_status_5_orders_in_the_window(store: BigCommerceEmulator, adapter):
+    kept = store.add_order(modified_at=T0)
+    cancelled = store.add_order(modified_at=T0, lines=(("MUG", 2, "12.50"),))
+    earlier = store.add_order(modified_at=T0)
+    store.cancel_order(cancelled, at=T0 + timedelta(minutes=7))
+    store.cancel_order(earlier, at=T0 - timedelta(minutes=1))
+    before = store.calls("GET", ORDERS)
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert store.calls("GET", ORDERS) - before == 1  # one listing (and the order's details)
+    assert store.requests[-3]["query"]["status_id"] == ["5"]
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (str(cancelled), T0 + timedelta(minutes=7), "cancelled in BigCommerce (status Cancelled)")
+    ]
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2)]
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(hours=1))] == [str(kept)]
+    with pytest.raises(ValueError, match="cancelled already"):
+        store.cancel_order(cancelled, at=T0 + timedelta(minutes=9))
+    store.shipments[kept].append({"id": 1})
+    with pytest.raises(ValueError, match="has shipments"):
+        store.cancel_order(kept, at=T0 + timedelta(minutes=9))

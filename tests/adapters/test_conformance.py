@@ -24,7 +24,18 @@ CONN_ID = "dropstream_conformance_store"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)
 # Cases a platform cannot pass for a reason outside the suite: (platform, case) -> reason.
-KNOWN_GAPS: dict[tuple[str, str], str] = {}
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("walmart", "test_window_boundaries"): (
+        "Walmart orders are acknowledged as they are fetched, which moves their status date "
+        "(Walmart's only modification time) to now: a past window read again no longer holds "
+        "them. Each is fetched again in the window of its acknowledgement (the ledger dedupes)"
+    ),
+    ("walmart", "test_expired_access_token_refreshed_once"): (
+        "the second fetch of the same past window finds nothing (see test_window_boundaries); "
+        "tests/adapters/test_walmart.py refreshes an expired token over a window that holds "
+        "the acknowledged order"
+    ),
+}
 
 
 @pytest.fixture(params=PLATFORMS)

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.results import Refusal, Rejected, push_each, resubmit_without_blamed
+from adapters.results import (
+    Refusal,
+    Rejected,
+    already_pushed,
+    last_levels,
+    push_batches,
+    push_by_group,
+    push_each,
+    resubmit_without_blamed,
+)
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
+from dropstream.models import InventoryLevel
 
 
 def test_push_each_rejects_one_item_and_goes_on_but_stops_for_bad_credentials():
@@ -65,3 +75,64 @@ def test_a_second_refusal_ends_it_with_twice_for_the_items_not_blamed():
         ("B", "no again"),
         ("C", "bad C"),
     ]
+
+
+def test_push_by_group_loads_each_group_once_and_a_refused_load_rejects_its_group():
+    loads: list[str] = []
+
+    def load(first: str) -> str:
+        loads.append(first[0])
+        if first[0] == "b":
+            raise UpstreamRejectedError("order b not found")
+        return f"order {first[0]}"
+
+    def push(order: str, item: str) -> str:
+        if item == "a2":
+            raise Rejected("a2 has no open line")
+        return f"{order}/{item}"
+
+    items = ["a1", "b1", "a2", "c1", "b2", "a3"]
+    result = push_by_group(
+        items, group=lambda i: i[0], load=load, push_one=push, key=str,
+        refused=(UpstreamRejectedError,),
+    )  # fmt: skip
+    assert loads == ["a", "b", "c"]  # one load per group, in first-seen order
+    assert result.accepted == ("a1", "c1", "a3")  # in the order of the items
+    assert result.details == {"a1": "order a/a1", "c1": "order c/c1", "a3": "order a/a3"}
+    assert result.rejected == (
+        ("b1", "order b not found"),
+        ("a2", "a2 has no open line"),
+        ("b2", "order b not found"),
+    )
+
+    def expired(first: str) -> str:
+        raise AuthenticationError("401")
+
+    with pytest.raises(AuthenticationError):
+        push_by_group(["a"], group=str, load=expired, push_one=push, key=str)
+
+
+def test_push_batches_cuts_the_keys_and_joins_the_answers():
+    calls: list[list[str]] = []
+
+    def push(batch: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+        calls.append(batch)
+        return [k for k in batch if k != "c"], [(k, "unknown SKU") for k in batch if k == "c"]
+
+    result = push_batches(["a", "b", "c", "d", "e"], 2, push)
+    assert calls == [["a", "b"], ["c", "d"], ["e"]]
+    assert result.accepted == ("a", "b", "d", "e") and result.rejected == (("c", "unknown SKU"),)
+    assert push_batches([], 2, push).accepted == () and len(calls) == 3  # no call for nothing
+
+
+def test_last_levels_keeps_the_last_level_of_a_sku_and_the_floor():
+    levels = [InventoryLevel(sku="A", available=5), InventoryLevel(sku="B", available=-2),
+              InventoryLevel(sku="A", available=3)]  # fmt: skip
+    assert last_levels(levels) == {"A": 3, "B": -2}
+    assert last_levels(levels, floor=0) == {"A": 3, "B": 0}
+
+
+def test_already_pushed_finds_the_record_with_the_tracking_number():
+    records = [{"tracking": "1Z1", "id": 7}, {"tracking": "1Z2", "id": 8}]
+    assert already_pushed(records, "1Z2", number="tracking", ref="id") == "8"
+    assert already_pushed(records, "1Z3", number="tracking", ref="id") is None

@@ -303,3 +303,69 @@ def test_tags_gift_cards_and_digital_lines_are_mapped(
         ("EBOOK", False),
         ("MUG", True),
     ]
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_in_the_window_with_reason_and_time(
+    shop: ShopifyEmulator, adapter: ShopifyAdapter
+) -> None:
+    kept = shop.add_order(1001, updated_at=T0)
+    fraud = shop.add_order(1002, updated_at=T0)
+    customer = shop.add_order(1003, updated_at=T0)
+    earlier = shop.add_order(1004, updated_at=T0)
+    shop.cancel_order(fraud, reason="FRAUD", at=T0 + timedelta(minutes=3))
+    shop.cancel_order(customer, at=T0 + timedelta(minutes=14, seconds=59))
+    shop.cancel_order(earlier, at=T0 - timedelta(minutes=1))  # an earlier window's
+    before = shop.calls("orders")
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert shop.calls("orders") - before == 1  # one listing for the window
+    assert [(c.order.number, c.cancelled_at, c.reason) for c in found] == [
+        ("1002", T0 + timedelta(minutes=3), "cancelled in Shopify: fraudulent order (FRAUD)"),
+        (
+            "1003",
+            T0 + timedelta(minutes=14, seconds=59),
+            "cancelled in Shopify: the customer cancelled (CUSTOMER)",
+        ),
+    ]
+    assert found[0].order.lines[0].sku == "SKU-1"  # the whole order, as fetch_orders maps it
+    # a cancelled order leaves the open orders: it is never fetched for sending again
+    assert [o.order_id for o in adapter.fetch_orders(T0 - timedelta(1), T0 + timedelta(1))] == [
+        kept
+    ]
+
+
+def test_emulator_cancels_strictly_as_shopify_does(shop: ShopifyEmulator) -> None:
+    order = shop.add_order(updated_at=T0)
+    shop.cancel_order(order, reason="INVENTORY", at=T0 + timedelta(minutes=1))
+    cancelled = shop.order(order)
+    assert cancelled.financial_status == "REFUNDED"
+    assert cancelled.fulfillment_status == "FULFILLMENT_NOT_REQUIRED"
+    assert [fo.status for fo in cancelled.fulfillment_orders] == ["CANCELLED"]
+    with pytest.raises(ValueError, match="already been cancelled"):
+        shop.cancel_order(order)
+
+
+def test_order_cancel_mutation_through_graphql(shop: ShopifyEmulator) -> None:
+    import requests
+
+    order = shop.add_order(updated_at=T0)
+    url = shop.url + "/admin/api/2026-10/graphql.json"
+    headers = {"X-Shopify-Access-Token": shop.token, "Content-Type": "application/json"}
+    mutation = (
+        "mutation C($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, refund: true, "
+        "restock: true) { job { id done } orderCancelUserErrors { code field message } } }"
+    )
+    for expected in ([], ["Order has already been cancelled"]):
+        body = requests.post(
+            url, headers=headers, json={"query": mutation, "variables": {"id": order}}, timeout=10
+        ).json()
+        errors = body["data"]["orderCancel"]["orderCancelUserErrors"]
+        assert [e["message"] for e in errors] == expected
+    assert shop.order(order).cancel_reason == "CUSTOMER"
+    refused = requests.post(
+        url,
+        headers=headers,
+        json={"query": mutation.replace("CUSTOMER", "BORED"), "variables": {"id": order}},
+        timeout=10,
+    ).json()
+    assert refused.get("errors")  # not a reason Shopify knows

@@ -356,3 +356,31 @@ def test_unreachable_store_error_never_shows_query_string_secret(
     with pytest.raises(TransientError) as caught:
         adapter.test_connection()
     assert secret not in str(caught.value) and "cannot reach" in str(caught.value)
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_cancelled_and_refunded_orders_in_the_window(
+    site: WooCommerceEmulator, adapter
+) -> None:
+    kept = site.add_order(modified_at=T0)
+    cancelled = site.add_order(modified_at=T0)
+    refunded = site.add_order(modified_at=T0, lines=(("MUG", 2, "12.50"),))
+    later = site.add_order(modified_at=T0)
+    site.cancel_order(cancelled, at=T0 + timedelta(minutes=2))
+    site.cancel_order(
+        refunded, at=T0 + timedelta(minutes=4), status="refunded", reason="out of stock"
+    )
+    site.cancel_order(later, at=T0 + timedelta(minutes=15))  # the next window's
+    before = site.calls("GET", r"/wp-json/wc/v3/orders")
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert site.calls("GET", r"/wp-json/wc/v3/orders") - before == 1
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (str(cancelled), T0 + timedelta(minutes=2), "cancelled in WooCommerce"),
+        (str(refunded), T0 + timedelta(minutes=4), "refunded in WooCommerce (out of stock)"),
+    ]
+    assert site.orders[refunded]["refunds"][0]["total"] == "-25.00"
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(hours=1))] == [str(kept)]
+    with pytest.raises(ValueError, match="cancelled already"):
+        site.cancel_order(cancelled, at=T0 + timedelta(minutes=20))
+    with pytest.raises(ValueError, match="cancelled or refunded"):
+        site.cancel_order(kept, at=T0, status="trash")

@@ -124,11 +124,21 @@ def test_cancel_never_sends_and_a_sent_order_is_recorded(held_and_sent, capfd):
         assert state == "success", log
     assert "already cancelled" in log
     assert [e for e, _, _ in timeline(d, "6004")] == ["received", "held", "cancelled"]
-    state, log = act(d, capfd, action="cancel", connection=d.name, target="6003", reason="fraud")
-    assert state == "success" and "does not send cancellation files yet" in log
-    assert timeline(d, "6003")[-1] == ("cancel_after_send", "fraud", "dag_test")
+    for _ in range(2):  # sent: the warehouse is told at once, and only once
+        state, log = act(
+            d, capfd, action="cancel", connection=d.name, target="6003", reason="fraud"
+        )
+        assert state == "success", log
+    assert "already cancel_sent" in log and "nothing to do" in log
+    cancels = {n: c for n, c in d.files("in").items() if n.startswith("cxl_")}
+    assert list(cancels.values()) == [b"order_number\r\nAC-6003\r\n"]
+    assert timeline(d, "6003")[-2:] == [
+        ("cancel_after_send", "fraud", "dag_test"),
+        ("cancel_sent", next(iter(cancels)), None),
+    ]
     assert d.run("orders", T0 + timedelta(minutes=30)).state == "success"
     assert order_numbers(d.files("in")) == ["AC-6003"]  # nothing else went
+    assert [n for n in d.files("in") if n.startswith("cxl_")] == list(cancels)
 
 
 def test_an_unknown_order_or_connection_is_named(held_and_sent, capfd):

@@ -293,3 +293,7 @@ def test_scheduler_and_celery_worker_run_every_flow_and_survive_a_worker_kill(
             assert len(fulfilled) == (order_id in shipped), (c.name, number, fulfilled)
         assert c.harness.quantity(c.store, "SKU-1") == 7
     stack.check_alive()
+    # Each worker start preloaded DropStream's task modules (dropstream.celery_config).
+    worker_log = (stack.base / "worker.log").read_text(errors="replace")
+    assert worker_log.count("DropStream preload:") >= 2, worker_log[-3000:]
+    assert "(0 failed)" in worker_log and " failed)" not in worker_log.replace("(0 failed)", "")

@@ -29,6 +29,7 @@ AIRFLOW_SERVICES = {
     "airflow-worker",
     "flower",
 }
+CELERY_CONFIG_OPTIONS = "dropstream.celery_config.CELERY_CONFIG"
 REQUIRED = re.compile(r"\$\{(\w+):\?[^}]*\}")  # ${NAME:?message}: compose refuses to start without
 SECRETS = (
     "POSTGRES_PASSWORD",
@@ -113,6 +114,8 @@ def test_the_services_of_airflows_compose_file_on_the_celery_executor(compose):
         assert REQUIRED.fullmatch(env["AIRFLOW__API_AUTH__JWT_SECRET"]), name
         assert REQUIRED.fullmatch(env["AIRFLOW__CORE__FERNET_KEY"]), name
         assert env["PYTHONPATH"] == "/opt/airflow/plugins:/opt/airflow/include"
+        # The worker preloads DropStream's task modules (the same setting as bench/stack.py).
+        assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == CELERY_CONFIG_OPTIONS, name
         assert services[name]["build"] == "."
     commands = {name: services[name].get("command") for name in AIRFLOW_SERVICES}
     assert commands["airflow-apiserver"] == "api-server"

@@ -29,6 +29,19 @@ from dropstream.run_notes import run_note
             "no new order to send (3 orders fetched)",
         ),
         (
+            "orders",
+            {
+                "fetched": 3,
+                "files": [],
+                "orders_published": 0,
+                "cancelled_before_sending": 1,
+                "cancel_files": ["cxl_acme-1f2e3d4c_261126101500.csv"],
+                "cancellations_sent": 2,
+            },
+            "no new order to send (3 orders fetched) · 1 order cancelled in the store before "
+            "sending (not sent) · 2 cancellations sent in cxl_acme-1f2e3d4c_261126101500.csv",
+        ),
+        (
             "inventory",
             {"files": ["inv_1.csv"], "pushed": 1, "rejected": 2, "archived": 1},
             "1 stock level pushed to the store from inv_1.csv · "

@@ -256,6 +256,7 @@ def test_new_secret_fields_are_masked_and_staged():
             },
         ),
         ("ebay", {"store_login", "store_client_secret", "store_refresh_token"}),
+        ("walmart", {"store_login", "store_client_secret"}),
     ],
 )
 def test_required_store_fields_per_platform(platform, missing):

@@ -9,7 +9,6 @@ Airflow Connection: ``host`` = SP-API endpoint (e.g. ``sellingpartnerapi-na.amaz
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -17,12 +16,12 @@ from urllib.parse import quote
 
 from adapters.amazon import listings
 from adapters.amazon.client import AmazonClient, RoleDenied, lwa_token
-from adapters.amazon.mapping import carrier_fields, to_order
+from adapters.amazon.mapping import package_detail, to_order
 from adapters.base import ConnectionInfo, HttpStoreAdapter, RetryPolicy
 from adapters.oauth import RefreshTokenGrant
 from adapters.paginators import CursorPaginator
 from adapters.permissions import Probe, missing_permissions
-from adapters.results import PushResults, Rejected
+from adapters.results import Rejected, already_pushed, last_levels, push_by_group
 from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
 from dropstream.errors import (
     AuthenticationError,
@@ -30,19 +29,23 @@ from dropstream.errors import (
     NotFoundError,
     UpstreamRejectedError,
 )
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS = "orders/2026-01-01/orders"
 ORDERS_PAGE = 100
 PROBE_SKU = "DROPSTREAM-CONNECTION-TEST"  # previewed, never saved
 OPEN_STATUSES = "UNSHIPPED,PARTIALLY_SHIPPED"
+#: Orders v2026-01-01's cancelled orders (Orders v0: ``OrderStatus`` ``Canceled``).
+CANCELLED = "CANCELLED"
+CANCEL_REASON = "cancelled on Amazon"
 
 
 class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
     """An Amazon seller account (one marketplace) over the Selling Partner API."""
 
     platform: ClassVar[str] = "amazon"
+    reports_cancellations: ClassVar[bool] = True
     # searchOrders refills at 0.0056 requests/s: a 429 may ask for ~3 minutes.
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy(max_wait=190.0)
     feed_poll_seconds: ClassVar[float] = 30.0
@@ -134,12 +137,7 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        window = {
-            "lastUpdatedAfter": query_time(since, ISO_Z),
-            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
-        }
-        # Half-open [since, until): an order updated exactly at a boundary is in one window.
-        return self._orders(window, in_window(since, until, "lastUpdatedTime"))
+        return self._updated(since, until, OPEN_STATUSES)
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         return self._orders(
@@ -147,12 +145,31 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
             created_at_or_after(created_since, "createdTime"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Merchant-fulfilled orders in ``fulfillmentStatus`` CANCELLED updated in
+        [since, until): one search per window (searchOrders allows a burst of 20, then one
+        request every 3 minutes: two per 15-minute run stay within it)."""
+        for order in self._updated(since, until, CANCELLED):
+            yield Cancellation(order=order, cancelled_at=order.updated_at, reason=CANCEL_REASON)
+
+    def _updated(self, since: datetime, until: datetime, statuses: str) -> Iterator[Order]:
+        window = {
+            "lastUpdatedAfter": query_time(since, ISO_Z),
+            "lastUpdatedBefore": query_time(until, ISO_Z, round_up=True),
+        }
+        # Half-open [since, until): an order updated exactly at a boundary is in one window.
+        return self._orders(window, in_window(since, until, "lastUpdatedTime"), statuses=statuses)
+
     def _orders(
-        self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
+        self,
+        dates: dict[str, str],
+        wanted: Callable[[dict[str, Any]], bool],
+        *,
+        statuses: str = OPEN_STATUSES,
     ) -> Iterator[Order]:
         params: dict[str, Any] = {
             **dates,
-            "fulfillmentStatuses": OPEN_STATUSES,
+            "fulfillmentStatuses": statuses,
             "fulfilledBy": "MERCHANT",
             "marketplaceIds": self.marketplace_id,
             "maxResultsPerPage": int(self.options.get("page_size") or ORDERS_PAGE),
@@ -178,27 +195,14 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
         One order read per order (its packages and items), then one confirmation per package.
         """
-        by_order: dict[str, list[Shipment]] = defaultdict(list)
-        for shipment in shipments:
-            by_order[shipment.order_id].append(shipment)
-        results = PushResults()
-        for order_id, group in by_order.items():
-            try:
-                order = self._order_with_packages(order_id, group[0])
-            except AuthenticationError:
-                raise
-            except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                for shipment in group:
-                    results.reject(shipment.key, str(exc))
-                continue
-            for shipment in group:
-                try:
-                    results.accept(shipment.key, self._confirm(order, shipment))
-                except AuthenticationError:
-                    raise
-                except (Rejected, ConfigurationError, UpstreamRejectedError) as exc:
-                    results.reject(shipment.key, str(exc))
-        return results.result(order=[s.key for s in shipments])
+        return push_by_group(
+            shipments,
+            group=lambda s: s.order_id,
+            load=lambda first: self._order_with_packages(first.order_id, first),
+            push_one=self._confirm,
+            key=lambda s: s.key,
+            refused=(ConfigurationError, UpstreamRejectedError),
+        )
 
     def _order_with_packages(self, order_id: str, first: Shipment) -> dict[str, Any]:
         if not order_id:
@@ -211,41 +215,22 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
     def _confirm(self, order: dict[str, Any], shipment: Shipment) -> str:
         packages = order["packages"]
-        for package in packages:
-            # Already confirmed (e.g. a retry after a crash between confirm and our ledger write).
-            if package.get("trackingNumber") == shipment.tracking_number:
-                return str(package.get("packageReferenceId"))
-        by_sku = {(i.get("product") or {}).get("sellerSku"): i for i in order["orderItems"]}
-        items = []
-        for line in shipment.lines:
-            item_id = line.line_id or (by_sku.get(line.sku) or {}).get("orderItemId")
-            if not item_id:
-                raise Rejected(f"order {shipment.order_number}: no item for SKU {line.sku!r}")
-            items.append({"orderItemId": item_id, "quantity": line.quantity})
-        refs = [str(p.get("packageReferenceId") or "") for p in packages]
-        numbers = [int(ref) for ref in refs if ref.isdigit()]
-        reference = str(max(numbers, default=0) + 1)  # unique within the order, numeric
-        detail: dict[str, Any] = {
-            "packageReferenceId": reference,
-            **carrier_fields(shipment.carrier),
-            "trackingNumber": shipment.tracking_number,
-            "shipDate": query_time(shipment.shipped_at or datetime.now(UTC), ISO_Z),
-            "orderItems": items,
-        }
-        if shipment.service:
-            detail["shippingMethod"] = shipment.service
+        done = already_pushed(
+            packages, shipment.tracking_number, number="trackingNumber", ref="packageReferenceId"
+        )
+        if done is not None:
+            return done
+        detail = package_detail(order, shipment)
         path = f"orders/v0/orders/{quote(order['orderId'], safe='')}/shipmentConfirmation"
         body = {"marketplaceId": self.marketplace_id, "packageDetail": detail}
         self.http.request("POST", path, json=body)
-        packages.append(
-            {"packageReferenceId": reference, "trackingNumber": shipment.tracking_number}
-        )
-        return reference
+        packages.append(detail)  # the order's next package sees its reference and tracking
+        return str(detail["packageReferenceId"])
 
     # --- inventory --------------------------------------------------------------------------
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
         """A handful of SKUs: Listings Items PATCH each; more: one JSON_LISTINGS_FEED."""
-        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
+        wanted = last_levels(levels, floor=0)
         if not wanted:
             return PushResult()
         if len(wanted) <= int(self.options.get("patch_max_skus", 5)):

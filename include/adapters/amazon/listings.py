@@ -15,8 +15,8 @@ from urllib.parse import quote
 import requests
 
 from adapters.base import HttpClient
+from adapters.results import Rejected, push_batches, push_each
 from dropstream.errors import (
-    AuthenticationError,
     ConfigurationError,
     TransientError,
     UpstreamRejectedError,
@@ -37,27 +37,19 @@ def availability_patch(quantity: int) -> list[dict[str, Any]]:
 def patch_each(
     client: HttpClient, wanted: dict[str, int], seller_id: str, marketplace_id: str
 ) -> PushResult:
-    """One ``patchListingsItem`` per SKU; INVALID submissions are rejected with their issues."""
-    accepted: list[str] = []
-    rejected: list[tuple[str, str]] = []
-    for sku, quantity in wanted.items():
+    """One ``patchListingsItem`` per SKU; INVALID submissions are rejected with their issues
+    (the detail of an accepted SKU is Amazon's submission id)."""
+
+    def patch(sku: str) -> str:
         path = f"listings/2021-08-01/items/{quote(seller_id, safe='')}/{quote(sku, safe='')}"
-        body = {"productType": "PRODUCT", "patches": availability_patch(quantity)}
-        try:
-            response = client.request(
-                "PATCH", path, json=body, params={"marketplaceIds": marketplace_id}
-            )
-        except AuthenticationError:
-            raise
-        except (ConfigurationError, UpstreamRejectedError) as exc:
-            rejected.append((sku, str(exc)))
-            continue
-        result = response.json()
-        if result.get("status") == "ACCEPTED":
-            accepted.append(sku)
-        else:
-            rejected.append((sku, _issues(result.get("issues")) or str(result.get("status"))))
-    return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
+        body = {"productType": "PRODUCT", "patches": availability_patch(wanted[sku])}
+        params = {"marketplaceIds": marketplace_id}
+        result = client.request("PATCH", path, json=body, params=params).json()
+        if result.get("status") != "ACCEPTED":
+            raise Rejected(_issues(result.get("issues")) or str(result.get("status")))
+        return str(result.get("submissionId") or "")
+
+    return push_each(wanted, patch, key=str, refused=(ConfigurationError, UpstreamRejectedError))
 
 
 def push_feed(
@@ -70,11 +62,8 @@ def push_feed(
     poll_attempts: int,
 ) -> PushResult:
     """Submit one JSON_LISTINGS_FEED per 25,000 SKUs and report what Amazon refused."""
-    accepted: list[str] = []
-    rejected: list[tuple[str, str]] = []
-    skus = list(wanted)
-    for start in range(0, len(skus), FEED_CAP):
-        batch = skus[start : start + FEED_CAP]
+
+    def submit(batch: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         document = {
             "header": {"sellerId": seller_id, "version": "2.0", "issueLocale": "en_US"},
             "messages": [
@@ -90,6 +79,7 @@ def push_feed(
         }
         feed_id, report = _run_feed(client, document, marketplace_id, poll_seconds, poll_attempts)
         errors = _errors_by_message(report)
+        accepted, rejected = [], []
         for n, sku in enumerate(batch, start=1):
             if n in errors:
                 rejected.append((sku, f"feed {feed_id}: {errors[n]}"))
@@ -97,7 +87,9 @@ def push_feed(
                 rejected.append((sku, f"feed {feed_id} failed: {errors[None]}"))
             else:
                 accepted.append(sku)
-    return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
+        return accepted, rejected
+
+    return push_batches(list(wanted), FEED_CAP, submit)
 
 
 def _run_feed(

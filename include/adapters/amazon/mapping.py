@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters.times import parse_iso
+from adapters.results import Rejected
+from adapters.times import ISO_Z, parse_iso, query_time
 from dropstream.errors import DataError
-from dropstream.models import Address, Order, OrderLine
+from dropstream.models import Address, Order, OrderLine, Shipment
 
 # Amazon's carrier codes we map onto; anything else is sent as "Other" with carrierName.
 CARRIER_CODES = {
@@ -87,3 +89,28 @@ def to_order(raw: dict[str, Any]) -> Order:
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise DataError(f"Amazon order {raw.get('orderId')!r} is malformed: {exc!r}") from exc
+
+
+def package_detail(order: dict[str, Any], shipment: Shipment) -> dict[str, Any]:
+    """The shipmentConfirmation ``packageDetail`` of one package of ``order`` (read with
+    PACKAGES): its items by line id or SKU, and the next numeric package reference of the order
+    (unique within it)."""
+    by_sku = {(i.get("product") or {}).get("sellerSku"): i for i in order["orderItems"]}
+    items = []
+    for line in shipment.lines:
+        item_id = line.line_id or (by_sku.get(line.sku) or {}).get("orderItemId")
+        if not item_id:
+            raise Rejected(f"order {shipment.order_number}: no item for SKU {line.sku!r}")
+        items.append({"orderItemId": item_id, "quantity": line.quantity})
+    refs = [str(p.get("packageReferenceId") or "") for p in order["packages"]]
+    numbers = [int(ref) for ref in refs if ref.isdigit()]
+    detail: dict[str, Any] = {
+        "packageReferenceId": str(max(numbers, default=0) + 1),
+        **carrier_fields(shipment.carrier),
+        "trackingNumber": shipment.tracking_number,
+        "shipDate": query_time(shipment.shipped_at or datetime.now(UTC), ISO_Z),
+        "orderItems": items,
+    }
+    if shipment.service:
+        detail["shippingMethod"] = shipment.service
+    return detail

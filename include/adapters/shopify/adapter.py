@@ -13,12 +13,21 @@ from adapters.shopify.client import ShopifyClient
 from adapters.shopify.fulfillments import push_shipments
 from adapters.shopify.inventory import lookup, push_inventory
 from adapters.shopify.mapping import to_order
-from adapters.times import ISO_Z, created_at_or_after, in_window, query_time
+from adapters.times import ISO_Z, created_at_or_after, in_window, parse_iso, query_time
 from dropstream.errors import AuthenticationError, ConfigurationError, NotFoundError
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 DEFAULT_API_VERSION = "2026-10"
 OPEN_ORDERS = "financial_status:paid fulfillment_status:unshipped status:open"
+#: What each OrderCancelReason means, for the order's timeline.
+CANCEL_REASONS = {
+    "CUSTOMER": "the customer cancelled",
+    "DECLINED": "payment declined",
+    "FRAUD": "fraudulent order",
+    "INVENTORY": "not enough inventory",
+    "OTHER": "other reason",
+    "STAFF": "staff error",
+}
 # What the three flows need; any one handle of a tuple is enough (write_X implies read_X).
 REQUIRED_SCOPES: tuple[tuple[str, ...], ...] = (
     ("read_orders", "write_orders"),
@@ -43,6 +52,7 @@ class ShopifyAdapter(HttpStoreAdapter[ShopifyClient]):
     """
 
     platform: ClassVar[str] = "shopify"
+    reports_cancellations: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,7 +122,30 @@ class ShopifyAdapter(HttpStoreAdapter[ShopifyClient]):
         search = f"created_at:>='{query_time(created_since, ISO_Z)}' {OPEN_ORDERS}"
         return self._orders(search, created_at_or_after(created_since, "createdAt"))
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders cancelled (``cancelledAt`` set) and updated in [since, until): the same
+        orders query with ``status:cancelled``."""
+        search = (
+            f"updated_at:>='{query_time(since, ISO_Z)}' "
+            f"updated_at:<'{query_time(until, ISO_Z, round_up=True)}' status:cancelled"
+        )
+        for raw in self._raw_orders(search, in_window(since, until, "updatedAt")):
+            if not raw.get("cancelledAt"):
+                continue
+            why = raw.get("cancelReason") or "OTHER"
+            yield Cancellation(
+                order=self.to_order(raw),
+                cancelled_at=parse_iso(raw["cancelledAt"]),
+                reason=f"cancelled in Shopify: {CANCEL_REASONS.get(why, why)} ({why})",
+            )
+
     def _orders(self, search: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
+        for raw in self._raw_orders(search, wanted):
+            yield self.to_order(raw)
+
+    def _raw_orders(
+        self, search: str, wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[dict[str, Any]]:
         def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             variables = {
                 "first": q.ORDERS_PAGE,
@@ -126,7 +159,7 @@ class ShopifyAdapter(HttpStoreAdapter[ShopifyClient]):
 
         for raw in CursorPaginator(f"Shopify orders of {self.connection_name!r}").items(page):
             if wanted(raw):
-                yield self.to_order(self._with_all_lines(raw))
+                yield self._with_all_lines(raw)
 
     def _with_all_lines(self, raw: dict[str, Any]) -> dict[str, Any]:
         info = raw["lineItems"]["pageInfo"]

@@ -22,7 +22,7 @@ query Orders($first: Int!, $after: String, $query: String!, $lines: Int!) {{
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      id name createdAt updatedAt email currencyCode tags
+      id name createdAt updatedAt email currencyCode tags cancelledAt cancelReason
       displayFinancialStatus displayFulfillmentStatus
       shippingAddress {{ name company address1 address2 city provinceCode zip countryCodeV2 phone }}
       shippingLine {{ title code }}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import StoreAdapter
 from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import InventoryLevel
@@ -27,6 +26,7 @@ from dropstream.rules.inventory import (
     store_skus,
 )
 from dropstream.spec import Rules
+from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport
 
 FLOW = "inventory"

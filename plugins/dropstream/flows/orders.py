@@ -5,7 +5,15 @@ on the connection's first run (no watermark yet) also every open, paid, unfulfil
 created since its ``start_date`` (the backlog);
 transform: apply the connection's rules (``ready`` / ``held`` / ``skipped``); a ready order
 carries the number the warehouse will see (``rules.order_number_prefix`` + the store's);
-load: put every ready order in one uniquely named file and publish it exactly once.
+load: put every ready order in one uniquely named file and publish it exactly once; then tell
+the warehouse of orders cancelled in the store after they were sent, in one cancel file, with
+the same protocol (a cancel file is a ``ds_files`` row of kind ``cancel``).
+
+Cancellations and changes: the extract also asks the store for orders cancelled in the window
+(``fetch_cancellations``): one not sent yet becomes ``cancelled`` and is never sent; one sent
+gets a cancel request, which the load publishes (``published`` -> ``cancelling`` ->
+``cancel_sent``). A sent order fetched again with other lines or ship-to is recorded
+``changed_after_send`` and not sent again (``ledger/changes.py``).
 
 Exactly once, through crashes: the file and its orders are recorded together (``staged``)
 before upload; the file is uploaded under a temporary name; the ledger then says
@@ -31,12 +39,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.base import StoreAdapter
 from dropstream.errors import ConfigurationError, NotFoundError, TargetExistsError
 from dropstream.flows.common import Step
 from dropstream.formats.base import FileFormat
 from dropstream.ledger import Lease
 from dropstream.rules.fulfillment import Decision, decide
+from dropstream.stores import StoreAdapter
 from dropstream.transports.base import Transport, join, staging_name
 
 FLOW = "orders"
@@ -59,9 +67,32 @@ def extract(
     fetched = list(adapter.fetch_orders(since - OVERLAP, until))
     backlog = list(adapter.fetch_open_orders(backlog_since)) if backlog_since else []
     new = step.ledger.record_received(step.name, fetched + backlog, step.now, step.run)
-    counts = {"window": [since.isoformat(), until.isoformat()], "fetched": len(fetched)}
+    counts: dict[str, Any] = {
+        "window": [since.isoformat(), until.isoformat()],
+        "fetched": len(fetched),
+    }
     if backlog_since is not None:
         counts["backlog"] = len(backlog)
+    # After the orders: an order fetched and cancelled in the same window ends up cancelled.
+    if adapter.reports_cancellations:
+        cancelled = list(adapter.fetch_cancellations(since - OVERLAP, until))
+        outcome = step.ledger.record_cancellations(step.name, cancelled, step.now, step.run)
+        counts["cancelled_before_sending"] = outcome["cancelled"]
+        counts["cancelled_after_sending"] = outcome["cancel_after_send"]
+        if outcome["cancel_after_send"]:
+            step.log.warning(
+                "connection %s: %d order(s) cancelled in the store after they were sent; "
+                "the load step sends the warehouse a cancel file",
+                step.name,
+                outcome["cancel_after_send"],
+            )
+    else:
+        step.log.warning(
+            "connection %s: %s stores do not report cancellations to DropStream yet; cancel "
+            "orders with the dropstream_actions DAG (action cancel)",
+            step.name,
+            adapter.platform,
+        )
     return {**counts, "new": new}
 
 
@@ -113,12 +144,15 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
     return {**counts, "reasons": reasons}
 
 
-def finish_unfinished(step: Step, transport: Transport, lease: Lease) -> dict[str, int]:
+def finish_unfinished(
+    step: Step, transport: Transport, lease: Lease, *, cancel_files: dict[str, int] | None = None
+) -> dict[str, int]:
     """Bring every file recorded but not yet published to ``published``, without duplicating it.
 
-    Returns ``{file name: orders published}``. Only the lease holder may call this.
+    Returns ``{file name: orders published}``; cancel files go to ``cancel_files`` instead
+    (``{file name: cancellations sent}``) when it is given. Only the lease holder may call this.
     """
-    finished = {}
+    finished: dict[str, int] = {}
     for row in step.ledger.unfinished_files(step.name):
         name, folder = row["file_name"], row["folder"]
         if row["state"] == "staged":  # the upload may be partial: upload it (again), whole
@@ -132,7 +166,11 @@ def finish_unfinished(step: Step, transport: Transport, lease: Lease) -> dict[st
                 transport.commit(folder, name)
             except TargetExistsError:
                 _heal_twice_uploaded(step, transport, row)
-        finished[name] = step.ledger.mark_file_published(step.name, name, step.now, run=step.run)
+        done = step.ledger.mark_file_published(step.name, name, step.now, run=step.run)
+        if cancel_files is not None and row.get("kind") == "cancel":
+            cancel_files[name] = done
+        else:
+            finished[name] = done
     return finished
 
 
@@ -170,9 +208,10 @@ def load(
 
     Runs under the connection's orders lease: a concurrent run waits for it.
     """
+    cancel_files: dict[str, int] = {}
     with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
-        finished = finish_unfinished(step, transport, lease)
-        recovered = list(finished)
+        finished = finish_unfinished(step, transport, lease, cancel_files=cancel_files)
+        recovered = list(finished) + list(cancel_files)
         ready = step.ledger.orders_in_state(step.name, "ready")
         if ready:
             folder = step.spec.warehouse.paths.orders
@@ -188,7 +227,8 @@ def load(
                 step.now,
                 run=step.run,
             )
-            finished.update(finish_unfinished(step, transport, lease))
+            finished.update(finish_unfinished(step, transport, lease, cancel_files=cancel_files))
+        cancel_files.update(publish_cancellations(step, transport, file_format, lease))
         if until is not None:
             step.ledger.advance_watermark(step.name, FLOW, until)
     summary: dict[str, Any] = {
@@ -196,9 +236,44 @@ def load(
         "orders_published": sum(finished.values()),
         "recovered_files": len(recovered),
     }
+    if cancel_files:
+        summary["cancel_files"] = list(cancel_files)
+        summary["cancellations_sent"] = sum(cancel_files.values())
     if step.run:
         summary.update(step.ledger.run_order_counts(step.name, step.run, list(finished)))
     return summary
+
+
+def publish_cancellations(
+    step: Step, transport: Transport, file_format: FileFormat, lease: Lease
+) -> dict[str, int]:
+    """Tell the warehouse of every sent order cancelled since: one cancel file, published
+    exactly once like an order file. Returns ``{cancel file: cancellations sent}``.
+
+    Only the lease holder may call this, after ``finish_unfinished``: every order file is
+    published by then, so a cancellation never reaches the warehouse before its order.
+    """
+    to_cancel = step.ledger.orders_to_cancel(step.name)
+    if not to_cancel:
+        return {}
+    folder = step.spec.warehouse.paths.orders
+    name = file_format.cancel_file_name(_batch_id(step), step.now)
+    buffer = io.BytesIO()
+    file_format.write_cancellations([order for order, _ in to_cancel], buffer, file_name=name)
+    step.ledger.create_cancel_file(
+        step.name,
+        folder,
+        name,
+        buffer.getvalue(),
+        [order.order_id for order, _ in to_cancel],
+        step.now,
+        run=step.run,
+    )
+    published: dict[str, int] = {}
+    finish_unfinished(step, transport, lease, cancel_files=published)
+    if name not in published:  # finish_unfinished raises first; this says so if it ever did not
+        raise ConfigurationError(f"connection {step.name!r}: cancel file {name} was not published")
+    return published
 
 
 def _batch_id(step: Step) -> str:

@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from adapters.base import StoreAdapter
 from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import Order, OrderLine, Shipment, ShipmentLine
 from dropstream.rules.bundles import bundle_shipment_lines
+from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport
 
 FLOW = "tracking"

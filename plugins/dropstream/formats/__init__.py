@@ -1,11 +1,11 @@
-"""Warehouse file formats, looked up by name."""
+"""Warehouse file formats, looked up by name (the entries of ``dropstream.catalogue``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from dropstream.catalogue import FORMATS as _CATALOGUE
 from dropstream.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -13,24 +13,14 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "format_problems", "get_format"]
 
-_FORMATS: dict[str, str] = {
-    "flat_csv": "dropstream.formats.flat_csv:FlatCSV",
-    "header_detail_csv": "dropstream.formats.header_detail_csv:HeaderDetailCSV",
-    "x12": "dropstream.formats.x12:X12",
-}
-FORMATS: tuple[str, ...] = tuple(sorted(_FORMATS))
+#: Every format's name, sorted (the catalogue's entries).
+FORMATS: tuple[str, ...] = tuple(sorted(_CATALOGUE))
 
 
 def get_format(name: str, options: Mapping[str, Any] | None = None) -> FileFormat:
     """Return the file format ``name`` configured with ``options``."""
-    target = _FORMATS.get(name)
-    if target is None:
-        raise ConfigurationError(
-            f"warehouse file format {name!r} is not known (known: {', '.join(FORMATS)})"
-        )
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(import_module(module_name), class_name)
-    return cls(**dict(options or {}))
+    file_format: FileFormat = _CATALOGUE.load(name)(**dict(options or {}))
+    return file_format
 
 
 def format_problems(name: str, options: Mapping[str, Any] | None = None) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from dropstream.errors import ConfigurationError, FileFormatError
 from dropstream.formats.base import OnError
+from dropstream.models import Order
 
 _CP1252_FALLBACK = "dropstream-cp1252-fallback"
 _UNDECODED = re.compile("[\udc80-\udcff]")
@@ -333,3 +334,38 @@ def _varint(size: int) -> bytes:
         size >>= 7
     out.append(size)
     return bytes(out)
+
+
+def write_cancel_rows(
+    orders: Iterable[Order],
+    stream: BinaryIO,
+    *,
+    file_name: str,
+    codec: str,
+    line_ending: str,
+    dialect: dict[str, Any] | None = None,
+) -> int:
+    """A CSV cancel file: an ``order_number`` header and one row per order (each number once).
+
+    Every number is checked (and encoded) before anything is written.
+    """
+    numbers = list(dict.fromkeys(order.number for order in orders))
+    problems = []
+    for number in numbers:
+        if not number.strip():
+            problems.append("an order without a number")
+            continue
+        try:
+            number.encode(codec)
+        except UnicodeError:
+            problems.append(f"order {number}: its number cannot be written in {codec}")
+    if problems:
+        raise FileFormatError(file_name, None, "; ".join(problems) + ". Nothing was written.")
+    text = io.TextIOWrapper(stream, encoding=codec, errors="strict", newline="")
+    try:
+        writer = csv.writer(text, lineterminator=line_ending, **(dialect or {}))
+        writer.writerow(["order_number"])
+        writer.writerows([number] for number in numbers)
+    finally:
+        text.detach()  # flushes; leaves the caller's stream open
+    return len(numbers)

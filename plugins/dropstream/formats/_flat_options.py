@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from dropstream.formats import _csv
 from dropstream.formats._options import validate_options
-from dropstream.formats.base import check_order_file_pattern
+from dropstream.formats.base import DEFAULT_CANCEL_FILE_PATTERN, check_order_file_pattern
 from dropstream.models import Address, Order, OrderLine
 
 __all__ = ["ORDER_FIELDS", "FlatCSVOptions", "parse_options"]
@@ -99,6 +99,7 @@ class FlatCSVOptions(BaseModel):
     shipment_columns: dict[str, str | None] = SHIPMENT_COLUMNS  # type: ignore[assignment]
     inventory_columns: dict[str, str | None] = INVENTORY_COLUMNS  # type: ignore[assignment]
     order_file_pattern: str = "ord_{batch}_{stamp:%y%m%d%H%M%S}.csv"
+    cancel_file_pattern: str = DEFAULT_CANCEL_FILE_PATTERN
     shipment_pattern: str = "shp_*.csv"
     inventory_pattern: str = "inv_*.csv"
 
@@ -132,7 +133,7 @@ class FlatCSVOptions(BaseModel):
             raise ValueError("must be a strftime format such as '%Y-%m-%d'")
         return value
 
-    @field_validator("order_file_pattern")
+    @field_validator("order_file_pattern", "cancel_file_pattern")
     @classmethod
     def _order_file_pattern(cls, value: str) -> str:
         return check_order_file_pattern(value)

@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import BinaryIO, ClassVar
 
-from dropstream.errors import FileFormatError
+from dropstream.errors import ConfigurationError, FileFormatError
 from dropstream.models import InventoryLevel, Order, Shipment
+
+#: Default name of a CSV cancel file (format option ``cancel_file_pattern``).
+DEFAULT_CANCEL_FILE_PATTERN = "cxl_{batch}_{stamp:%y%m%d%H%M%S}.csv"
 
 #: Called with each bad record; reading then carries on with the next one.
 OnError = Callable[[FileFormatError], None]
@@ -56,6 +59,16 @@ class FileFormat(ABC):
         Every order is checked before anything is written: one bad order raises
         ``FileFormatError`` naming it, and no half-written file is left behind.
         """
+
+    def cancel_file_name(self, batch: str, stamp: datetime) -> str:
+        """Name of a cancel file (orders sent before that the warehouse must not ship)."""
+        raise ConfigurationError(f"the {self.name} format cannot tell a warehouse of cancellations")
+
+    def write_cancellations(
+        self, orders: Iterable[Order], stream: BinaryIO, *, file_name: str = "<cancel file>"
+    ) -> int:
+        """Write a cancel file for ``orders`` (as the warehouse saw them); return how many."""
+        raise ConfigurationError(f"the {self.name} format cannot tell a warehouse of cancellations")
 
     def order_problems(self, order: Order) -> list[str]:
         """Why ``order`` cannot be written in this format (empty when it can).

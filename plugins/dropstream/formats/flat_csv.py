@@ -70,6 +70,23 @@ class FlatCSV(FileFormat):
         stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
         return self.options.order_file_pattern.format(batch=batch, stamp=stamp)
 
+    def cancel_file_name(self, batch: str, stamp: datetime) -> str:
+        if not batch or not _csv_safe_batch(batch):
+            raise FileFormatError(f"cxl_{batch}", None, "batch may only hold letters, digits, - _")
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return self.options.cancel_file_pattern.format(batch=batch, stamp=stamp)
+
+    def write_cancellations(
+        self, orders: Iterable[Order], stream: BinaryIO, *, file_name: str = "<cancel file>"
+    ) -> int:
+        """An ``order_number`` header and one row per cancelled order, in this connection's
+        delimiter, quoting, encoding and line ending."""
+        return _csv.write_cancel_rows(
+            orders, stream, file_name=file_name, codec=self._codec,
+            line_ending=self.options.line_ending,
+            dialect={**self._dialect, "quoting": _QUOTING[self.options.quoting]},
+        )  # fmt: skip
+
     # --- writing orders ------------------------------------------------------------------
 
     def write_orders(

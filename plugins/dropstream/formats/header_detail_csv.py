@@ -13,14 +13,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from dropstream.errors import FileFormatError
 from dropstream.formats import _csv
 from dropstream.formats._csv import RowProblem, parse_count, parse_time, report
 from dropstream.formats._options import validate_options
 from dropstream.formats._packages import group_shipments
-from dropstream.formats.base import FileFormat, OnError
+from dropstream.formats.base import (
+    DEFAULT_CANCEL_FILE_PATTERN,
+    FileFormat,
+    OnError,
+    check_order_file_pattern,
+)
 from dropstream.models import Address, InventoryLevel, Order, Shipment
 
 __all__ = ["HeaderDetailCSV", "order_problems"]
@@ -97,6 +102,12 @@ class HeaderDetailOptions(BaseModel):
     facility: str = ""
     encoding: str = "utf-8"
     neutralize_formulas: bool = True
+    cancel_file_pattern: str = DEFAULT_CANCEL_FILE_PATTERN
+
+    @field_validator("cancel_file_pattern")
+    @classmethod
+    def _cancel_file_pattern(cls, value: str) -> str:
+        return check_order_file_pattern(value)
 
     @model_validator(mode="after")
     def _facility_for_v3(self) -> HeaderDetailOptions:
@@ -124,12 +135,27 @@ class HeaderDetailCSV(FileFormat):
         self.facility = opts.facility
         self.encoding = _csv.text_encoding(opts.encoding)
         self.neutralize_formulas = opts.neutralize_formulas
+        self.cancel_file_pattern = opts.cancel_file_pattern
 
     def order_file_name(self, batch: str, stamp: datetime) -> str:
         if not _ORDER_NUMBER.fullmatch(batch):
             raise FileFormatError(f"ord_{batch}", None, "batch may only hold letters, digits, - _")
         stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
         return f"ord_{batch}_{stamp:%y%m%d%H%M%S}.csv"
+
+    def cancel_file_name(self, batch: str, stamp: datetime) -> str:
+        if not _ORDER_NUMBER.fullmatch(batch):
+            raise FileFormatError(f"cxl_{batch}", None, "batch may only hold letters, digits, - _")
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return self.cancel_file_pattern.format(batch=batch, stamp=stamp)
+
+    def write_cancellations(
+        self, orders: Iterable[Order], stream: BinaryIO, *, file_name: str = "<cancel file>"
+    ) -> int:
+        """An ``order_number`` header and one row per cancelled order (UTF-8, CRLF)."""
+        return _csv.write_cancel_rows(
+            orders, stream, file_name=file_name, codec="utf-8", line_ending="\r\n"
+        )
 
     def order_problems(self, order: Order) -> list[str]:
         return order_problems(order)

@@ -12,6 +12,7 @@ from dropstream.ledger.actions import ActionBook
 from dropstream.ledger.alerts import AlertBook
 from dropstream.ledger.base import default_url
 from dropstream.ledger.browse import BrowseBook
+from dropstream.ledger.cancels import CancelBook
 from dropstream.ledger.events import EVENTS, EventBook, OrderEvent
 from dropstream.ledger.leases import Lease, LeaseBook
 from dropstream.ledger.orders import OrderBook
@@ -25,6 +26,7 @@ __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 class Ledger(
     OrderBook,
     ActionBook,
+    CancelBook,
     WarehouseBook,
     LeaseBook,
     EventBook,

@@ -1,4 +1,4 @@
-"""What operators do to orders: cancel, release, resend; each change with its event.
+"""What operators do to orders: release, resend (cancel: ``cancels.py``); each with its event.
 
 Every method names the state it expects and changes nothing otherwise, so the same action asked
 twice does nothing the second time (see ``dropstream.actions``).
@@ -7,7 +7,6 @@ twice does nothing the second time (see ``dropstream.actions``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 
@@ -15,70 +14,13 @@ from dropstream.codec import order_from_dict, order_to_dict
 from dropstream.errors import LedgerConflictError
 from dropstream.ledger.base import LedgerBase, _json
 from dropstream.ledger.events import event_row, write_events
-from dropstream.ledger.orders import SENT_STATES, UNSENT_STATES, staged_file
+from dropstream.ledger.orders import staged_file
 from dropstream.ledger.schema import files, order_events, orders
 from dropstream.models import Order
 
 
 class ActionBook(LedgerBase):
     """Operators' changes to orders."""
-
-    def cancel_order(
-        self,
-        connection: str,
-        order_id: str,
-        now: datetime,
-        *,
-        reason: str,
-        actor: str | None = None,
-        run: str = "",
-    ) -> tuple[str, bool]:
-        """Cancel an order that was not sent: it is never sent. Returns (state before, changed).
-
-        An order already sent (in a file, published or shipped) keeps its state and gets one
-        ``cancel_after_send`` event: the warehouse must be told, which this does not do.
-        An order already cancelled, or already marked for cancel after send, is left alone.
-        Raises KeyError when the connection has no such order.
-        """
-        with self._tx() as conn:
-            row = conn.execute(
-                select(orders.c.state, orders.c.number).where(
-                    orders.c.connection == connection, orders.c.order_id == order_id
-                )
-            ).first()
-            if row is None:
-                raise KeyError(order_id)
-            if row.state in UNSENT_STATES:
-                moved = conn.execute(
-                    update(orders)
-                    .where(
-                        orders.c.connection == connection,
-                        orders.c.order_id == order_id,
-                        orders.c.state == row.state,
-                    )
-                    .values(state="cancelled", reason=reason, updated_at=now)
-                ).rowcount
-                if not moved:
-                    raise LedgerConflictError(
-                        f"connection {connection!r}: order {row.number} changed while being "
-                        "cancelled; look at its timeline and cancel again if still needed"
-                    )
-                event = "cancelled"
-            elif row.state in SENT_STATES:
-                if self._has_event(conn, connection, order_id, "cancel_after_send"):
-                    return row.state, False
-                event = "cancel_after_send"
-            else:
-                return row.state, False
-            write_events(
-                conn,
-                [
-                    event_row(
-                        connection, order_id, row.number, event, now, reason, run=run, actor=actor
-                    )
-                ],
-            )
-        return row.state, True
 
     def held_order(self, connection: str, order_id: str) -> tuple[Order, str] | None:
         """The stored order and its state (None when the connection has no such order)."""
@@ -193,16 +135,3 @@ class ActionBook(LedgerBase):
                 ],
             )
         return True
-
-    @staticmethod
-    def _has_event(conn: Any, connection: str, order_id: str, event: str) -> bool:
-        return (
-            conn.execute(
-                select(order_events.c.id).where(
-                    order_events.c.connection == connection,
-                    order_events.c.order_id == order_id,
-                    order_events.c.event == event,
-                )
-            ).first()
-            is not None
-        )

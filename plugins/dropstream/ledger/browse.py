@@ -22,6 +22,9 @@ _ORDER_COLUMNS = (
     orders.c.received_at,
     orders.c.updated_at,
     orders.c.received_run,
+    orders.c.cancel_requested_at,
+    orders.c.cancel_reason,
+    orders.c.cancel_file,
 )
 
 
@@ -72,6 +75,7 @@ class BrowseBook(LedgerBase):
             files.c.sha256,
             files.c.created_at,
             files.c.published_at,
+            files.c.kind,
         ).where(files.c.connection == connection)
         return self._page(query, (files.c.created_at.desc(), files.c.file_name), limit, offset)
 

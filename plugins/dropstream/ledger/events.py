@@ -1,7 +1,8 @@
 """Each order's timeline: the events the ledger's own state changes write (``ds_order_events``).
 
 No caller records an event by hand: ``record_received``, ``set_order_states``,
-``create_order_file``, ``mark_file_published``, ``cancel_order`` and the shipment transitions
+``create_order_file``, ``mark_file_published``, the cancellations (``cancels.py``), changes
+after sending (``changes.py``) and the shipment transitions
 write theirs in the same transaction as the change itself, so a change without its event (or
 an event without its change) cannot happen. Events are only appended, never changed.
 """
@@ -31,7 +32,9 @@ EVENTS: dict[str, str] = {
     "shipped": "shipment pushed to the store",
     "shipment_rejected": "shipment refused by the store",
     "cancelled": "cancelled: never sent",
-    "cancel_after_send": "cancel requested after the order was sent",
+    "cancel_after_send": "cancelled after the order was sent: the warehouse gets a cancellation",
+    "cancel_sent": "cancel file published to the warehouse",
+    "changed_after_send": "lines or ship-to changed in the store after sending (not re-sent)",
     "released": "released by an operator: goes in the next order file",
     "resent": "sent again by an operator, in a new order file",
     # Connection-level actions, kept in the same log with no order (order_id and number "").

@@ -16,12 +16,14 @@ from sqlalchemy import (
 from dropstream.codec import order_from_dict, order_to_dict
 from dropstream.errors import LedgerConflictError
 from dropstream.ledger.base import LedgerBase, _json
+from dropstream.ledger.changes import fingerprint, fingerprint_basis, note_fetched_again
 from dropstream.ledger.events import event_row, write_events
 from dropstream.ledger.schema import files, orders
 from dropstream.models import Order
 
-#: States of an order that is, or may already be, in the warehouse's hands.
-SENT_STATES = ("in_file", "published", "shipped")
+#: States of an order that is, or may already be, in the warehouse's hands (a cancelled one
+#: may still ship: its package is matched all the same).
+SENT_STATES = ("in_file", "published", "shipped", "cancelling", "cancel_sent")
 #: States an order can be cancelled from without telling the warehouse.
 UNSENT_STATES = ("received", "held", "skipped", "ready")
 
@@ -52,13 +54,15 @@ class OrderBook(LedgerBase):
         """Insert orders not seen before (state ``received``); return how many were new.
 
         An order seen before keeps its state; while it has not been sent its payload is refreshed.
-        ``run`` (the Airflow run id) is kept on new orders for that run's summary.
+        Once sent, a change of its lines or ship-to is recorded (``changed_after_send``), never
+        sent again. ``run`` (the Airflow run id) is kept on new orders for that run's summary.
         """
         new = 0
         with self._tx() as conn:
             # Rows are locked in one order (by id) in every statement: no deadlock between runs.
             for order in sorted(received, key=lambda o: o.order_id):
                 payload = order_to_dict(order)
+                basis = fingerprint_basis(order)
                 row = {
                     "connection": connection,
                     "order_id": order.order_id,
@@ -69,6 +73,8 @@ class OrderBook(LedgerBase):
                     "received_at": now,
                     "updated_at": now,
                     "received_run": run or None,
+                    "fingerprint": fingerprint(basis),
+                    "fingerprint_basis": basis,
                 }
                 result = conn.execute(self._insert(orders).values(row).on_conflict_do_nothing())
                 if result.rowcount:
@@ -91,6 +97,14 @@ class OrderBook(LedgerBase):
                         )
                         .values(payload=payload, number=order.number, updated_at=now)
                     )
+                    known = conn.execute(
+                        select(
+                            orders.c.state, orders.c.fingerprint, orders.c.fingerprint_basis
+                        ).where(
+                            orders.c.connection == connection, orders.c.order_id == order.order_id
+                        )
+                    ).one()
+                    note_fetched_again(conn, connection, order, known.state, known, now, run)
         return new
 
     def orders_in_state(self, connection: str, state: str) -> list[Order]:
@@ -257,10 +271,12 @@ class OrderBook(LedgerBase):
     def mark_file_published(
         self, connection: str, file_name: str, now: datetime, *, run: str = ""
     ) -> int:
-        """``committing`` -> ``published``, with its orders ``in_file`` -> ``published``.
+        """``committing`` -> ``published``, with its orders ``in_file`` -> ``published`` (an
+        order file) or ``cancelling`` -> ``cancel_sent`` (a cancel file).
 
-        Returns how many orders were published. A file in any other state is left alone and
-        LedgerConflictError raised: ``published`` never goes back, nothing is published twice.
+        Returns how many orders were published (or cancellations sent). A file in any other
+        state is left alone and LedgerConflictError raised: ``published`` never goes back,
+        nothing is published twice.
         """
         with self._tx() as conn:
             moved = conn.execute(
@@ -293,7 +309,26 @@ class OrderBook(LedgerBase):
                     for r in published
                 ),
             )
-            return len(published)
+            cancelled = conn.execute(
+                update(orders)
+                .where(
+                    orders.c.connection == connection,
+                    orders.c.cancel_file == file_name,
+                    orders.c.state == "cancelling",
+                )
+                .values(state="cancel_sent", updated_at=now)
+                .returning(orders.c.order_id, orders.c.number)
+            ).all()
+            write_events(
+                conn,
+                (
+                    event_row(
+                        connection, r.order_id, r.number, "cancel_sent", now, file_name, run=run
+                    )
+                    for r in cancelled
+                ),
+            )
+            return len(published) + len(cancelled)
 
     def _file_conflict(self, connection: str, file_name: str, expected: str) -> LedgerConflictError:
         with self._tx() as conn:

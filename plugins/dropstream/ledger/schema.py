@@ -35,7 +35,8 @@ orders = Table(
     _conn_col(),
     Column("order_id", String(200), primary_key=True),
     Column("number", String(100), nullable=False, index=True),
-    # received -> held | skipped | ready -> in_file -> published -> shipped | cancelled
+    # received -> held | skipped | ready -> in_file -> published -> shipped; cancelled (never
+    # sent); published -> cancelling (in a cancel file) -> cancel_sent (the warehouse was told)
     Column("state", String(20), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("file_name", String(255)),
@@ -48,6 +49,15 @@ orders = Table(
     # The Airflow run whose extract first recorded the order (its run SUMMARY counts it).
     Column("received_run", String(250)),
     Index("ix_ds_orders_received_run", "connection", "received_run"),
+    # Cancelled in the store (or by an operator) after the warehouse had it: when, why, and the
+    # cancel file that tells the warehouse (set when the order is claimed into one).
+    _time("cancel_requested_at"),
+    Column("cancel_reason", Text),
+    Column("cancel_file", String(255)),
+    # sha256 of the order's lines and ship-to as the store showed them (fingerprint_basis) when
+    # last fetched before sending: a later fetch that differs after sending is changed_after_send.
+    Column("fingerprint", String(64)),
+    Column("fingerprint_basis", JSON),
 )
 files = Table(
     "ds_files",
@@ -61,6 +71,8 @@ files = Table(
     Column("sha256", String(64), nullable=False),
     Column("order_count", Integer, nullable=False),
     _time("created_at", nullable=False),
+    # orders (an order file) | cancel (a cancel file: the warehouse cancels the orders in it)
+    Column("kind", String(10), nullable=False, server_default="orders"),
     _time("published_at"),
 )
 shipments = Table(

@@ -20,7 +20,9 @@ from dropstream.ledger.schema import inventory, orders
 from dropstream.ledger.schema import inventory_snapshots as snapshots
 
 #: Orders the warehouse has been sent but has not shipped: their units are still on its shelves.
-IN_FLIGHT_STATES = ("in_file", "published")
+#: ``cancelling`` (its cancel file not published yet) still counts: the warehouse may pick it
+#: until told; ``cancel_sent`` does not: the warehouse keeps those units to sell.
+IN_FLIGHT_STATES = ("in_file", "published", "cancelling")
 
 WAITING = ("suspect",)
 DECISIONS = {"approve": "approved", "reject": "rejected"}

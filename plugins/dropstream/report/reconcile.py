@@ -117,8 +117,8 @@ def _reason(row: Any, store_readable: bool) -> str:
 
 def store_stock(spec: ConnectionSpec, skus: Sequence[str]) -> tuple[dict[str, int] | None, str]:
     """The store's stock of ``skus`` (store SKUs), or None and why it could not be read."""
-    from adapters import get_adapter
     from dropstream.errors import ConfigurationError
+    from dropstream.stores import get_adapter
 
     adapter = get_adapter(
         spec.store.platform, spec.store.conn_id, spec.store.options, connection_name=spec.name

@@ -174,7 +174,7 @@ class SandboxShop(ShopifyEmulator):
 
         As Shopify's ``orderCancel`` does, the order's fulfillment orders close, so the store
         refuses a fulfillment for it; whether it was sent to the warehouse first depends on when
-        the next orders run came (a cancellation after sending is the fulfillment issue's case).
+        the next orders run came: before, it is never sent; after, the warehouse gets a cancel file.
         """
         with self._lock:
             fresh = [
@@ -187,9 +187,7 @@ class SandboxShop(ShopifyEmulator):
             if not fresh:
                 return None
             order = self.random.choice(fresh)
-            order.cancelled_at = order.updated_at = now
-            for fulfillment_order in order.fulfillment_orders:
-                fulfillment_order.status = "CANCELLED"
+            self.store.cancel(order.id, "CUSTOMER", at=now)
         log.info("sandbox shop: order #%s cancelled by the shopper", order.number)
         return str(order.number)
 

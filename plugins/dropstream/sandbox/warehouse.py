@@ -6,6 +6,8 @@ worker, every few seconds:
 
 - takes every complete order file (``ord_*.csv``, never a ``.part`` still being uploaded) out of
   ``/in``, as a 3PL's import job does, and books its lines to be shipped ``ship_after`` later;
+- takes every cancel file (``cxl_*.csv``, an ``order_number`` column) and drops those orders
+  from the ones waiting to ship (an order already shipped has left: the cancel comes too late);
 - writes one ``shp_*.csv`` with the orders now due, with carrier and tracking number; every
   ``split_every``-th order leaves in two packages;
 - every ``inventory_every`` writes an ``inv_*.csv`` snapshot of available stock, which goes down
@@ -63,6 +65,7 @@ class SimulatedWarehouse:
             "stock": dict(settings.stock),
             "waiting": [],  # {"order": number, "due": iso, "lines": [[line, sku, qty], …]}
             "received_files": [],
+            "cancelled": [],  # {"order", "at", "file", "in_time"}
             "shipped": [],  # {"order", "tracking", "carrier", "at", "units"}
             "snapshots": [],  # {"file", "at"}
             "orders_seen": 0,
@@ -129,6 +132,7 @@ class SimulatedWarehouse:
     def tick(self, now: datetime) -> None:
         with self._lock:
             self._take_orders(now)
+            self._take_cancellations(now)
             self._ship_due(now)
             last = self.state["last_inventory"]
             every = self.settings.inventory_every
@@ -152,6 +156,21 @@ class SimulatedWarehouse:
                     }
                 )
             log.info("took %s from /in: %d order(s)", path.name, len(orders))
+
+    def _take_cancellations(self, now: datetime) -> None:
+        inbound = self.root / "in"
+        for path in sorted(inbound.glob("cxl_*.csv")):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            numbers = [n.strip() for n in lines[1:] if n.strip()] if lines else []
+            path.unlink()
+            waiting = {w["order"] for w in self.state["waiting"]}
+            self.state["waiting"] = [w for w in self.state["waiting"] if w["order"] not in numbers]
+            for number in numbers:
+                self.state["cancelled"].append(
+                    {"order": number, "at": now.isoformat(), "file": path.name,
+                     "in_time": number in waiting}
+                )  # fmt: skip
+            log.info("took %s from /in: %d cancellation(s)", path.name, len(numbers))
 
     def _ship_due(self, now: datetime) -> None:
         due = [w for w in self.state["waiting"] if datetime.fromisoformat(w["due"]) <= now]
@@ -214,7 +233,8 @@ class SimulatedWarehouse:
         hidden.rename(self.root / folder / name)
 
     def _save(self) -> None:
-        for key in ("received_files", "shipped", "snapshots"):
+        self.state.setdefault("cancelled", [])  # a state file from before cancel files
+        for key in ("received_files", "cancelled", "shipped", "snapshots"):
             self.state[key] = self.state[key][-200:]
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state, indent=1))
@@ -228,6 +248,7 @@ class SimulatedWarehouse:
                 "stock": dict(sorted(self.state["stock"].items())),
                 "waiting": list(self.state["waiting"]),
                 "received_files": list(self.state["received_files"][-20:]),
+                "cancelled": list(self.state.get("cancelled", [])[-20:]),
                 "shipped": list(self.state["shipped"][-20:]),
                 "snapshots": list(self.state["snapshots"][-5:]),
                 "outbox": sorted(p.name for p in out.iterdir() if p.is_file()),

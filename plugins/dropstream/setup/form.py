@@ -15,11 +15,10 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from dropstream.formats import FORMATS
+from dropstream.catalogue import DEFAULT_FOLDERS, FORMATS, PLATFORMS, PROTOCOLS, STORE_FIELDS
 from dropstream.setup.rule_fields import RULE_TITLES, rule_params
 from dropstream.setup.targets import SECRET_FIELDS, STORE_OPTIONS_FIELD, STORES, WAREHOUSES
 from dropstream.setup.targets import applies_to as _applies_to
-from dropstream.transports import PROTOCOLS
 
 __all__ = ["SECRET_FIELDS", "TITLES", "field_label", "setup_params"]
 
@@ -29,31 +28,10 @@ ACTIONS: dict[str, str] = {
     "test": "Test only: check everything, register nothing",
     "remove": "Remove a connection (its DAGs disappear, their history stays)",
 }
-PROTOCOL_NAMES: dict[str, str] = {
-    "sftp": "SFTP (SSH file transfer)",
-    "ftp": "FTP (plain, unencrypted)",
-    "ftps": "FTPS (FTP over TLS)",
-    "s3": "Amazon S3 (or S3-compatible) bucket",
-}
-FORMAT_NAMES: dict[str, str] = {
-    "header_detail_csv": "Header/detail CSV (PH/PD rows)",
-    "flat_csv": "Flat CSV (one row per order line)",
-    "x12": "ANSI X12 EDI (940 / 945 / 846)",
-}
-PLATFORM_NAMES: dict[str, str] = {
-    "shopify": "Shopify",
-    "woocommerce": "WooCommerce",
-    "bigcommerce": "BigCommerce",
-    "amazon": "Amazon Seller Central",
-    "ebay": "eBay",
-}
-DEFAULT_PORTS: dict[str, int | None] = {"sftp": 22, "ftp": 21, "ftps": 21, "s3": None}
-DEFAULT_FOLDERS: dict[str, str] = {
-    "orders": "/in",
-    "shipments": "/out",
-    "inventory": "/out",
-    "archive": "/archive",
-}
+#: The protocol choice, in catalogue order (each protocol's ``choice`` text).
+PROTOCOL_NAMES: dict[str, str] = {p.key: p.choice for p in PROTOCOLS.values()}
+#: The format choice, sorted by name.
+FORMAT_NAMES: dict[str, str] = {k: FORMATS[k].display for k in sorted(FORMATS)}
 
 # Sections, in the order the form shows them.
 CONNECTION = "Connection"
@@ -105,15 +83,7 @@ TITLES: dict[str, str] = {
     "format_options": "More file format options",
     "store_name": "Store name",
     "store_platform": "Platform",
-    "store_url": "Store URL",
-    "store_login": "API key / client id",
-    "store_access_token": "Access token",
-    "store_client_secret": "API secret / client secret",
-    "store_refresh_token": "Refresh token",
-    "store_api_version": "API version",
-    "store_location_id": "Location id",
-    "store_marketplace_id": "Amazon marketplace id",
-    "store_seller_id": "Amazon seller id",
+    **{f.name: f.title for f in STORE_FIELDS},
     STORE_OPTIONS_FIELD: "More store settings",
     "default_ship_method": "Default ship method",
     "ship_method_map": "Ship-method map",
@@ -132,10 +102,6 @@ TITLES: dict[str, str] = {
 def field_label(name: str) -> str:
     """How a message names a form field: its title, as the form shows it."""
     return f"'{TITLES.get(name, name)}'"
-
-
-def _readable(names: dict[str, str], values: tuple[str, ...]) -> dict[str, str]:
-    return {v: names.get(v, v.replace("_", " ").title()) for v in values}
 
 
 def _optional(section: str, name: str, description: str, **schema: Any) -> Param:
@@ -186,6 +152,10 @@ def _folder(name: str, description: str) -> Param:
     )
 
 
+def _standard_ports() -> str:
+    return ", ".join(f"{p.display} {p.default_port}" for p in PROTOCOLS.values() if p.default_port)
+
+
 def _option_keys() -> str:
     return "; ".join(
         f"**{t.display}**: " + ", ".join(f"`{k}`" for k in t.option_keys)
@@ -230,7 +200,7 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             WAREHOUSE,
             "warehouse_protocol",
             "sftp",
-            _readable(PROTOCOL_NAMES, PROTOCOLS),
+            PROTOCOL_NAMES,
             "How the 3PL exchanges files: its onboarding sheet says which. Then fill in the "
             "fields below and the section of that protocol; leave the other sections empty.",
         ),
@@ -250,7 +220,7 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             maximum=65535,
             title=TITLES["warehouse_port"],
             section=WAREHOUSE,
-            description_md="Empty = the protocol's standard port (SFTP 22, FTP and FTPS 21).",
+            description_md=f"Empty = the protocol's standard port ({_standard_ports()}).",
         ),
         "warehouse_login": _optional(
             WAREHOUSE,
@@ -358,7 +328,7 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             FILES,
             "warehouse_format",
             "header_detail_csv",
-            _readable(FORMAT_NAMES, FORMATS),
+            FORMAT_NAMES,
             "File layout the 3PL expects, from its integration guide; see `docs/formats.md`. "
             "Fill in the options of your format below; leave the others empty.",
         ),
@@ -409,79 +379,16 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             STORE,
             "store_platform",
             "shopify" if "shopify" in platforms else platforms[0],
-            _readable(PLATFORM_NAMES, platforms),
+            {p: PLATFORMS[p].display for p in platforms},
             "The eCommerce platform the store runs on. Fill in the fields it reads (each "
             "field below says which platforms use it) and leave the others empty.",
         ),
-        "store_url": _optional(
-            STORE,
-            "store_url",
-            _used(
-                "store_url",
-                "The store's (API) address, e.g. `https://acme.myshopify.com` (Shopify admin → "
-                "Settings → Domains shows the `myshopify.com` one).",
-            ),
-        ),
-        "store_login": _optional(
-            STORE,
-            "store_login",
-            _used(
-                "store_login",
-                "The key or client id of platforms with a key *and* a secret; leave empty for "
-                "Shopify and BigCommerce.",
-            ),
-        ),
-        "store_access_token": _secret(
-            STORE,
-            "store_access_token",
-            _used(
-                "store_access_token",
-                "Shopify: Settings → Apps → Develop apps → your app → API credentials (scopes: "
-                "read/write orders, merchant-managed fulfillment orders, inventory, read "
-                "products). BigCommerce: Settings → API accounts → the account's access token.",
-            ),
-        ),
-        "store_client_secret": _secret(
-            STORE,
-            "store_client_secret",
-            _used(
-                "store_client_secret",
-                "WooCommerce: Settings → Advanced → REST API → the key's consumer secret "
-                "(read/write). Amazon: Developer Central → your app → LWA credentials. eBay: "
-                "developer.ebay.com → Application keys → Cert ID.",
-            ),
-        ),
-        "store_refresh_token": _secret(
-            STORE,
-            "store_refresh_token",
-            _used(
-                "store_refresh_token",
-                "The refresh token the seller's authorisation of your app returned (Amazon: "
-                "self-authorise in Seller Central → Apps; eBay: the user consent flow).",
-            ),
-        ),
-        "store_api_version": _optional(
-            STORE, "store_api_version", _used("store_api_version", "Optional, e.g. `2026-10`.")
-        ),
-        "store_location_id": _optional(
-            STORE,
-            "store_location_id",
-            _used(
-                "store_location_id",
-                "Optional: the location whose stock the warehouse sets; empty = the store's "
-                "first (BigCommerce: default) location.",
-            ),
-        ),
-        "store_marketplace_id": _optional(
-            STORE,
-            "store_marketplace_id",
-            _used("store_marketplace_id", "Seller Central → Settings → Account Info."),
-        ),
-        "store_seller_id": _optional(
-            STORE,
-            "store_seller_id",
-            _used("store_seller_id", "Seller Central → Settings → Account Info → Merchant Token."),
-        ),
+        **{
+            f.name: (_secret if f.secret else _optional)(
+                STORE, f.name, _used(f.name, f.description)
+            )
+            for f in STORE_FIELDS
+        },
         STORE_OPTIONS_FIELD: Param(
             {},
             type=["object", "null"],

@@ -171,8 +171,8 @@ def _login_fields(exc: DropStreamError, protocol: str) -> tuple[str, ...]:
 
 def check_store(body: dict[str, Any], platform: str, name: str) -> list[str]:
     """Credentials accepted and the scopes the three flows need granted; what was proven."""
-    from adapters import get_adapter
     from dropstream.setup.targets import STORES
+    from dropstream.stores import get_adapter
 
     target = STORES[platform]
     with candidate_connection(body) as conn_id:

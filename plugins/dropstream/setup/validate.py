@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dropstream.catalogue import DEFAULT_FOLDERS, PROTOCOLS
 from dropstream.errors import ConfigurationError, SpecError
-from dropstream.setup.form import DEFAULT_FOLDERS, DEFAULT_PORTS, SECRET_FIELDS, field_label
+from dropstream.setup.form import SECRET_FIELDS, field_label
 from dropstream.setup.keys import normalize_private_key
 from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
 from dropstream.sharing import AccountOf, account_of_connection, by_conn_id, prefix_conflicts
@@ -275,7 +276,8 @@ def _given_fields(form: dict[str, Any], target: Target | None, fresh: bool) -> d
         value = form[key]
         fields[key] = value.strip() if isinstance(value, str) else value
     if "warehouse_port" in target.field_mapping and "warehouse_port" not in fields:
-        port = DEFAULT_PORTS.get(target.key)
+        protocol = PROTOCOLS.get(target.key)
+        port = protocol.default_port if protocol else None
         if port and given(form, "warehouse_host"):
             fields["warehouse_port"] = port
     if isinstance(fields.get("warehouse_port"), str | float):

@@ -87,7 +87,8 @@ def _connection(spec: ConnectionSpec, ledger: Ledger, dags: dict[str, Any]) -> d
             ledger.order_counts(spec.name),
             shipments,
             unknown,
-            len(ledger.suspect_snapshots(spec.name)),
+            changed_after_send=ledger.changed_after_send_count(spec.name),
+            suspect=len(ledger.suspect_snapshots(spec.name)),
         ),
     }
 
@@ -168,7 +169,8 @@ def get_order(user: User, name: str, order_id: str) -> dict[str, Any]:
     return {**row, "timeline": [_with_run_link(spec, e.as_dict()) for e in events]}
 
 
-_ACTION_EVENTS = {"released", "resent", "cancelled", "cancel_after_send", "enabled", "disabled"}
+# Always an operator's action; a cancel is one when a person (actor) asked, else the orders run.
+_ACTION_EVENTS = {"released", "resent", "enabled", "disabled"}
 _SHIPMENT_EVENTS = {"shipment_received", "unknown_shipment", "shipped", "shipment_rejected"}
 
 
@@ -176,7 +178,7 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
     run_id = event["run_id"]
     if not run_id:
         return {**event, "dag_id": None, "run_url": None}
-    if event["event"] in _ACTION_EVENTS:
+    if event["event"] in _ACTION_EVENTS or event["actor"]:  # a person's action
         dag_id = ACTIONS_DAG_ID
     else:
         dag_id = spec.dag_id("tracking" if event["event"] in _SHIPMENT_EVENTS else "orders")

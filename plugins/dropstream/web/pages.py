@@ -22,7 +22,10 @@ from dropstream.web.summary import describe
 
 BASE = "/dropstream"
 #: Order states, in the order of an order's life (the Orders page's state filter).
-STATES = ("received", "held", "skipped", "ready", "in_file", "published", "shipped", "cancelled")
+STATES = (
+    "received", "held", "skipped", "ready", "in_file", "published", "shipped", "cancelled",
+    "cancelling", "cancel_sent",
+)  # fmt: skip
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),

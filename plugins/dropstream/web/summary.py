@@ -62,8 +62,12 @@ def describe(spec: ConnectionSpec) -> dict[str, Any]:
 
 
 def counts(
-    orders: Mapping[str, int], shipments: Mapping[str, int], unknown: int, suspect: int = 0
-) -> dict[str, int | None]:
+    orders: Mapping[str, int],
+    shipments: Mapping[str, int],
+    unknown: int,
+    changed_after_send: int = 0,
+    suspect: int = 0,
+) -> dict[str, int]:
     """The dashboard's counts; ``suspect``: inventory snapshots waiting for a person."""
     return {
         "held": orders.get("held", 0),
@@ -72,6 +76,9 @@ def counts(
         "published": orders.get("published", 0),
         "shipped": orders.get("shipped", 0),
         "cancelled": orders.get("cancelled", 0),
+        "cancelling": orders.get("cancelling", 0),
+        "cancel_sent": orders.get("cancel_sent", 0),
+        "changed_after_send": changed_after_send,
         "skipped": orders.get("skipped", 0),
         "unknown_shipments": unknown,
         "shipments_refused": shipments.get("rejected", 0),

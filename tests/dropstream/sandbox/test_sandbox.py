@@ -98,6 +98,26 @@ def test_warehouse_takes_orders_over_ftp_ships_them_later_and_reports_stock(tmp_
     assert again.state["stock"] == {"MUG-BLU": 8, "TEE-L": 9, "CAP-01": 7}
 
 
+def test_a_cancel_file_stops_an_order_waiting_to_ship(tmp_path):
+    settings = WarehouseSettings(root=tmp_path / "w", stock={"SKU-1": 50})
+    warehouse = SimulatedWarehouse(settings, clock=lambda: T0)
+    inbound = settings.root / "in"
+    (inbound / "ord_1.csv").write_bytes(
+        b"PH,1001,,Ada,,1 Main St,,Springfield,OR,97477,US,,,,,,,,,,,UPS_GROUND,,2026-11-20,\r\n"
+        b"PD,1001,1,SKU-1,1,10.00\r\n"
+        b"PH,1002,,Ada,,1 Main St,,Springfield,OR,97477,US,,,,,,,,,,,UPS_GROUND,,2026-11-20,\r\n"
+        b"PD,1002,1,SKU-1,2,10.00\r\n"
+    )
+    warehouse.tick(T0)
+    (inbound / "cxl_1.csv").write_bytes(b"order_number\r\n1002\r\n")
+    warehouse.tick(T0 + timedelta(seconds=1))
+    assert not list(inbound.iterdir())  # both files taken
+    assert [w["order"] for w in warehouse.snapshot()["waiting"]] == ["1001"]
+    assert [(c["order"], c["in_time"]) for c in warehouse.snapshot()["cancelled"]] == [
+        ("1002", True)
+    ]
+
+
 def test_restock_when_a_sku_runs_low(tmp_path):
     settings = WarehouseSettings(root=tmp_path / "w", stock={"PIN-SET": 2})
     warehouse = SimulatedWarehouse(settings, clock=lambda: T0)

@@ -55,6 +55,12 @@ class X12(FileFormat):
         stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
         return self.options.order_file_pattern.format(batch=batch, stamp=stamp)
 
+    def cancel_file_name(self, batch: str, stamp: datetime) -> str:
+        if not batch or not all(c.isascii() and (c.isalnum() or c in "-_") for c in batch):
+            raise FileFormatError(f"cxl_{batch}", None, "batch may only hold letters, digits, - _")
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return self.options.cancel_file_pattern.format(batch=batch, stamp=stamp)
+
     def write_orders(
         self,
         orders: Iterable[Order],
@@ -78,7 +84,7 @@ class X12(FileFormat):
         orders: Iterable[Order],
         stream: BinaryIO,
         *,
-        file_name: str = "<order file>",
+        file_name: str = "<cancel file>",
         next_control_number: NextControlNumber | None = None,
         now: datetime | None = None,
     ) -> int:

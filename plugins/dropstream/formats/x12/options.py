@@ -43,6 +43,7 @@ class X12Options(BaseModel):
     sku_qualifiers: tuple[str, ...] = ("SK", "VN", "BP", "IN", "UP")
     tracking_qualifiers: tuple[str, ...] = ("CP",)
     order_file_pattern: str = "ord_{batch}_{stamp:%y%m%d%H%M%S}.edi"
+    cancel_file_pattern: str = "cxl_{batch}_{stamp:%y%m%d%H%M%S}.edi"
     shipment_pattern: str = "shp_*.edi"
     inventory_pattern: str = "inv_*.edi"
     control_numbers: Callable[[str], int] | None = None
@@ -68,7 +69,7 @@ class X12Options(BaseModel):
             raise ValueError("must be one character that is neither a letter, digit nor space")
         return value
 
-    @field_validator("order_file_pattern")
+    @field_validator("order_file_pattern", "cancel_file_pattern")
     @classmethod
     def _order_file_pattern(cls, value: str) -> str:
         return check_order_file_pattern(value)

@@ -199,6 +199,16 @@ class AmazonEmulator(StrictEmulator):
         }
         return order_id
 
+    def cancel_order(self, order_id: str, *, at: datetime) -> None:
+        """The order is cancelled (by the buyer's request or the seller): ``fulfillmentStatus``
+        CANCELLED, ``lastUpdatedTime`` ``at``. A shipped package cannot be cancelled."""
+        order = self.orders[order_id]
+        status = order["fulfillment"]["fulfillmentStatus"]
+        if status not in ("PENDING", "UNSHIPPED"):
+            raise ValueError(f"Amazon order {order_id} is {status}: it cannot be cancelled")
+        order["fulfillment"]["fulfillmentStatus"] = "CANCELLED"
+        order["lastUpdatedTime"] = _iso(at)
+
     def add_listing(self, sku: str, quantity: int = 0) -> None:
         self.quantities[sku] = quantity
 

@@ -48,7 +48,10 @@ ADJUSTMENT_FIELDS = {"reason", "items"}
 ADJUSTMENT_ITEM_FIELDS = {"location_id", "sku", "variant_id", "product_id", "quantity"}
 FULL_SCOPES = frozenset({"store_v2_orders", "store_inventory", "store_v2_information"})
 SCOPE_DENIED = "You don't have a required scope to access the endpoint"
-STATUS = {11: "Awaiting Fulfillment", 2: "Shipped", 3: "Partially Shipped", 10: "Completed"}
+STATUS = {
+    11: "Awaiting Fulfillment", 2: "Shipped", 3: "Partially Shipped", 10: "Completed",
+    5: "Cancelled", 4: "Refunded",
+}  # fmt: skip
 
 
 def rfc2822(value: datetime) -> str:
@@ -167,6 +170,17 @@ class BigCommerceEmulator(StrictEmulator):
             },
         }
         return order_id
+
+    def cancel_order(self, order_id: int, *, at: datetime) -> None:
+        """The merchant cancels the order (status_id 5, Cancelled): ``date_modified`` moves to
+        ``at``. An order with shipments cannot be cancelled (BigCommerce refuses too)."""
+        order = self.orders[order_id]
+        if order["status_id"] == 5:
+            raise ValueError(f"BigCommerce order {order_id} is cancelled already")
+        if self.shipments[order_id]:
+            raise ValueError(f"BigCommerce order {order_id} has shipments: it cannot be cancelled")
+        order["status_id"], order["status"] = 5, STATUS[5]
+        order["date_modified"] = rfc2822(at)
 
     def add_product(self, sku: str, stock: int = 0) -> None:
         self.stock[sku] = stock

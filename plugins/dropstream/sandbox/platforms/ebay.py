@@ -182,6 +182,23 @@ class EbayEmulator(StrictEmulator):
         }
         return order_id
 
+    def cancel_order(self, order_id: str, *, at: datetime) -> None:
+        """The order is cancelled as eBay does it: ``cancelStatus.cancelState`` CANCELED with
+        ``cancelledDate``, the payment refunded, ``lastModifiedDate`` ``at``. getOrders returns
+        ``cancelRequests`` empty (only getOrder fills it in)."""
+        order = self.orders[order_id]
+        if order["cancelStatus"]["cancelState"] == "CANCELED":
+            raise ValueError(f"eBay order {order_id} is cancelled already")
+        if order["orderFulfillmentStatus"] == "FULFILLED":
+            raise ValueError(f"eBay order {order_id} is FULFILLED: it cannot be cancelled")
+        order["cancelStatus"] = {
+            "cancelState": "CANCELED",
+            "cancelledDate": _time(at),
+            "cancelRequests": [],
+        }
+        order["orderPaymentStatus"] = "FULLY_REFUNDED"
+        order["lastModifiedDate"] = _time(at)
+
     def add_listing(self, sku: str, quantity: int = 0) -> None:
         self.quantities[sku] = quantity
 

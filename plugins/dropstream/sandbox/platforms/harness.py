@@ -29,6 +29,7 @@ from dropstream.sandbox.platforms.bigcommerce import (
     bigcommerce_connection_json,
 )
 from dropstream.sandbox.platforms.ebay import EbayEmulator, ebay_connection_json
+from dropstream.sandbox.platforms.walmart import WalmartEmulator, walmart_connection_json
 from dropstream.sandbox.platforms.woocommerce import (
     WooCommerceEmulator,
     woocommerce_connection_json,
@@ -590,6 +591,83 @@ class EbayHarness(PlatformHarness):
         return emulator.expire_tokens
 
 
+# --- Walmart ---------------------------------------------------------------------------------
+class WalmartHarness(PlatformHarness):
+    platform = "walmart"
+    fixture_name = "walmart_emulator"
+    # GET /v3/orders limit 200; an inventory feed takes the adapter's feed_max_skus (10,000);
+    # every Created order is acknowledged as it is fetched (one POST each: "details").
+    shape = Shape(page_max=200, inventory_cap=10_000, details_per_order=1)
+    oauth = True
+    feed_threshold = 10  # up to this many SKUs go one PUT each
+    feed_detail_page = 1000  # feed item details per status read
+    fast_overrides: ClassVar[dict[str, Any]] = {"feed_poll_seconds": 0.0}
+
+    def start(self) -> WalmartEmulator:
+        return WalmartEmulator().start()
+
+    def connection_json(self, emulator: WalmartEmulator) -> str:
+        return walmart_connection_json(emulator)
+
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
+        shaped = None
+        if address is not None:
+            shaped = {
+                "name": address["name"],
+                "address1": address["address1"],
+                "address2": address.get("address2") or None,
+                "city": address["city"],
+                "state": address.get("state", ""),
+                "postalCode": address["postal_code"],
+                "country": address["country"],
+                "addressType": "RESIDENTIAL",
+            }
+        return emulator.add_order(
+            updated_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+        )
+
+    def seed_not_open(self, emulator: WalmartEmulator, created_at: datetime) -> dict[str, str]:
+        # Walmart releases only paid orders: nothing is "unpaid".
+        return {
+            status.lower(): emulator.add_order(updated_at=created_at, status=status)
+            for status in ("Shipped", "Delivered", "Cancelled")
+        }
+
+    def seed_sku(self, emulator: WalmartEmulator, sku: str, qty: int) -> None:
+        emulator.add_item(sku, qty)
+
+    def quantity(self, emulator: WalmartEmulator, sku: str) -> int | None:
+        return emulator.quantities.get(sku)
+
+    def fulfillments(self, emulator: WalmartEmulator, order_id: str) -> list[Fulfillment]:
+        return [(t, dict(lines)) for po, t, lines in emulator.shipments if po == order_id]
+
+    def requests(self, emulator: WalmartEmulator, kind: str) -> int:
+        log = emulator.requests
+        return {
+            "orders": _count(log, "GET", "/v3/orders"),
+            "details": _count(log, "POST", "/v3/orders/[^/]+/acknowledge"),
+            "inventory_push": _count(log, "PUT", "/v3/inventory")
+            + _count(log, "POST", "/v3/feeds"),
+            "inventory_lookup": _count(log, "GET", "/v3/feeds/.*"),
+            "fulfillment": _count(log, "POST", "/v3/orders/[^/]+/shipping"),
+            "token": _count(log, "POST", "/v3/token"),
+            "all": len(log),
+        }[kind]
+
+    def expire_token(self, emulator: WalmartEmulator) -> Callable[[], None]:
+        return emulator.expire_tokens
+
+    def inventory_floor(self, n: int) -> int:
+        if n <= self.feed_threshold:
+            return n  # one PUT /v3/inventory each
+        feeds = [min(self.inventory_cap, n - s) for s in range(0, n, self.inventory_cap)]
+        # per feed: the upload, one INPROGRESS poll (the emulator's), then the item details
+        return sum(1 + 1 + math.ceil(k / self.feed_detail_page) for k in feeds)
+
+
 HARNESSES: dict[str, PlatformHarness] = {
     h.platform: h
     for h in (
@@ -598,6 +676,7 @@ HARNESSES: dict[str, PlatformHarness] = {
         BigCommerceHarness(),
         AmazonHarness(),
         EbayHarness(),
+        WalmartHarness(),
     )
 }
 

@@ -123,8 +123,27 @@ class WooCommerceEmulator(StrictEmulator):
                 }
             ],
             "meta_data": [],
+            "refunds": [],
         }
         return order_id
+
+    def cancel_order(
+        self, order_id: int, *, at: datetime, status: str = "cancelled", reason: str = ""
+    ) -> None:
+        """The merchant cancels (status ``cancelled``) or refunds in full (status ``refunded``,
+        a refund with ``reason`` listed in ``refunds``); ``date_modified_gmt`` moves to ``at``."""
+        if status not in ("cancelled", "refunded"):
+            raise ValueError(f"WooCommerce cancels with cancelled or refunded, not {status!r}")
+        order = self.orders[order_id]
+        if order["status"] in ("cancelled", "refunded", "completed"):
+            raise ValueError(f"WooCommerce order {order_id} is {order['status']} already")
+        order["status"] = status
+        if status == "refunded":
+            total = sum(Decimal(line["total"]) for line in order["line_items"])
+            order["refunds"].append(
+                {"id": next(self._ids), "reason": reason, "total": f"-{total:.2f}"}
+            )
+        order["date_modified_gmt"] = wc_time(at)
 
     def add_product(self, sku: str, stock: int | None = 0, variation_of: int | None = None) -> int:
         """A simple product, or a variation of the (variable) product ``variation_of``."""

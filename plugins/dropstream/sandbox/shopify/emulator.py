@@ -245,6 +245,14 @@ class ShopifyEmulator(StrictEmulator):
     def order(self, order_id: str) -> Order:
         return self.store.orders[order_id]
 
+    def cancel_order(
+        self, order_id: str, *, reason: str = "CUSTOMER", at: datetime | None = None
+    ) -> None:
+        """Cancel an order as the merchant's admin (orderCancel) does; at ``at`` (default now)."""
+        errors = self.store.cancel(order_id, reason, at=at)
+        if errors:
+            raise ValueError(f"Shopify refuses to cancel {order_id}: {errors[0]['message']}")
+
     def add_variant(self, sku: str, available: int = 0) -> str:
         variant = Variant(
             self.store.gid("ProductVariant"), sku, self.store.gid("InventoryItem"), available

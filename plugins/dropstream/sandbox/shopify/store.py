@@ -83,9 +83,12 @@ class Order:
     closed: bool = False
     cancelled_at: datetime | None = None
     tags: list[str] = field(default_factory=list)
+    cancel_reason: str | None = None
 
     @property
     def fulfillment_status(self) -> str:
+        if self.cancelled_at is not None and not self.fulfillments:
+            return "FULFILLMENT_NOT_REQUIRED"  # 2026-10: cancelled with nothing left to fulfil
         remaining = sum(i.remaining for fo in self.fulfillment_orders for i in fo.items)
         total = sum(line.quantity for line in self.lines)
         if remaining == total:
@@ -224,6 +227,7 @@ class Store:
             "currencyCode": o.currency,
             "closed": o.closed,
             "cancelledAt": o.cancelled_at and iso(o.cancelled_at),
+            "cancelReason": o.cancel_reason,
             "displayFinancialStatus": o.financial_status,
             "displayFulfillmentStatus": o.fulfillment_status,
             "note": None,
@@ -296,6 +300,8 @@ class Store:
                 found = [o for o in found if o.fulfillment_status == "UNFULFILLED"]
             elif (name, value.lower()) == ("status", "open"):
                 found = [o for o in found if not o.closed and o.cancelled_at is None]
+            elif (name, value.lower()) == ("status", "cancelled"):
+                found = [o for o in found if o.cancelled_at is not None]
             else:
                 raise GraphQLError(f"emulator: unsupported orders search term {name}:{value}")
         return found
@@ -351,9 +357,47 @@ class Store:
             "location": lambda _i, id=None: self.location(id) if id in self.location_ids else None,
             "fulfillmentCreate": self.fulfillment_create,
             "inventorySetQuantities": self.inventory_set_quantities,
+            "orderCancel": self.order_cancel,
         }
 
     # --- mutations --------------------------------------------------------------------------
+    def cancel(
+        self, order_id: str, reason: str, *, refund: bool = True, at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Cancel an order as Shopify does; the OrderCancelUserErrors (none when it worked).
+
+        A cancelled order gets ``cancelledAt``/``cancelReason``, a new ``updatedAt``, its open
+        fulfillment orders cancelled, and leaves ``status:open`` for ``status:cancelled``. Shopify
+        also cancels orders with fulfillments (the goods may be on their way): so does this.
+        """
+        order = self.orders.get(order_id)
+        if order is None:
+            return [{"code": "NOT_FOUND", "field": ["orderId"], "message": "Order not found"}]
+        if order.cancelled_at is not None:
+            return [{"code": "INVALID", "field": ["orderId"],
+                     "message": "Order has already been cancelled"}]  # fmt: skip
+        when = at or datetime.now(UTC)
+        order.cancelled_at = order.updated_at = when
+        order.cancel_reason = reason
+        if refund and order.financial_status in ("PAID", "PARTIALLY_REFUNDED"):
+            order.financial_status = "REFUNDED"
+        elif order.financial_status in ("AUTHORIZED", "PENDING"):
+            order.financial_status = "VOIDED"
+        for fo in order.fulfillment_orders:
+            if fo.status in FULFILLABLE:
+                fo.status = "CANCELLED"
+        return []
+
+    def order_cancel(self, _info: Any, orderId: str, reason: str, restock: bool,  # noqa: N803
+                     refund: bool | None = None, **_options: Any) -> dict[str, Any]:  # fmt: skip
+        errors = self.cancel(orderId, reason, refund=refund is not False)
+        job = None if errors else {"id": self.gid("Job"), "done": False}  # runs in the background
+        return {
+            "job": job,
+            "orderCancelUserErrors": errors,
+            "userErrors": [{"field": e["field"], "message": e["message"]} for e in errors],
+        }
+
     def fulfillment_create(
         self, _info: Any, fulfillment: dict[str, Any], message: str = ""
     ) -> dict:

@@ -1,6 +1,6 @@
 """inventory snapshots held by the zero-out guard
 
-Revision 0006, follows 0004.
+Revision 0006, follows 0005.
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""eBay store adapter (Sell Fulfillment + Sell Inventory REST APIs): ``adapters.ebay:EbayAdapter``.
+"""EbayAdapter: Sell Fulfillment (orders, shipping fulfillments) + Sell Inventory (quantities).
 
 Airflow Connection: ``host`` = API base (``https://api.ebay.com``), ``login`` = app client id,
 ``password`` = client secret, extra ``refresh_token`` (the seller's user refresh token),
@@ -10,23 +10,18 @@ a list; default fulfillment + inventory). Options: ``page_size`` (getOrders ``li
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.ebay.mapping import cancel_state, ebay_time, to_cancellation, to_order
 from adapters.oauth import BearerToken, RefreshTokenGrant, ScopeRefused
 from adapters.paginators import OffsetPaginator
-from adapters.results import Rejected, push_each
-from adapters.times import created_at_or_after, in_window, parse_iso
-from dropstream.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    DataError,
-    UpstreamRejectedError,
-)
-from dropstream.models import Address, InventoryLevel, Order, OrderLine, PushResult, Shipment
+from adapters.results import Rejected, already_pushed, last_levels, push_batches, push_each
+from adapters.times import created_at_or_after, in_window
+from dropstream.errors import AuthenticationError, ConfigurationError, UpstreamRejectedError
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 DEFAULT_SCOPES = (
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
@@ -43,6 +38,7 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
     """An eBay seller account over the Sell APIs with an OAuth2 user refresh token."""
 
     platform: ClassVar[str] = "ebay"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
@@ -113,8 +109,26 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
             created_at_or_after(created_since, "creationDate"),
         )
 
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders whose ``cancelStatus.cancelState`` is CANCELED, modified in [since, until):
+        one listing of the window (getOrders cannot filter on the cancel state)."""
+        window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until, round_up=True)}]"
+        wanted = in_window(since, until, "lastModifiedDate")
+        for raw in self._raw_orders(window, wanted):
+            if cancel_state(raw) == "CANCELED":
+                yield to_cancellation(raw)
+
     def _orders(self, dates: str, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
-        search = f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}"
+        for raw in self._raw_orders(f"{dates},orderfulfillmentstatus:{OPEN_STATUSES}", wanted):
+            if raw.get("orderPaymentStatus") != "PAID":
+                continue  # getOrders also returns pending/refunded orders
+            if cancel_state(raw) == "CANCELED":
+                continue
+            yield self.to_order(raw)
+
+    def _raw_orders(
+        self, search: str, wanted: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[dict[str, Any]]:
         limit = int(self.options.get("page_size") or ORDERS_PAGE)
 
         def page(offset: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -125,12 +139,8 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
 
         what = f"eBay orders of {self.connection_name!r}"
         for raw in OffsetPaginator(what, limit, key=lambda o: o.get("orderId")).items(page):
-            if raw.get("orderPaymentStatus") != "PAID":
-                continue  # getOrders also returns pending/refunded orders
-            if (raw.get("cancelStatus") or {}).get("cancelState") == "CANCELED":
-                continue
             if wanted(raw):
-                yield self.to_order(raw)
+                yield raw
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)
@@ -151,10 +161,11 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
         order_path = f"{ORDERS}/{quote(shipment.order_id, safe='')}"
         path = f"{order_path}/shipping_fulfillment"
         existing = self.http.request("GET", path).json().get("fulfillments") or []
-        for fulfillment in existing:
-            # Already pushed (e.g. a retry after a crash between create and our ledger write).
-            if fulfillment.get("shipmentTrackingNumber") == shipment.tracking_number:
-                return str(fulfillment["fulfillmentId"])
+        done = already_pushed(
+            existing, shipment.tracking_number, number="shipmentTrackingNumber", ref="fulfillmentId"
+        )
+        if done is not None:
+            return done
         line_ids = {line.sku: line.line_id for line in shipment.lines if line.line_id}
         if len(line_ids) < len(shipment.lines):  # some lines known only by SKU: look them up
             order = self.http.request("GET", order_path).json()
@@ -179,102 +190,24 @@ class EbayAdapter(HttpStoreAdapter[HttpClient]):
     # --- inventory --------------------------------------------------------------------------
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
         """``bulk_update_price_quantity``, 25 SKUs a call; per-SKU failures are rejected."""
-        wanted = {level.sku: max(level.available, 0) for level in levels}  # last level wins
-        skus = list(wanted)
-        accepted: list[str] = []
-        rejected: list[tuple[str, str]] = []
-        for start in range(0, len(skus), BULK_CAP):
-            batch = skus[start : start + BULK_CAP]
+        wanted = last_levels(levels, floor=0)
+
+        def push_batch(batch: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
             requests_ = [
                 {"sku": sku, "shipToLocationAvailability": {"quantity": wanted[sku]}}
                 for sku in batch
             ]
             body = self.http.request("POST", BULK_QUANTITY, json={"requests": requests_}).json()
             outcomes = {r.get("sku"): r for r in body.get("responses") or []}
+            accepted, rejected = [], []
             for sku in batch:
-                outcome = outcomes.get(sku)
-                if outcome is not None and 200 <= int(outcome.get("statusCode") or 0) < 300:
+                outcome = outcomes.get(sku) or {}
+                if 200 <= int(outcome.get("statusCode") or 0) < 300:
                     accepted.append(sku)
                 else:
-                    errors = (outcome or {}).get("errors") or []
+                    errors = outcome.get("errors") or []
                     reason = "; ".join(str(e.get("message")) for e in errors) or "no outcome"
                     rejected.append((sku, f"eBay refused the quantity: {reason}"))
-        return PushResult(accepted=tuple(accepted), rejected=tuple(rejected))
+            return accepted, rejected
 
-
-# --- pure mapping ---------------------------------------------------------------------------
-def ebay_time(value: datetime, *, round_up: bool = False) -> str:
-    """Millisecond UTC timestamp, as eBay filters want (rounded outward; we filter exactly)."""
-    value = value.astimezone(UTC)
-    if round_up and value.microsecond % 1000:
-        value += timedelta(microseconds=1000 - value.microsecond % 1000)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def unit_price(line_cost: Decimal, quantity: int) -> Decimal:
-    """eBay gives the line's cost (unit x quantity): exact cents when it divides evenly."""
-    if quantity <= 1:
-        return line_cost
-    exact = line_cost / quantity
-    exponent = line_cost.as_tuple().exponent
-    places = line_cost if isinstance(exponent, int) and exponent < 0 else Decimal("0.01")
-    cents = exact.quantize(places)
-    return cents if cents * quantity == line_cost else exact.quantize(Decimal("0.000001"))
-
-
-def to_address(ship_to: dict[str, Any]) -> Address:
-    where = ship_to.get("contactAddress") or {}
-    return Address(
-        name=ship_to.get("fullName") or "",
-        company=ship_to.get("companyName") or "",
-        address1=where.get("addressLine1") or "",
-        address2=where.get("addressLine2") or "",
-        city=where.get("city") or "",
-        state=where.get("stateOrProvince") or "",
-        postal_code=where.get("postalCode") or "",
-        country=where.get("countryCode") or "",
-        phone=(ship_to.get("primaryPhone") or {}).get("phoneNumber") or "",
-    )
-
-
-def to_order(raw: dict[str, Any]) -> Order:
-    """One getOrders ``Order`` -> Order (``number`` is eBay's order id)."""
-    try:
-        instructions = raw.get("fulfillmentStartInstructions") or [{}]
-        step = instructions[0].get("shippingStep") or {}
-        # Digital gift cards are e-mailed: an order whose every instruction is DIGITAL ships
-        # nothing; a gift card bought as a gift carries giftDetails on its line.
-        digital = all(i.get("fulfillmentInstructionsType") == "DIGITAL" for i in instructions)
-        ship_to = step.get("shipTo") or {}
-        lines = []
-        currency = ""
-        for number, item in enumerate(raw.get("lineItems") or [], start=1):
-            cost = item.get("lineItemCost") or {}
-            currency = currency or cost.get("currency") or ""
-            quantity = int(item["quantity"])
-            lines.append(
-                OrderLine(
-                    line_id=str(item["lineItemId"]),
-                    sku=item.get("sku") or "",
-                    quantity=quantity,
-                    unit_price=unit_price(Decimal(str(cost.get("value", "0"))), quantity),
-                    line_number=number,
-                    requires_shipping=not digital and not item.get("giftDetails"),
-                )
-            )
-        return Order(
-            order_id=str(raw["orderId"]),
-            number=str(raw["orderId"]),
-            created_at=parse_iso(raw["creationDate"]),
-            updated_at=parse_iso(raw["lastModifiedDate"]),
-            ship_to=to_address(ship_to),
-            lines=tuple(lines),
-            email=ship_to.get("email") or "",
-            ship_method=step.get("shippingServiceCode") or "",
-            currency=currency or "USD",
-            financial_status=raw.get("orderPaymentStatus") or "",
-            fulfillment_status=raw.get("orderFulfillmentStatus") or "",
-            channel="ebay",
-        )
-    except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
-        raise DataError(f"eBay order {raw.get('orderId')!r} is malformed: {exc!r}") from exc
+        return push_batches(list(wanted), BULK_CAP, push_batch)

@@ -1,0 +1,190 @@
+"""Walmart Marketplace's shapes, as pure functions: orders in, shipping and inventory out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from dropstream.errors import DataError
+from dropstream.models import Address, Order, OrderLine, Shipment
+
+OPEN = ("Created", "Acknowledged")  # line statuses still to ship
+METHOD_CODES = ("Standard", "Express", "OneDay", "Freight", "WhiteGlove", "Value")
+CARRIERS = ("UPS", "USPS", "FedEx", "DHL", "OnTrac")  # others go as otherCarrier
+Raw = dict[str, Any]
+
+
+def ms(value: Any) -> datetime:
+    """Walmart's epoch milliseconds as aware UTC."""
+    return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+def _lines(raw: Raw) -> list[Raw]:
+    return list((raw.get("orderLines") or {}).get("orderLine") or [])
+
+
+def _entries(line: Raw) -> list[Raw]:
+    return list((line.get("orderLineStatuses") or {}).get("orderLineStatus") or [])
+
+
+def statuses(raw: Raw) -> Iterator[tuple[str, str, str]]:
+    """(line number, status, tracking number or '') per status entry of every line."""
+    for line in _lines(raw):
+        for entry in _entries(line):
+            tracking = (entry.get("trackingInfo") or {}).get("trackingNumber") or ""
+            yield str(line["lineNumber"]), str(entry.get("status")), str(tracking)
+
+
+def open_lines(raw: Raw) -> list[tuple[str, str, int]]:
+    """(line number, SKU, units still Created or Acknowledged) of lines with some left."""
+    found = []
+    for line in _lines(raw):
+        entries = _entries(line)
+        left = sum(int(e["statusQuantity"]["amount"]) for e in entries if e.get("status") in OPEN)
+        if left > 0:
+            found.append((str(line["lineNumber"]), str(line["item"]["sku"]), left))
+    return found
+
+
+def needs_acknowledging(raw: Raw) -> bool:
+    return any(status == "Created" for _, status, _ in statuses(raw))
+
+
+def modified_at(raw: Raw) -> datetime:
+    """Orders carry no modification time: the latest line status change, or the order date."""
+    return ms(max([int(raw["orderDate"]), *(int(ln.get("statusDate") or 0) for ln in _lines(raw))]))
+
+
+def quantity(sku: str, amount: int) -> Raw:
+    """One SKU's quantity, as ``PUT /v3/inventory`` and the inventory feed take it."""
+    return {"sku": sku, "quantity": {"unit": "EACH", "amount": amount}}
+
+
+def missing_access(scopes: dict[str, Any], needed: dict[str, str]) -> list[str]:
+    """``area: level`` for each area whose access (token detail ``scopes``) is below need."""
+    rank = {"no_access": 0, "view_only": 1, "full_access": 2}
+    have = {area: rank.get(str(level), 0) for area, level in scopes.items()}
+    return [f"{a}: {need}" for a, need in needed.items() if have.get(a, 0) < rank[need]]
+
+
+def feed_file(batch: dict[str, int]) -> str:
+    """The ``feedType=inventory`` file (inventory spec 1.4, JSON)."""
+    items = [quantity(sku, amount) for sku, amount in batch.items()]
+    return json.dumps({"InventoryHeader": {"version": "1.4"}, "Inventory": items})
+
+
+def ingestion(status: Raw) -> list[Raw]:
+    """A feed status page's ``itemIngestionStatus`` entries."""
+    return list((status.get("itemDetails") or {}).get("itemIngestionStatus") or [])
+
+
+def feed_outcome(
+    feed_id: str, status: Raw, items: list[Raw], batch: dict[str, int]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """(accepted SKUs, rejected (SKU, why)) of ``batch``, as ``push_batches`` takes them."""
+    outcome = {item.get("sku"): item for item in items}
+    state = status.get("feedStatus") or "not processed in time"
+    accepted: list[str] = []
+    rejected: list[tuple[str, str]] = []
+    for sku in batch:
+        item = outcome.get(sku) or {}
+        if item.get("ingestionStatus") == "SUCCESS":
+            accepted.append(sku)
+            continue
+        errors = (item.get("ingestionErrors") or {}).get("ingestionError") or []
+        why = "; ".join(str(e.get("description") or e.get("code")) for e in errors)
+        why = why or item.get("ingestionStatus") or state
+        rejected.append((sku, f"Walmart feed {feed_id}: {why}"))
+    return accepted, rejected
+
+
+def shipping_body(shipment: Shipment, shipped: dict[str, int]) -> Raw:
+    """``orderShipment`` for ``shipped`` (line number -> units), all under one tracking."""
+    carrier = next((c for c in CARRIERS if c.lower() == shipment.carrier.lower()), None)
+    method = next((m for m in METHOD_CODES if m.lower() == shipment.service.lower()), "Standard")
+    tracking: Raw = {
+        "shipDateTime": int((shipment.shipped_at or datetime.now(UTC)).timestamp() * 1000),
+        "carrierName": {"carrier": carrier} if carrier else {"otherCarrier": shipment.carrier},
+        "methodCode": method,
+        "trackingNumber": shipment.tracking_number,
+    }
+    if shipment.tracking_url:
+        tracking["trackingURL"] = shipment.tracking_url
+    lines = [
+        {
+            "lineNumber": number,
+            "orderLineStatuses": {
+                "orderLineStatus": [
+                    {
+                        "status": "Shipped",
+                        "statusQuantity": {"unitOfMeasurement": "EACH", "amount": str(units)},
+                        "trackingInfo": tracking,
+                    }
+                ]
+            },
+        }
+        for number, units in shipped.items()
+    ]
+    return {"orderShipment": {"orderLines": {"orderLine": lines}}}
+
+
+def _address(info: Raw) -> Address:
+    where = info.get("postalAddress") or {}
+    country = str(where.get("country") or "")
+    return Address(
+        name=where.get("name") or "",
+        address1=where.get("address1") or "",
+        address2=where.get("address2") or "",
+        city=where.get("city") or "",
+        state=where.get("state") or "",
+        postal_code=where.get("postalCode") or "",
+        country="US" if country == "USA" else country,  # the US API answers "USA"
+        phone=info.get("phone") or "",
+    )
+
+
+def to_order(raw: Raw) -> Order:
+    """One ``Order`` of ``GET /v3/orders`` -> Order, with the units still to ship per line
+    (``number`` is the purchase order id, the id every later call takes)."""
+    try:
+        left = {number: units for number, _, units in open_lines(raw)}
+        lines, currency = [], ""
+        for line in _lines(raw):
+            number = str(line["lineNumber"])
+            if number not in left:
+                continue  # shipped or cancelled already
+            charges = (line.get("charges") or {}).get("charge") or []
+            price: Raw = next(
+                (c["chargeAmount"] for c in charges if c["chargeName"] == "ItemPrice"), {}
+            )
+            currency = currency or price.get("currency") or ""
+            lines.append(
+                OrderLine(
+                    line_id=number,
+                    sku=str(line["item"]["sku"]),
+                    quantity=left[number],
+                    unit_price=Decimal(str(price.get("amount", "0"))),
+                    line_number=int(number),
+                )
+            )
+        info = raw.get("shippingInfo") or {}
+        return Order(
+            order_id=str(raw["purchaseOrderId"]),
+            number=str(raw["purchaseOrderId"]),
+            created_at=ms(raw["orderDate"]),
+            updated_at=modified_at(raw),
+            ship_to=_address(info),
+            lines=tuple(lines),
+            email=raw.get("customerEmailId") or "",
+            ship_method=info.get("methodCode") or "",
+            currency=currency or "USD",
+            fulfillment_status=",".join(sorted({status for _, status, _ in statuses(raw)})),
+            channel="walmart",
+        )
+    except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+        raise DataError(
+            f"Walmart order {raw.get('purchaseOrderId')!r} is malformed: {exc!r}"
+        ) from exc
