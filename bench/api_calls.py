@@ -255,6 +255,9 @@ def main() -> int:
         "products + shipping_addresses); SKUs ceil(N/batch cap) + SKU resolution (shopify: "
         "ceil(N/100) variant reads + 1 location read; woocommerce: ceil(N/100) product reads; "
         "amazon: the feed's document, upload, 3 status polls, report document and download; "
+        "etsy: one write per listing, each SKU its own listing here, plus the shop's active "
+        "listings, 100 a read, and its sold-out listings, one read: Etsy has no SKU lookup; "
+        "magento: none, at 20 source items per call and 300 orders per page; "
         "walmart: orders + one acknowledgement per Created order, SKUs up to 10 one PUT each, "
         "else per feed of up to 10,000: the upload, status polls and item-detail pages)."
     )

@@ -133,6 +133,15 @@ def redact_text(error: object) -> str:
     return _QUERY.sub("?…", str(error))
 
 
+def json_field(response: requests.Response, name: str) -> str:
+    """Field ``name`` of a JSON object answer as text ("" when absent or not JSON)."""
+    try:
+        body = response.json() if name else None
+    except ValueError:
+        return ""
+    return str(body.get(name) or "") if isinstance(body, dict) else ""
+
+
 class Pacer(Protocol):
     """Slows a client down before the platform has to (``adapters.pacing``)."""
 
@@ -188,10 +197,12 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         pacer: Pacer | None = None,
         token: TokenAuth | None = None,
+        error_field: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.token = token
+        self.error_field = error_field  # the JSON field an error answer explains itself in
         self._may_refresh = True
         self.platform = platform
         self.connection_name = connection_name
@@ -216,18 +227,20 @@ class HttpClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         before_send: Callable[[], None] | None = None,
+        data: Mapping[str, str] | None = None,
         files: Any = None,
     ) -> requests.Response:
         """Send one logical request, retrying TransientErrors (``before_send`` runs before each
-        attempt: the platform's own pacing; ``files`` a multipart upload, as requests takes it)."""
+        attempt: the platform's own pacing). ``data`` sends a form body instead of ``json``;
+        ``files`` a multipart upload, as requests takes it."""
         try:
-            return self._request(method, path, json, params, before_send, files)
+            return self._request(method, path, json, params, before_send, data, files)
         except _TokenRefused:
             assert self.token is not None
             self.token.invalidate()
             self._may_refresh = False
             try:
-                return self._request(method, path, json, params, before_send, files)
+                return self._request(method, path, json, params, before_send, data, files)
             finally:
                 self._may_refresh = True
 
@@ -238,6 +251,7 @@ class HttpClient:
         json: Any,
         params: Mapping[str, Any] | None,
         before_send: Callable[[], None] | None,
+        data: Mapping[str, str] | None = None,
         files: Any = None,
     ) -> requests.Response:
         url = path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
@@ -257,7 +271,9 @@ class HttpClient:
                     self.session.headers[self.token.header] = self.token.value()
                 if before_send is not None:
                     before_send()
-                response = self._send_once(method, url, json=json, params=params, files=files)
+                response = self._send_once(
+                    method, url, json=json, params=params, data=data, files=files
+                )
                 self.raise_for_status(response)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
@@ -269,11 +285,18 @@ class HttpClient:
         *,
         json: Any,
         params: Mapping[str, Any] | None,
+        data: Mapping[str, str] | None = None,
         files: Any = None,
     ) -> requests.Response:
         try:
             return self.session.request(
-                method, url, json=json, params=params, files=files, timeout=self.timeout
+                method,
+                url,
+                json=json,
+                params=params,
+                data=data,
+                files=files,
+                timeout=self.timeout,
             )
         except requests.Timeout as exc:
             raise TransientError(
@@ -293,7 +316,7 @@ class HttpClient:
             raise _TokenRefused(f"{self.where}: access token refused ({status})")
         if status < 400:
             return
-        body = response.text[:300]
+        body = self.error_text(response)
         where, conn = self.where, self.conn_id
         if status == 401:
             raise AuthenticationError(
@@ -306,8 +329,9 @@ class HttpClient:
                 f"{conn!r} lacks a permission this flow needs ({body})"
             )
         if status == 404:
+            said = f" ({body})" if self.error_field else ""  # the platform's own reason
             raise NotFoundError(
-                f"{where}: {redact_url(response.url)} not found (404): check host and API "
+                f"{where}: {redact_url(response.url)} not found (404){said}: check host and API "
                 f"version in Airflow Connection {conn!r}"
             )
         if status == 429:
@@ -320,6 +344,11 @@ class HttpClient:
         if status in (409, 422):
             raise UpstreamRejectedError(f"{where} rejected the request ({status}): {body}")
         raise ConfigurationError(f"{where} rejected the request ({status}): {body}")
+
+    def error_text(self, response: requests.Response) -> str:
+        """What an error answer says, for messages: its ``error_field`` if set and present (the
+        platform's error shape, e.g. Etsy's ``{"error": "…"}``), else the start of the body."""
+        return json_field(response, self.error_field) or response.text[:300]
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None

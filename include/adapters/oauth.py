@@ -34,7 +34,8 @@ class RefreshTokenGrant:
     """``grant_type=refresh_token`` against ``token_url``; the access token is cached.
 
     ``client_auth="basic"`` sends the client id/secret as HTTP Basic (eBay);
-    ``"form"`` sends them as form fields (Login with Amazon).
+    ``"form"`` sends them as form fields (Login with Amazon); ``"public"`` sends the client id
+    alone, as a public (PKCE) client does (RFC 6749 2.3; Etsy).
     """
 
     def __init__(
@@ -114,6 +115,8 @@ class RefreshTokenGrant:
         if self.client_auth == "basic":
             pair = f"{self.client_id}:{self.client_secret}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        elif self.client_auth == "public":
+            data["client_id"] = self.client_id
         else:
             data |= {"client_id": self.client_id, "client_secret": self.client_secret}
         try:

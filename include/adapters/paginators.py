@@ -8,6 +8,9 @@ a server that ignores its paging parameter.
   next)`` (decide "has next" with ``has_next_page``: total-pages header, Link, or a full page).
 * ``OffsetPaginator``: offsets 0, ``limit``, …; ``fetch_page(offset) -> (items, total or
   None)``; a short page or ``offset >= total`` ends it, so N items cost ceil(N / limit) calls.
+* ``TotalCountPaginator``: pages numbered 1, 2, … ended by the total the pages carry;
+  ``fetch_page(n) -> (items, total)``; N items cost ceil(N / page size) calls, at least one. When
+  the total moves while paging (the set shifted), it pages again and yields only what is new.
 * ``CursorPaginator``: next-token / GraphQL cursor; ``fetch_page(cursor) -> (items, next cursor
   or None)``, starting from None.
 * ``LinkHeaderPaginator``: a cursor paginator whose cursor is the ``Link: rel="next"`` URL
@@ -30,6 +33,7 @@ __all__ = [
     "LinkHeaderPaginator",
     "OffsetPaginator",
     "PageNumberPaginator",
+    "TotalCountPaginator",
     "has_next_page",
     "next_link",
 ]
@@ -85,6 +89,36 @@ class OffsetPaginator:
             offset += self.limit
             if len(items) < self.limit or (total is not None and offset >= total):
                 return
+
+
+@dataclass(frozen=True, slots=True)
+class TotalCountPaginator:
+    """Page numbers up to a total count; a page past the end is never asked for (Magento answers
+    one with its last page again). If the total changes between pages, an item may have moved to
+    a page already read: page again from the start, up to ``restarts`` times, skipping seen keys."""
+
+    what: str
+    page_size: int
+    key: Callable[[Any], Hashable]
+    restarts: int = 3
+
+    def items(self, fetch_page: Callable[[int], tuple[list[Any], int]]) -> Iterator[Any]:
+        yielded: set[Hashable] = set()
+        for _ in range(self.restarts + 1):
+            totals: set[int] = set()
+
+            def page(n: int, totals: set[int] = totals) -> tuple[list[Any], bool]:
+                items, total = fetch_page(n)
+                totals.add(total)
+                return items, n * self.page_size < total
+
+            for item in PageNumberPaginator(self.what, key=self.key).items(page):
+                if (key := self.key(item)) not in yielded:
+                    yielded.add(key)
+                    yield item
+            if len(totals) <= 1:
+                return
+        raise TransientError(f"{self.what} kept changing while paging; retry")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ __all__ = [
     "push_batches",
     "push_by_group",
     "push_each",
+    "push_groups",
     "resubmit_without_blamed",
 ]
 
@@ -71,6 +72,27 @@ def push_each(
         ok, answer = _attempt(partial(push_one, item), refused)
         (results.accept if ok else results.reject)(key(item), answer)
     return results.result()
+
+
+def push_groups(
+    groups: Mapping[G, Sequence[str]],
+    push_one: Callable[[G], str],
+    *,
+    results: PushResults,
+    refused: tuple[type[Exception], ...] = (),
+    what: Callable[[G], str] = str,
+) -> PushResults:
+    """Push each group in one call (a listing, a product: whatever the platform writes whole);
+    every key of a group shares its outcome, a refusal prefixed with ``what(group)``. (Unlike
+    ``push_by_group``, which reads once per group and writes once per item.)"""
+    for group, keys in groups.items():
+        ok, answer = _attempt(partial(push_one, group), refused)
+        for key in keys:
+            if ok:
+                results.accept(key, answer)
+            else:
+                results.reject(key, f"{what(group)}: {answer}")
+    return results
 
 
 def push_by_group(

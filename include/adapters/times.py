@@ -7,6 +7,7 @@ overlap and never leave a gap, whatever precision the store's filter has.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ __all__ = [
     "ISO_OFFSET",
     "ISO_Z",
     "created_at_or_after",
+    "epoch_seconds",
     "in_window",
+    "parse_epoch",
     "parse_iso",
     "query_time",
 ]
@@ -32,6 +35,17 @@ def parse_iso(value: str) -> datetime:
     """An ISO 8601 time (``Z`` accepted) as aware UTC; a time without an offset is UTC."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_epoch(value: int | str) -> datetime:
+    """Unix seconds (Etsy's timestamps) as aware UTC."""
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def epoch_seconds(value: datetime, *, round_up: bool = False) -> int:
+    """``value`` as Unix seconds, rounded down (up with ``round_up``)."""
+    seconds = value.timestamp()
+    return math.ceil(seconds) if round_up else math.floor(seconds)
 
 
 def query_time(value: datetime, fmt: str, *, round_up: bool = False, shift: int = 0) -> str:

@@ -240,10 +240,14 @@ STORE_FIELDS: tuple[FormField, ...] = (
         "store_location_id",
         "Location id",
         "Optional: the location whose stock the warehouse sets; empty = the store's first "
-        "(BigCommerce: default) location.",
+        "(BigCommerce: default; Magento: the `default` source) location.",
     ),
     FormField("store_marketplace_id", "Amazon marketplace id", "The marketplace sold on."),
-    FormField("store_seller_id", "Amazon seller id", "The seller's own id."),
+    FormField(
+        "store_seller_id",
+        "Amazon seller id / Etsy shop id",
+        "The seller's (Amazon) or shop's (Etsy) own id.",
+    ),
 )
 
 
@@ -264,6 +268,15 @@ class AmazonOptions(StoreOptions):
 
 class EbayOptions(StoreOptions):
     page_size: int | None = Field(default=None, ge=1, le=200)
+
+
+class EtsyOptions(StoreOptions):
+    """Etsy reads everything from its Airflow Connection (shop id included): no options."""
+
+
+class MagentoOptions(StoreOptions):
+    source_code: str | None = Field(default=None, min_length=1)  # MSI source (default "default")
+    requests_per_second: float | None = Field(default=None, gt=0)  # pace evenly (no header says)
 
 
 class WalmartOptions(StoreOptions):
@@ -359,6 +372,69 @@ PLATFORMS: LazyRegistry[Platform] = LazyRegistry(
             "store_refresh_token": "the user consent flow",
         },
         option_keys=("scopes", "token_url"),
+    ),
+    Platform(
+        key="etsy",
+        display="Etsy",
+        implementation="adapters.etsy:EtsyAdapter",
+        options=EtsyOptions,
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_login": "login",
+            "store_client_secret": "password",
+            "store_refresh_token": "extra.refresh_token",
+            "store_seller_id": "extra.shop_id",
+        },
+        required_fields=(
+            "store_url",
+            "store_login",
+            "store_client_secret",
+            "store_refresh_token",
+            "store_seller_id",
+        ),
+        secret_fields=("store_client_secret", "store_refresh_token"),
+        labels={
+            "store_url": "the API base, https://api.etsy.com",
+            "store_login": "the app's keystring (its OAuth client id)",
+            "store_client_secret": "the app's shared secret (x-api-key is keystring:secret)",
+            "store_refresh_token": "the seller's OAuth refresh token (12345678.…)",
+            "store_seller_id": "the numeric Etsy shop id",
+        },
+        help={
+            "store_login": "etsy.com/developers/your-apps → the app's keystring",
+            "store_client_secret": "etsy.com/developers/your-apps → the app's shared secret",
+            "store_refresh_token": "the seller's OAuth connect, scopes transactions_r "
+            "transactions_w listings_r listings_w",
+            "store_seller_id": "`shop_id` in the answer of `GET /v3/application/users/me` (the "
+            "seller's token)",
+        },
+        option_keys=("token_url",),
+    ),
+    Platform(
+        key="magento",
+        display="Magento 2 / Adobe Commerce",
+        implementation="adapters.magento:MagentoAdapter",
+        options=MagentoOptions,
+        conn_type="http",
+        field_mapping={
+            "store_url": "host",
+            "store_access_token": "password",
+            "store_location_id": "extra.source_code",
+        },
+        required_fields=("store_url", "store_access_token"),
+        secret_fields=("store_access_token",),
+        labels={
+            "store_url": "the store's base URL, e.g. https://shop.example.com",
+            "store_access_token": "the integration's access token (Bearer)",
+            "store_location_id": "MSI source code (default `default`)",
+        },
+        help={
+            "store_access_token": "System → Extensions → Integrations → the integration's Access "
+            "Token (resources: Sales → Operations → Orders → Actions → View and Ship, Sales → "
+            "Operations → Shipments, Stores → Inventory → Stocks → Source Item Assigning)",
+        },
+        option_keys=("requests_per_second",),
     ),
     Platform(
         key="shopify",

@@ -25,6 +25,11 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)
 # Cases a platform cannot pass for a reason outside the suite: (platform, case) -> reason.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("etsy", "test_one_changed_sku_is_set"): (
+        "Etsy's API cannot set a listing's last in-stock offering to 0 (etsy/open-api#560): the "
+        "adapter rejects that SKU saying what to do; a variation of a listing with stock left "
+        "goes to 0 (tests/adapters/test_etsy.py)"
+    ),
     ("walmart", "test_window_boundaries"): (
         "Walmart orders are acknowledged as they are fetched, which moves their status date "
         "(Walmart's only modification time) to now: a past window read again no longer holds "

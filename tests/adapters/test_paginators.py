@@ -10,6 +10,7 @@ from adapters.paginators import (
     LinkHeaderPaginator,
     OffsetPaginator,
     PageNumberPaginator,
+    TotalCountPaginator,
     has_next_page,
     next_link,
 )
@@ -103,3 +104,45 @@ def test_has_next_page_prefers_the_total_then_the_link_then_a_full_page():
     assert has_next_page(linked, 2, items=1, page_size=10)
     assert has_next_page(_response(), 1, items=10, page_size=10)
     assert not has_next_page(_response(), 1, items=9, page_size=10)
+
+
+def test_total_count_never_asks_past_the_end():
+    """A server that answers any page past the end with its last page (Magento) loops a
+    paginator that stops on a short or empty page; the total ends it instead."""
+    asked = []
+
+    def page(n: int) -> tuple[list[int], int]:
+        asked.append(n)
+        last = max((len(ITEMS) + 2) // 3, 1)
+        n = min(n, last)
+        return ITEMS[(n - 1) * 3 : n * 3], len(ITEMS)
+
+    assert list(TotalCountPaginator("things", 3, key=lambda i: i).items(page)) == ITEMS
+    assert asked == [1, 2, 3]
+    assert list(TotalCountPaginator("none", 3, key=lambda i: i).items(lambda n: ([], 0))) == []
+
+
+def test_total_count_rereads_when_the_set_shifts():
+    data = list(range(10))
+    asked = []
+
+    def page(n: int) -> tuple[list[int], int]:
+        asked.append(n)
+        chunk = data[(n - 1) * 4 : n * 4]
+        if asked == [1]:
+            data.remove(0)  # after page 1 an item leaves: page 2 starts one later
+        return chunk, len(data) + (1 if asked == [1] else 0)
+
+    got = list(TotalCountPaginator("things", 4, key=lambda i: i).items(page))
+    assert sorted(got) == list(range(10)) and len(got) == len(set(got))
+    assert asked == [1, 2, 3, 1, 2, 3]
+
+
+def test_total_count_gives_up_on_a_set_that_keeps_moving():
+    calls = iter(range(1, 1000))
+
+    def page(n: int) -> tuple[list[int], int]:
+        return [next(calls)], 2 if n == 1 else 3  # the total moves after page 1, every time
+
+    with pytest.raises(TransientError, match="kept changing"):
+        list(TotalCountPaginator("things", 1, key=lambda i: i, restarts=2).items(page))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.results import (
+    PushResults,
     Refusal,
     Rejected,
     already_pushed,
@@ -12,6 +13,7 @@ from adapters.results import (
     push_batches,
     push_by_group,
     push_each,
+    push_groups,
     resubmit_without_blamed,
 )
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
@@ -75,6 +77,35 @@ def test_a_second_refusal_ends_it_with_twice_for_the_items_not_blamed():
         ("B", "no again"),
         ("C", "bad C"),
     ]
+
+
+def test_push_groups_gives_every_key_of_a_group_its_outcome():
+    def push(listing: int) -> str:
+        if listing == 2:
+            raise UpstreamRejectedError("One offering must have quantity greater than 0")
+        return f"listing {listing}"
+
+    results = PushResults()
+    results.reject("GHOST", "unknown")
+    push_groups(
+        {1: ["A", "B"], 2: ["C"]},
+        push,
+        results=results,
+        refused=(UpstreamRejectedError,),
+        what="listing {}".format,
+    )
+    result = results.result(["A", "GHOST", "B", "C"])
+    assert result.accepted == ("A", "B") and result.details == {"A": "listing 1", "B": "listing 1"}
+    assert result.rejected == (
+        ("GHOST", "unknown"),
+        ("C", "listing 2: One offering must have quantity greater than 0"),
+    )
+    with pytest.raises(AuthenticationError):
+        push_groups({1: ["A"]}, lambda g: _raise(AuthenticationError("401")), results=results)
+
+
+def _raise(exc: Exception) -> str:
+    raise exc
 
 
 def test_push_by_group_loads_each_group_once_and_a_refused_load_rejects_its_group():

@@ -9,7 +9,9 @@ from adapters.times import (
     ISO_OFFSET,
     ISO_Z,
     created_at_or_after,
+    epoch_seconds,
     in_window,
+    parse_epoch,
     parse_iso,
     query_time,
 )
@@ -43,3 +45,11 @@ def test_the_window_is_half_open():
     created = created_at_or_after(since, "created")
     assert created({"created": "2026-03-01T12:00:00Z"})
     assert not created({"created": "2026-03-01T11:59:59Z"})
+
+
+def test_epoch_seconds_widen_outward_and_parse_back_to_utc():
+    assert epoch_seconds(T) == 1772366400 and epoch_seconds(T, round_up=True) == 1772366401
+    whole = T.replace(microsecond=0)
+    assert epoch_seconds(whole, round_up=True) == epoch_seconds(whole) == 1772366400
+    assert parse_epoch(1772366400) == parse_epoch("1772366400") == whole
+    assert parse_epoch(1772366400).tzinfo is UTC

@@ -115,12 +115,18 @@ def reduce_to_read_only(platform: str, emulator) -> str:
         emulator.granted_scopes = {base, f"{base}/sell.fulfillment.readonly"}
         emulator.granted_scopes.add(f"{base}/sell.inventory.readonly")
         return f"OAuth scopes: {base}/sell.fulfillment, {base}/sell.inventory ("
+    if platform == "magento":
+        emulator.tokens[emulator.token] = {"Magento_Sales::actions_view"}  # orders: View only
+        return (
+            "lacks the API resources Magento_Sales::ship, Magento_Sales::shipment, "
+            "Magento_InventoryApi::stock_source_item_assign"
+        )
     emulator.roles = {"Inventory and Order Tracking"}  # amazon: orders readable, listings not
     return "lacks the role(s) Product Listing."
 
 
 @pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
-@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce", "ebay", "amazon"])
+@pytest.mark.parametrize("platform", ["woocommerce", "bigcommerce", "ebay", "amazon", "magento"])
 def test_store_check_names_the_missing_permission(request, platform, read_only):
     """The setup's store check (the code the form runs) on each platform's emulator."""
     from dropstream.setup.remote import CheckFailed, check_store
@@ -193,7 +199,7 @@ def test_amazon_form_lists_the_platform_specific_missing_fields(wizard, capfd):
         store_login="amzn1.application-oa2-client.abc",
         store_client_secret="amzn1.oa2-cs.v1.not-shown",
     )
-    for title in ("Refresh token", "Amazon marketplace id", "Amazon seller id"):
+    for title in ("Refresh token", "Amazon marketplace id", "Amazon seller id / Etsy shop id"):
         assert f"'{title}': required for Amazon" in run["note"], run["note"]
     assert not [line for line in run["note"].splitlines() if "'API secret" in line]
     captured = SimpleNamespace(out=output, err="")
@@ -256,6 +262,7 @@ def test_new_secret_fields_are_masked_and_staged():
             },
         ),
         ("ebay", {"store_login", "store_client_secret", "store_refresh_token"}),
+        ("magento", {"store_access_token"}),
         ("walmart", {"store_login", "store_client_secret"}),
     ],
 )

@@ -29,6 +29,8 @@ from dropstream.sandbox.platforms.bigcommerce import (
     bigcommerce_connection_json,
 )
 from dropstream.sandbox.platforms.ebay import EbayEmulator, ebay_connection_json
+from dropstream.sandbox.platforms.etsy import EtsyEmulator, etsy_connection_json
+from dropstream.sandbox.platforms.magento import MagentoEmulator, magento_connection_json
 from dropstream.sandbox.platforms.walmart import WalmartEmulator, walmart_connection_json
 from dropstream.sandbox.platforms.woocommerce import (
     WooCommerceEmulator,
@@ -591,6 +593,184 @@ class EbayHarness(PlatformHarness):
         return emulator.expire_tokens
 
 
+# --- Etsy ------------------------------------------------------------------------------------
+class EtsyHarness(PlatformHarness):
+    platform = "etsy"
+    fixture_name = "etsy_emulator"
+    # getShopReceipts limit 100 (receipts carry their transactions and address); an inventory
+    # write is one listing's whole inventory, and each seeded SKU is a listing of its own.
+    shape = Shape(page_max=100, inventory_cap=1)
+    oauth = True
+    listings_per_read = 100  # getListingsByShop limit
+
+    def start(self) -> EtsyEmulator:
+        return EtsyEmulator().start()
+
+    def connection_json(self, emulator: EtsyEmulator) -> str:
+        return etsy_connection_json(emulator)
+
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
+        shaped = None
+        if address is not None:
+            shaped = {
+                "name": address["name"],
+                "first_line": address["address1"],
+                "second_line": address.get("address2") or None,
+                "city": address["city"],
+                "state": address.get("state") or None,
+                "zip": address["postal_code"],
+                "country_iso": address["country"],
+            }
+        receipt_id = emulator.add_receipt(
+            updated_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+        )
+        return str(receipt_id)
+
+    def seed_not_open(self, emulator: EtsyEmulator, created_at: datetime) -> dict[str, str]:
+        at = partial(emulator.add_receipt, updated_at=created_at)
+        return {
+            "unpaid": str(at(paid=False)),
+            "shipped": str(at(shipped=True)),
+            "cancelled": str(at(canceled=True)),
+        }
+
+    def seed_sku(self, emulator: EtsyEmulator, sku: str, qty: int) -> None:
+        emulator.add_listing([(sku, qty)])
+
+    def quantity(self, emulator: EtsyEmulator, sku: str) -> int | None:
+        return emulator.quantity(sku)
+
+    def fulfillments(self, emulator: EtsyEmulator, order_id: str) -> list[Fulfillment]:
+        """Etsy records a tracking code per receipt, not lines: a package that is not the whole
+        receipt says what it holds in the note to the buyer (``2 × Item A; 1 × Item B``), a
+        package without a note holds every line."""
+        receipt = emulator.receipts[int(order_id)]
+        lines = {t["title"]: str(t["transaction_id"]) for t in receipt["transactions"]}
+        everything = {str(t["transaction_id"]): t["quantity"] for t in receipt["transactions"]}
+        shipped = []
+        for shipment in receipt["shipments"]:
+            note = emulator.notes.get(shipment["tracking_code"])
+            if note is None:
+                shipped.append((shipment["tracking_code"], dict(everything)))
+                continue
+            items = note.split(": ", 1)[1].rsplit(". The rest", 1)[0].split("; ")
+            held = {}
+            for item in items:
+                quantity, _, title = item.partition(" × ")
+                held[lines[title]] = int(quantity)
+            shipped.append((shipment["tracking_code"], held))
+        return shipped
+
+    def requests(self, emulator: EtsyEmulator, kind: str) -> int:
+        log = emulator.requests
+        shop = rf"/v3/application/shops/{emulator.shop_id}"
+        return {
+            "orders": _count(log, "GET", f"{shop}/receipts"),
+            "details": _count(log, "GET", rf"{shop}/receipts/\d+"),
+            "inventory_push": _count(log, "PUT", r"/v3/application/listings/\d+/inventory"),
+            "inventory_lookup": _count(log, "GET", f"{shop}/listings"),
+            "fulfillment": _count(log, "POST", rf"{shop}/receipts/\d+/tracking"),
+            "token": _count(log, "POST", "/v3/public/oauth/token"),
+            "all": len(log),
+        }[kind]
+
+    def expire_token(self, emulator: EtsyEmulator) -> Callable[[], None]:
+        return emulator.expire_tokens
+
+    def inventory_floor(self, n: int) -> int:
+        # + the SKU -> listing lookup: the shop's active listings (here the n seeded ones,
+        # 100 a read) and its sold-out listings (one read, empty here); Etsy has no SKU search.
+        if not n:
+            return 0
+        return super().inventory_floor(n) + math.ceil(n / self.listings_per_read) + 1
+
+
+# --- Magento 2 / Adobe Commerce -------------------------------------------------------------
+class MagentoHarness(PlatformHarness):
+    platform = "magento"
+    fixture_name = "magento_emulator"
+    # Adobe's documented input limits: searchCriteria pageSize <= 300, 20 entities per list.
+    shape = Shape(page_max=300, inventory_cap=20)
+
+    def start(self) -> MagentoEmulator:
+        return MagentoEmulator().start()
+
+    def connection_json(self, emulator: MagentoEmulator) -> str:
+        return magento_connection_json(emulator)
+
+    def seed_order(
+        self, emulator, number, updated_at, lines=DEFAULT_LINES, address=None, created_at=None
+    ) -> str:
+        shaped = None
+        if address is not None:
+            first, _, last = address["name"].partition(" ")
+            shaped = {
+                "firstname": first,
+                "lastname": last,
+                "company": "",
+                "street": [p for p in (address["address1"], address.get("address2")) if p],
+                "city": address["city"],
+                "region": address.get("state", ""),
+                "region_code": address.get("state", ""),
+                "postcode": address["postal_code"],
+                "country_id": address["country"],
+                "telephone": address.get("phone", ""),
+            }
+        return str(
+            emulator.add_order(
+                updated_at=updated_at, created_at=created_at, lines=list(lines), address=shaped
+            )
+        )
+
+    def seed_not_open(self, emulator: MagentoEmulator, created_at: datetime) -> dict[str, str]:
+        at = partial(emulator.add_order, updated_at=created_at)
+        seeded = {
+            "pending": at(state="new"),
+            "unpaid": at(total_due="10.00"),
+            "complete": at(state="complete"),
+            "canceled": at(state="canceled"),
+            "partly shipped": at(lines=[("A", 2, "1.00")]),
+        }
+        emulator.orders[seeded["partly shipped"]]["items"][0]["qty_shipped"] += 1
+        return {what: str(order_id) for what, order_id in seeded.items()}
+
+    def order_number(self, emulator: MagentoEmulator, order_id: str) -> str:
+        return str(emulator.orders[int(order_id)]["increment_id"])
+
+    def seed_sku(self, emulator: MagentoEmulator, sku: str, qty: int) -> None:
+        emulator.add_product(sku, qty)
+
+    def quantity(self, emulator: MagentoEmulator, sku: str) -> int | None:
+        return emulator.quantity(sku)
+
+    def fulfillments(self, emulator: MagentoEmulator, order_id: str) -> list[Fulfillment]:
+        return [
+            (
+                s["tracks"][0]["track_number"],
+                {str(i["order_item_id"]): int(i["qty"]) for i in s["items"]},
+            )
+            for s in emulator.shipments
+            if s["order_id"] == int(order_id)
+        ]
+
+    def requests(self, emulator: MagentoEmulator, kind: str) -> int:
+        log = emulator.requests
+        return {
+            "orders": lambda: _count(log, "GET", "/rest/V1/orders"),
+            "details": lambda: _count(log, "GET", r"/rest/V1/orders/\d+"),
+            "inventory_push": lambda: _count(log, "POST", "/rest/V1/inventory/source-items"),
+            "inventory_lookup": lambda: 0,
+            "fulfillment": lambda: _count(log, "POST", r"/rest/V1/order/\d+/ship"),
+            "token": lambda: 0,
+            "all": lambda: len(log),
+        }[kind]()
+
+    def throttle_storm(self, emulator: MagentoEmulator, n: int) -> None:
+        emulator.throttle_next(n, retry_after="0")
+
+
 # --- Walmart ---------------------------------------------------------------------------------
 class WalmartHarness(PlatformHarness):
     platform = "walmart"
@@ -676,6 +856,8 @@ HARNESSES: dict[str, PlatformHarness] = {
         BigCommerceHarness(),
         AmazonHarness(),
         EbayHarness(),
+        EtsyHarness(),
+        MagentoHarness(),
         WalmartHarness(),
     )
 }
