@@ -6,13 +6,14 @@ from datetime import timedelta
 from functools import partial
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronDataIntervalTimetable
 from airflow.sdk.definitions.callback import SyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from dropstream.alerts.callbacks import on_task_failure
 from dropstream.spec import FLOWS, ConnectionSpec
 from dropstream.tasks import run_step
+from dropstream.webhooks import asset_uri
 
 STEPS: tuple[str, ...] = ("extract", "transform", "load")
 
@@ -62,6 +63,12 @@ def doc_md(spec: ConnectionSpec, flow: str) -> str:
         "archive": paths.archive,
     }
     source, target, how = (part.format(**words) for part in _WHAT[flow])
+    if flow == "orders" and spec.webhooks.enabled:
+        how += (
+            f" The store's webhooks also start a run at once (asset `{asset_uri(spec.name)}`): "
+            "it fetches from the last window's end to now; the scheduled runs stay the safety "
+            "net (docs/webhooks.md)."
+        )
     banner = (
         "**Sandbox connection: demo data from `make run`, nothing real is sent.**\n\n"
         if "sandbox" in spec.tags
@@ -104,11 +111,22 @@ def overdue_alert(spec: ConnectionSpec) -> DeadlineAlert:
     )
 
 
+def schedule(spec: ConnectionSpec, flow: str) -> CronDataIntervalTimetable | AssetOrTimeSchedule:
+    """The flow's cron windows; for orders with webhooks enabled, also the connection's orders
+    asset: a webhook's asset event starts a run at once (one run for a burst of events; it has
+    no data interval and fetches from the watermark to now), while the cron runs keep their
+    windows as the safety net and backfill keeps working on them."""
+    timetable = CronDataIntervalTimetable(spec.schedule(flow), timezone="UTC")
+    if flow == "orders" and spec.webhooks.enabled:
+        return AssetOrTimeSchedule(timetable=timetable, assets=[Asset(asset_uri(spec.name))])
+    return timetable
+
+
 def build_dag(spec: ConnectionSpec, flow: str) -> DAG:
     """One flow of one connection as a DAG: extract >> transform >> load."""
     with DAG(
         dag_id=spec.dag_id(flow),
-        schedule=CronDataIntervalTimetable(spec.schedule(flow), timezone="UTC"),
+        schedule=schedule(spec, flow),
         start_date=spec.start_date,
         catchup=False,
         max_active_runs=1,

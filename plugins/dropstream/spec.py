@@ -330,6 +330,13 @@ class Schedules(_Strict):
     _cron = field_validator("orders", "inventory", "tracking")(_check_cron)
 
 
+class Webhooks(_Strict):
+    """Store webhooks start the orders DAG at once (docs/webhooks.md); the schedule stays the
+    safety net. The secret lives in the store's Airflow Connection, never here."""
+
+    enabled: bool = False
+
+
 class ConnectionSpec(_Strict):
     name: str
     merchant: str = Field(min_length=1)
@@ -338,6 +345,7 @@ class ConnectionSpec(_Strict):
     rules: Rules = Field(default_factory=Rules)
     schedules: Schedules = Field(default_factory=Schedules)
     alerts: Alerts = Field(default_factory=Alerts)
+    webhooks: Webhooks = Field(default_factory=Webhooks)
     tags: list[str] = Field(default_factory=list)  # extra DAG tags, e.g. "sandbox"
     start_date: datetime
 

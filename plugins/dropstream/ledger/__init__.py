@@ -19,6 +19,7 @@ from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.schema import metadata
 from dropstream.ledger.snapshots import SnapshotBook
 from dropstream.ledger.warehouse import WarehouseBook
+from dropstream.ledger.webhooks import WebhookBook
 
 __all__ = ["EVENTS", "Lease", "Ledger", "OrderEvent", "default_url", "metadata"]
 
@@ -33,5 +34,6 @@ class Ledger(
     BrowseBook,
     AlertBook,
     SnapshotBook,
+    WebhookBook,
 ):
     """The exactly-once store for every connection."""

@@ -192,3 +192,13 @@ inventory_snapshots = Table(
     Column("decision_note", Text),
     _time("applied_at"),
 )
+# Webhook deliveries already acted on, by the platform's own id for the event (Shopify's
+# X-Shopify-Event-Id, WooCommerce's delivery id, BigCommerce's payload hash): a replay of one
+# within REPLAY_WINDOW is refused. Rows older than that are purged as new ones arrive.
+webhook_deliveries = Table(
+    "ds_webhook_deliveries",
+    metadata,
+    _conn_col(),
+    Column("delivery_id", String(200), primary_key=True),
+    _time("received_at", nullable=False, index=True),
+)

@@ -187,7 +187,7 @@ class SandboxShop(ShopifyEmulator):
             if not fresh:
                 return None
             order = self.random.choice(fresh)
-            self.store.cancel(order.id, "CUSTOMER", at=now)
+            self.cancel_order(order.id, reason="CUSTOMER", at=now)  # as orderCancel does
         log.info("sandbox shop: order #%s cancelled by the shopper", order.number)
         return str(order.number)
 

@@ -25,14 +25,23 @@ ATTEMPTS = 4
 class AirflowAPI:
     """Just the calls setup needs; errors say which call failed and what to check."""
 
-    def __init__(self, base_url: str, username: str, password: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        attempts: int = ATTEMPTS,
+        timeout: float = TIMEOUT,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.attempts, self.timeout = attempts, timeout
         self._credentials = {"username": username, "password": password}
         self._session = requests.Session()
         self._token: str | None = None
 
     @classmethod
-    def from_connection(cls, conn_id: str = API_CONN_ID) -> AirflowAPI:
+    def from_connection(cls, conn_id: str = API_CONN_ID, **options: Any) -> AirflowAPI:
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -49,14 +58,14 @@ class AirflowAPI:
             host = f"{conn.schema or 'http'}://{host}"
         if conn.port and host.count(":") < 2:
             host = f"{host}:{conn.port}"
-        return cls(host, conn.login or "", conn.password or "")
+        return cls(host, conn.login or "", conn.password or "", **options)
 
     # --- plumbing -------------------------------------------------------------------------
     def _authenticate(self) -> str:
         if self._token is None:
             try:
                 response = self._session.post(
-                    f"{self.base_url}/auth/token", json=self._credentials, timeout=TIMEOUT
+                    f"{self.base_url}/auth/token", json=self._credentials, timeout=self.timeout
                 )
             except requests.RequestException as exc:
                 raise TransientError(f"Airflow API {self.base_url} unreachable: {exc}") from exc
@@ -88,7 +97,7 @@ class AirflowAPI:
         """
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(ATTEMPTS),
+            stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=1, max=10),
             reraise=True,
         )
@@ -101,7 +110,7 @@ class AirflowAPI:
         url = f"{self.base_url}{prefix}{path}"
         try:
             response = self._session.request(
-                method, url, headers=headers, timeout=TIMEOUT, **kwargs
+                method, url, headers=headers, timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
             raise TransientError(f"Airflow API {method} {path} failed: {exc}") from exc

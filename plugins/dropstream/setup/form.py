@@ -93,6 +93,7 @@ TITLES: dict[str, str] = {
     "inventory_schedule": "Inventory schedule",
     "tracking_schedule": "Tracking schedule",
     "extra_tags": "Extra DAG tags",
+    "webhooks_enabled": "Start orders at once on the store's webhooks",
     "alert_emails": "Alert e-mail addresses",
     "alert_apprise_tags": "Alert Apprise tags (Slack, Teams, …)",
     "alert_held_hours": "Alert on orders held longer than (hours)",
@@ -437,6 +438,17 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
         description_md="More tags for the connection's DAGs, one per line (e.g. `team-east`), "
         "to filter the DAGs list by; every DAG already carries `dropstream`, `merchant:…`, "
         "`platform:…` and `connection:…`.",
+    )
+    params["webhooks_enabled"] = Param(
+        None,
+        type=["null", "boolean"],
+        title=TITLES["webhooks_enabled"],
+        section=SCHEDULES,
+        description_md="Shopify, WooCommerce and BigCommerce: setup subscribes this "
+        "connection's receiver (`<api-server>/dropstream/webhooks/<connection>`) to the "
+        "store's order webhooks, and each webhook starts the orders DAG at once; the schedule "
+        "stays the safety net. Off removes the subscriptions. Empty = off (on update: "
+        "unchanged). The store must reach the api-server over HTTPS: see `docs/webhooks.md`.",
     )
     params["alert_emails"] = Param(
         [],

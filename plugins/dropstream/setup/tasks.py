@@ -206,6 +206,7 @@ def register_connections(context: dict[str, Any], secrets: dict[str, str]) -> di
         raise AirflowSkipException("test only: nothing registered")
     api = AirflowAPI.from_connection()
     if plan.action == "remove":
+        _sync_webhooks(api, plan, enabled=False)  # while the store's credentials still exist
         return {
             c: "deleted"
             for c in (plan.store_conn_id, plan.warehouse_conn_id)
@@ -221,11 +222,34 @@ def register_connections(context: dict[str, Any], secrets: dict[str, str]) -> di
     try:
         for body in bodies:
             done[body["connection_id"]] = api.upsert_connection(conns.api_body(body))
+        webhooks = bool(((plan.spec or {}).get("webhooks") or {}).get("enabled"))
+        _sync_webhooks(api, plan, enabled=webhooks)
     except Exception:
         _restore(api, done, bases)
         raise
     log.info("Airflow Connections: %s", ", ".join(f"{k} {v}" for k, v in done.items()))
     return done
+
+
+def _sync_webhooks(api: AirflowAPI, plan: Plan, *, enabled: bool) -> None:
+    """Subscribe (or unsubscribe) the store's order webhooks; keep ids and secret in the store
+    Connection's extra (docs/webhooks.md). The URL is ``[api] base_url``, the api-server's public
+    address, else the address of ``dropstream_airflow_api``."""
+    from airflow.configuration import conf
+
+    from dropstream.setup import webhooks
+
+    store = conns.existing_body(plan.store_conn_id)
+    if store is None:
+        return
+    platform = plan.store.get("target") or ((plan.spec or {}).get("store") or {}).get("platform")
+    if not platform or (not enabled and not webhooks.supported(str(platform))):
+        return
+    public = conf.get("api", "base_url", fallback=None) or api.base_url
+    extra, line = webhooks.sync(plan.name, str(platform), store, enabled, public)
+    if extra is not None:
+        api.upsert_connection(conns.api_body({**store, "extra": extra}))
+    log.info("connection %s: %s", plan.name, line)
 
 
 def _restore(api: AirflowAPI, done: dict[str, str], bases: dict[str, Any]) -> None:

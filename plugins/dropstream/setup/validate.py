@@ -18,6 +18,7 @@ from dropstream.setup.keys import normalize_private_key
 from dropstream.setup.targets import STORE_OPTIONS_FIELD, STORES, WAREHOUSES, Target
 from dropstream.sharing import AccountOf, account_of_connection, by_conn_id, prefix_conflicts
 from dropstream.spec import FLOWS, SLUG, ConnectionSpec, parse_spec
+from dropstream.webhooks import WEBHOOK_PLATFORMS
 
 _FOLDER_FIELDS = {f"{flow}_folder": flow for flow in DEFAULT_FOLDERS}
 _SCHEDULE_FIELDS = {f"{flow}_schedule": flow for flow in FLOWS}
@@ -128,6 +129,8 @@ def plan_setup(
     if action == "remove":
         if problems:
             raise FormError(problems)
+        # The platform, so that removing also removes the store's webhook subscriptions.
+        plan.store = {"target": ((existing or {}).get("store") or {}).get("platform")}
         return plan
 
     merging = action == "update" or (action == "test" and existing is not None)
@@ -375,6 +378,7 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     ("alert_emails", ("alerts", "emails")),
     ("alert_apprise_tags", ("alerts", "apprise_tags")),
     ("alert_held_hours", ("alerts", "held_hours")),
+    ("webhooks_enabled", ("webhooks", "enabled")),
 ]
 
 
@@ -418,6 +422,15 @@ def _entry(
         elif base is None and key in {"store_name", "warehouse_name"}:
             problems.append(Problem((key,), "required"))
     _format(form, entry, base, problems)
+    platform = entry.get("store", {}).get("platform")
+    if (entry.get("webhooks") or {}).get("enabled") and platform not in WEBHOOK_PLATFORMS:
+        problems.append(
+            Problem(
+                ("webhooks_enabled",),
+                f"{platform} stores cannot send webhooks to DropStream (only "
+                f"{', '.join(sorted(WEBHOOK_PLATFORMS))}); leave it off",
+            )
+        )
     if given(form, "start_date"):
         try:
             day = datetime.fromisoformat(_text(form, "start_date"))

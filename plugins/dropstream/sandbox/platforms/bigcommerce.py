@@ -29,6 +29,7 @@ from itertools import count
 from typing import Any
 
 from dropstream.sandbox.http import Reply
+from dropstream.sandbox.platforms.bc_webhooks import StoreHooks
 from dropstream.sandbox.strict import StrictEmulator, unknown
 
 MAX_LIMIT = 250
@@ -86,9 +87,19 @@ def _parse_date(value: str) -> datetime:
 class BigCommerceEmulator(StrictEmulator):
     """The emulated store: seed it, point an adapter at ``host`` with ``token``."""
 
-    def __init__(self, *, quota: int = 10_000, window_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        *,
+        quota: int = 10_000,
+        window_ms: int = 30_000,
+        webhook_time_scale: float = 1.0,
+        allow_http_webhooks: bool = False,
+    ) -> None:
         super().__init__()
         self.store_hash = "abc123"
+        self.hooks = StoreHooks(
+            self.store_hash, time_scale=webhook_time_scale, allow_http=allow_http_webhooks
+        )
         self.token = "bc_emulator_token"
         self.orders: dict[int, dict[str, Any]] = {}
         self.products: dict[int, list[dict[str, Any]]] = {}
@@ -100,6 +111,10 @@ class BigCommerceEmulator(StrictEmulator):
         self.throttled = 0
         self._ids = count(100)
         self.rate_limit(quota, window_ms)
+
+    def stop(self) -> None:
+        self.hooks.sender.stop()
+        super().stop()
 
     @property
     def host(self) -> str:
@@ -169,6 +184,7 @@ class BigCommerceEmulator(StrictEmulator):
                 "resource": f"/orders/{order_id}/products",
             },
         }
+        self.hooks.order_event("store/order/created", order_id, int(time.time()))
         return order_id
 
     def cancel_order(self, order_id: int, *, at: datetime) -> None:
@@ -179,8 +195,11 @@ class BigCommerceEmulator(StrictEmulator):
             raise ValueError(f"BigCommerce order {order_id} is cancelled already")
         if self.shipments[order_id]:
             raise ValueError(f"BigCommerce order {order_id} has shipments: it cannot be cancelled")
+        previous = order["status_id"]
         order["status_id"], order["status"] = 5, STATUS[5]
         order["date_modified"] = rfc2822(at)
+        status = {"previous_status_id": previous, "new_status_id": 5}
+        self.hooks.order_event("store/order/statusUpdated", order_id, int(at.timestamp()), status)
 
     def add_product(self, sku: str, stock: int = 0) -> None:
         self.stock[sku] = stock
@@ -293,6 +312,8 @@ class BigCommerceEmulator(StrictEmulator):
                 PAGE_QUERY,
             ),
             (r"/v3/inventory/adjustments/absolute", {"PUT": self._absolute}, set()),
+            (r"/v3/hooks", {"GET": self.hooks.list, "POST": self.hooks.create}, PAGE_QUERY),
+            (r"/v3/hooks/(\d+)", {"GET": self.hooks.get, "DELETE": self.hooks.delete}, set()),
         ]
         for pattern, handlers, defined in routes:
             match = re.fullmatch(pattern, path)
@@ -311,6 +332,8 @@ class BigCommerceEmulator(StrictEmulator):
         return *_v2_error(404, "The requested resource was not found.")[:2], rate
 
     def _granted(self, method: str, path: str) -> bool:
+        if path.startswith("/v3/hooks"):  # order hooks need (at least read-only) orders access
+            return bool({"store_v2_orders", "store_v2_orders_read_only"} & self.scopes)
         scope = (
             "store_inventory"
             if path.startswith("/v3/inventory")

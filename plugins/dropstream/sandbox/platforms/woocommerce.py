@@ -29,6 +29,7 @@ from itertools import count
 from typing import Any
 
 from dropstream.sandbox.http import Reply
+from dropstream.sandbox.platforms.woo_webhooks import SiteWebhooks
 from dropstream.sandbox.strict import StrictEmulator
 
 API = "/wp-json/wc/v3"
@@ -63,6 +64,11 @@ class WooCommerceEmulator(StrictEmulator):
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.trackings: dict[int, list[dict[str, Any]]] = {}
         self._ids = count(100)
+        self.webhooks = SiteWebhooks(lambda: self.url)
+
+    def stop(self) -> None:
+        self.webhooks.sender.stop()
+        super().stop()
 
     # --- seeding and inspection -------------------------------------------------------------
     def add_order(
@@ -125,6 +131,7 @@ class WooCommerceEmulator(StrictEmulator):
             "meta_data": [],
             "refunds": [],
         }
+        self.webhooks.sender.emit("order.created", self.orders[order_id])
         return order_id
 
     def cancel_order(
@@ -144,6 +151,7 @@ class WooCommerceEmulator(StrictEmulator):
                 {"id": next(self._ids), "reason": reason, "total": f"-{total:.2f}"}
             )
         order["date_modified_gmt"] = wc_time(at)
+        self.webhooks.sender.emit("order.updated", order)  # WooCommerce: a status change
 
     def add_product(self, sku: str, stock: int | None = 0, variation_of: int | None = None) -> int:
         """A simple product, or a variation of the (variable) product ``variation_of``."""
@@ -259,6 +267,8 @@ class WooCommerceEmulator(StrictEmulator):
                 {m: self._batch_variations for m in ("POST", "PUT", "PATCH")},
             ),
             (r"/system_status", {"GET": lambda q, d: (200, {"environment": {}}, {})}),
+            (r"/webhooks", {"GET": self.webhooks.list, "POST": self.webhooks.create}),
+            (r"/webhooks/(\d+)", {"GET": self.webhooks.get, "DELETE": self.webhooks.delete}),
         ]
         tracking = re.fullmatch(TRACKING + r"/orders/(\d+)/shipment-trackings", path)
         if tracking:

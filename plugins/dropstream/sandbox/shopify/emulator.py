@@ -41,6 +41,7 @@ from graphql.utilities import value_from_ast_untyped
 from dropstream.sandbox.http import Reply
 from dropstream.sandbox.shopify import store as shopify_store
 from dropstream.sandbox.shopify.store import FOLine, FulfillmentOrder, Line, Order, Store, Variant
+from dropstream.sandbox.shopify.webhooks import ShopWebhooks
 from dropstream.sandbox.strict import StrictEmulator, TokenBucket
 
 SCHEMA = build_schema((Path(__file__).with_name("schema.graphql")).read_text())
@@ -144,9 +145,20 @@ class ShopifyEmulator(StrictEmulator):
         maximum_available: float = 1000.0,
         throttle_status: int = 200,
         port: int = 0,
+        client_secret: str = "shpss_emulator_secret",
+        webhook_time_scale: float = 1.0,
+        allow_http_webhooks: bool = False,
     ) -> None:
         super().__init__(port=port)
         self.token = token
+        self.api_version = "2026-10"  # the version of the last request (webhooks use it)
+        # The app's API secret key: Shopify signs every webhook with it.
+        self.webhooks = ShopWebhooks(
+            client_secret,
+            lambda: self.api_version,
+            time_scale=webhook_time_scale,
+            allow_http=allow_http_webhooks,
+        )
         self.store = Store()
         self.bucket = TokenBucket(maximum_available, restore_rate)  # points, points per second
         self.throttle_status = throttle_status  # Shopify answers THROTTLED with 200 (or 429)
@@ -240,10 +252,15 @@ class ShopifyEmulator(StrictEmulator):
             closed=closed,
             tags=list(tags),
         )
+        self.webhooks.order_event("orders/create", s.orders[order_id])
         return order_id
 
     def order(self, order_id: str) -> Order:
         return self.store.orders[order_id]
+
+    def stop(self) -> None:
+        self.webhooks.sender.stop()
+        super().stop()
 
     def cancel_order(
         self, order_id: str, *, reason: str = "CUSTOMER", at: datetime | None = None
@@ -252,6 +269,14 @@ class ShopifyEmulator(StrictEmulator):
         errors = self.store.cancel(order_id, reason, at=at)
         if errors:
             raise ValueError(f"Shopify refuses to cancel {order_id}: {errors[0]['message']}")
+        self.webhooks.order_event("orders/cancelled", self.store.orders[order_id])
+
+    def _order_cancel(self, info: Any, orderId: str, **arguments: Any) -> dict[str, Any]:  # noqa: N803 - GraphQL argument name
+        """The ``orderCancel`` mutation; a cancelled order also sends ``orders/cancelled``."""
+        answer: dict[str, Any] = self.store.order_cancel(info, orderId, **arguments)
+        if not answer["orderCancelUserErrors"]:
+            self.webhooks.order_event("orders/cancelled", self.store.orders[orderId])
+        return answer
 
     def add_variant(self, sku: str, available: int = 0) -> str:
         variant = Variant(
@@ -312,7 +337,7 @@ class ShopifyEmulator(StrictEmulator):
     def _handle(
         self, method: str, path: str, headers: Any, body: bytes, log: dict[str, Any]
     ) -> tuple[int, dict]:
-        if not PATH.match(path):
+        if not (match := PATH.match(path)):
             return 404, {"errors": "Not Found"}
         if method != "POST":
             return 405, {"errors": "Method Not Allowed"}
@@ -366,9 +391,13 @@ class ShopifyEmulator(StrictEmulator):
                     "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                     "extensions": {"cost": self._cost(requested, None)},
                 }
-            result = execute_sync(
-                SCHEMA, document, root_value=self.store.root(), variable_values=variables
-            )
+            self.api_version = match.group(1)
+            root = {
+                **self.store.root(),
+                **self.webhooks.root(),
+                "orderCancel": self._order_cancel,
+            }
+            result = execute_sync(SCHEMA, document, root_value=root, variable_values=variables)
             if "productVariants" in log["fields"]:
                 callbacks, self.store.after_lookup[:] = list(self.store.after_lookup), []
                 for callback in callbacks:
