@@ -38,6 +38,7 @@ bench: deps
 	$(BIN)/python bench/demo.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/formats.py
+	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/api_calls.py
 	$(BIN)/python bench/preload.py
 

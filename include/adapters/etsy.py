@@ -216,7 +216,8 @@ def inventory_body(inventory: dict[str, Any], levels: dict[str, int]) -> tuple[d
 
 def _line(n: int, item: dict[str, Any]) -> OrderLine:
     sku, quantity = item.get("sku") or "", int(item["quantity"])
-    return OrderLine(str(item["transaction_id"]), sku, quantity, money(item["price"]), n)
+    ships = not item.get("is_digital")  # a digital listing is downloaded: nothing to ship
+    return OrderLine(str(item["transaction_id"]), sku, quantity, money(item["price"]), n, ships)
 
 
 def to_order(raw: dict[str, Any]) -> Order:

@@ -41,6 +41,7 @@ def action_params(connections: list[str]) -> dict[str, Any]:
             "it (`1042` or `#1042`), as the warehouse sees it (with the prefix), or its id. "
             "For resend_file: the order file's name (DropStream → Files). For repush: "
             "`<order number>|<tracking number>`, or the order (all its shipments). "
+            "For a suspect snapshot: its file name (empty when only one waits). "
             "Leave empty to enable or disable the connection.",
         ),
         "reason": Param(
@@ -81,7 +82,18 @@ def run_action(
     now = now or datetime.now(UTC)
     ledger = Ledger()
     try:
-        if request.action in ("enable", "disable"):
+        if request.action in actions.SNAPSHOT_ACTIONS:
+            outcome = actions.decide_snapshot(
+                ledger,
+                spec,
+                request.target,
+                request.action == "approve_snapshot",
+                reason=request.reason,
+                actor=actor,
+                now=now,
+                run=run,
+            )
+        elif request.action in ("enable", "disable"):
             outcome = actions.set_enabled(
                 ledger,
                 AirflowAPI.from_connection(),

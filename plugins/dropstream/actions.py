@@ -1,7 +1,8 @@
 """Operator actions, as the ``dropstream_actions`` DAG's trigger form asks for them.
 
 - ``release``: a held order goes in the next order file, as it is: the connection's rules are
-  applied again except the holds a person may lift (``rules.hold_countries``). An order held for
+  applied again except the holds a person may lift (``rules.hold_countries``,
+  ``rules.ship_countries``, ``rules.exclude_tags``). An order held for
   something the warehouse would reject (no ship method, no SKU, a field the format cannot hold)
   cannot be released: the error says which rule or field to fix (the next run then sends it).
 - ``resend``: a published (or shipped) order goes to the warehouse again, in a new order file
@@ -16,6 +17,9 @@
   at once (the orders flow's own ``publish_cancellations``, under the orders lease, exactly
   once); already shipped, the request is recorded and nothing is sent (arrange a return).
 - ``enable`` / ``disable``: the connection's three DAGs unpaused / paused, through the REST API.
+- ``approve_snapshot`` / ``reject_snapshot``: a suspect inventory snapshot (one the zero-out guard
+  held back, ``rules.zero_out_guard_pct``) is pushed on the connection's next inventory run, or
+  dropped for good. ``target`` is its file name; empty when only one waits.
 
 Every change is written to the ledger with who asked (the run's triggering user), when and why,
 and shows in the order's (or connection's) timeline. Each action is idempotent: asked again, it
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dropstream.errors import ConfigurationError
-from dropstream.rules.fulfillment import decide
+from dropstream.rules.fulfillment import Decision, decide
 from dropstream.spec import ConnectionSpec
 from dropstream.web.summary import FLOWS, search_numbers
 
@@ -55,10 +59,13 @@ ACTIONS = {
     "repush": "Re-push a shipment to the store (in the next tracking run)",
     "enable": "Enable the connection (its three DAGs)",
     "disable": "Disable the connection (its three DAGs)",
+    "approve_snapshot": "Approve a suspect inventory snapshot (push it)",
+    "reject_snapshot": "Reject a suspect inventory snapshot (never push it)",
 }
 ORDER_ACTIONS = ("release", "cancel", "resend")
 #: Actions whose target is a file name or a shipment rather than an order.
 TARGET_ACTIONS = (*ORDER_ACTIONS, "resend_file", "repush")
+SNAPSHOT_ACTIONS = ("approve_snapshot", "reject_snapshot")
 
 
 class ActionRequest(BaseModel):
@@ -66,7 +73,17 @@ class ActionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    action: Literal["release", "cancel", "resend", "resend_file", "repush", "enable", "disable"]
+    action: Literal[
+        "release",
+        "cancel",
+        "resend",
+        "resend_file",
+        "repush",
+        "enable",
+        "disable",
+        "approve_snapshot",
+        "reject_snapshot",
+    ]
     connection: str = Field(min_length=1)
     target: str | None = None
     reason: str = Field(min_length=1)  # the form shows it as optional; the action needs one
@@ -119,15 +136,32 @@ def find_order(ledger: Ledger, spec: ConnectionSpec, target: str) -> str:
     )
 
 
-def release_blocker(spec: ConnectionSpec, file_format: FileFormat, order: Order) -> str | None:
-    """Why a held ``order`` cannot be released as it is (a rule the warehouse needs, not a hold
-    a person may lift: ``rules.hold_countries``); None when it can."""
-    lifted = spec.rules.model_copy(update={"hold_countries": []})
-    decision = decide(order, lifted, not_before=spec.start_date)
+#: The holds a person may lift by releasing an order; every other rule is the warehouse's.
+LIFTABLE: dict[str, Any] = {"hold_countries": [], "ship_countries": [], "exclude_tags": []}
+
+
+def _as_released(
+    spec: ConnectionSpec, file_format: FileFormat, order: Order
+) -> tuple[Decision, str | None]:
+    """The rules applied to ``order`` without the holds a person may lift, and why it still
+    cannot go (None: it can)."""
+    decision = decide(
+        order,
+        spec.rules.model_copy(update=LIFTABLE),
+        not_before=spec.start_date,
+        address_limits=file_format.address_limits,
+    )
     problems = file_format.order_problems(decision.order) if decision.state == "ready" else []
     if decision.state != "ready" or problems:
-        return decision.reason or "; ".join(problems)
-    return None
+        return decision, decision.reason or "; ".join(problems)
+    return decision, None
+
+
+def release_blocker(spec: ConnectionSpec, file_format: FileFormat, order: Order) -> str | None:
+    """Why a held ``order`` cannot be released as it is (a rule the warehouse needs, not a hold
+    a person may lift: ``rules.hold_countries``, ``ship_countries``, ``exclude_tags``); None
+    when it can."""
+    return _as_released(spec, file_format, order)[1]
 
 
 def release(
@@ -147,16 +181,13 @@ def release(
     number = (ledger.order_row(spec.name, order_id) or {}).get("number", order.number)
     if state != "held":
         return Outcome(False, f"order {number} is {state}, not held: nothing to release")
-    why = release_blocker(spec, file_format, order)
+    decision, why = _as_released(spec, file_format, order)
     if why is not None:
         raise ConfigurationError(
             f"connection {spec.name!r}: order {number} cannot be released as it is: {why}. "
             "Fix that in the connection's rules (dropstream_setup) and the next orders run "
             "sends it; it stays held until then"
         )
-    decision = decide(
-        order, spec.rules.model_copy(update={"hold_countries": []}), not_before=spec.start_date
-    )
     if not ledger.release_order(
         spec.name, order_id, decision.order, now, reason=reason, actor=actor, run=run
     ):
@@ -403,3 +434,51 @@ def repush(
         f"shipment(s) {', '.join(queued)} queued: the next tracking run of {spec.name} "
         "pushes them to the store",
     )
+
+
+def decide_snapshot(
+    ledger: Ledger,
+    spec: ConnectionSpec,
+    target: str | None,
+    approve: bool,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    run: str = "",
+) -> Outcome:
+    """Approve (push on the next inventory run) or reject a suspect inventory snapshot."""
+    waiting = [s["source_file"] for s in ledger.suspect_snapshots(spec.name)]
+    if not target:
+        if not waiting:
+            return Outcome(False, f"no suspect inventory snapshot waits for {spec.name}: "
+                           "nothing to do")  # fmt: skip
+        if len(waiting) > 1:
+            raise ConfigurationError(
+                f"connection {spec.name!r}: {len(waiting)} suspect snapshots wait "
+                f"({', '.join(waiting)}): name the file in 'target'"
+            )
+        target = waiting[0]
+    try:
+        before, changed = ledger.decide_snapshot(
+            spec.name,
+            target,
+            "approve" if approve else "reject",
+            now,
+            actor=actor,
+            note=reason,
+            run=run,
+        )
+    except KeyError:
+        listed = ", ".join(waiting) if waiting else "none waits"
+        raise ConfigurationError(
+            f"connection {spec.name!r}: no suspect inventory snapshot from {target!r} "
+            f"(waiting: {listed})"
+        ) from None
+    if not changed:
+        return Outcome(False, f"snapshot {target} is already {before}: nothing to do")
+    if approve:
+        return Outcome(
+            True, f"snapshot {target} approved: the next inventory run pushes its quantities"
+        )
+    return Outcome(True, f"snapshot {target} rejected: its quantities are never pushed")

@@ -39,6 +39,7 @@ def order_from_dict(data: dict[str, Any]) -> Order:
             "updated_at": _when(data["updated_at"]),
             "ship_to": Address(**data["ship_to"]),
             "bill_to": Address(**bill_to) if bill_to else None,
+            "tags": tuple(data.get("tags") or ()),
             "lines": tuple(
                 OrderLine(**{**line, "unit_price": Decimal(line["unit_price"])})
                 for line in data["lines"]

@@ -40,6 +40,13 @@ class OrderLine:
     quantity: int
     unit_price: Decimal
     line_number: int = 1
+    #: False for lines the store says need no shipping (gift cards, digital goods): never sent.
+    requires_shipping: bool = True
+    #: For a component line made from a bundle (``rules.bundles``): the bundle's store SKU and
+    #: the component units in one bundle. ``line_id`` stays the bundle line's, so a shipment of
+    #: the components is pushed to the store against the bundle line.
+    bundle_sku: str = ""
+    per_bundle: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,7 @@ class Order:
     channel: str = ""
     financial_status: str = ""
     fulfillment_status: str = ""
+    tags: tuple[str, ...] = ()  # the store's order tags, where the platform has them
 
     def __post_init__(self) -> None:
         _require_aware("created_at", self.created_at)

@@ -43,6 +43,9 @@ def run_note(flow: str, counts: dict[str, Any]) -> str:
             parts.append(f"{held} on hold ({_reasons(reasons)})" if reasons else f"{held} on hold")
         if skipped:
             parts.append(f"{skipped} skipped")
+        waiting = int(counts.get("waiting") or 0)
+        if waiting:
+            parts.append(f"{waiting} waiting out rules.hold_minutes")
         if int(counts.get("cancelled_before_sending") or 0):
             n = int(counts["cancelled_before_sending"])
             parts.append(f"{_plural(n, 'order')} cancelled in the store before sending (not sent)")
@@ -59,6 +62,12 @@ def run_note(flow: str, counts: dict[str, Any]) -> str:
             parts.append(f"{rejected} refused by the store (see the load log)")
         if not files and not pushed:
             parts[-1] = "no new inventory file; nothing to push"
+        suspect = [f for f in counts.get("suspect_snapshots") or [] if isinstance(f, str)]
+        if suspect:  # every snapshot still waiting, not only this run's
+            parts.append(
+                f"suspect snapshot {', '.join(suspect)} not pushed: check it, then approve or "
+                "reject it in dropstream_actions"
+            )
     else:
         pushed, rejected = int(counts.get("pushed") or 0), int(counts.get("rejected") or 0)
         parts.append(f"{_plural(pushed, 'shipment')} pushed to the store with tracking")

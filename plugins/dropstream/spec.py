@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from dropstream.catalogue import DEFAULT_FOLDERS, PLATFORMS, PROTOCOLS
@@ -166,18 +167,59 @@ class WarehouseSpec(_Strict):
         return value
 
 
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _countries(value: list[str]) -> list[str]:
+    """ISO 3166-1 alpha-2 codes, upper-cased, each once."""
+    codes = [v.strip().upper() for v in value]
+    bad = [v for v in codes if not COUNTRY.match(v)]
+    if bad:
+        listed = ", ".join(repr(b) for b in bad)
+        raise ValueError(f"{listed}: not ISO 3166-1 alpha-2 country codes (e.g. 'US', 'DE')")
+    return list(dict.fromkeys(codes))
+
+
+def _tag_list(value: list[str]) -> list[str]:
+    tags = [v.strip() for v in value]
+    if any(not t for t in tags):
+        raise ValueError("an empty tag matches nothing: remove it")
+    return list(dict.fromkeys(tags))
+
+
 class Rules(_Strict):
-    """Fulfillment-flow rules; see ``dropstream.rules``."""
+    """Fulfillment-flow rules; see ``dropstream.rules`` and docs/fulfillment.md."""
 
     sku_map: dict[str, str] = Field(default_factory=dict)
     ship_method_map: dict[str, str] = Field(default_factory=dict)
     default_ship_method: str = ""
     skip_skus: list[str] = Field(default_factory=list)
     hold_countries: list[str] = Field(default_factory=list)
+    #: Only orders shipping to these countries go out; others are held (empty: every country).
+    ship_countries: list[str] = Field(default_factory=list)
+    #: Send only orders carrying one of these store tags (empty: every order).
+    include_tags: list[str] = Field(default_factory=list)
+    #: Hold orders carrying any of these store tags.
+    exclude_tags: list[str] = Field(default_factory=list)
+    #: An order is sent only once it is this many minutes old; until then it waits.
+    hold_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    #: Store SKU of a bundle -> {component SKU: units in one bundle}.
+    bundles: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: Hold orders whose ship-to address the warehouse could not ship to.
+    address_checks: bool = True
     safety_stock: int = Field(default=0, ge=0)
+    #: Percent of the available quantity withheld from the store (the larger of the two wins).
+    safety_stock_pct: float = Field(default=0, ge=0, le=100)
+    #: Subtract units of orders sent but not yet shipped from the warehouse's figure.
+    subtract_in_flight: bool = False
+    #: A snapshot that would zero at least this percent of the store's in-stock SKUs is suspect.
+    zero_out_guard_pct: float = Field(default=50, gt=0, le=100)
     #: Put before the store's order number in every file sent to the warehouse, and taken off
     #: the order numbers that come back: tells apart the stores of one warehouse account.
     order_number_prefix: str = ""
+
+    _country_codes = field_validator("hold_countries", "ship_countries")(_countries)
+    _tag_names = field_validator("include_tags", "exclude_tags")(_tag_list)
 
     @field_validator("order_number_prefix")
     @classmethod
@@ -187,6 +229,56 @@ class Rules(_Strict):
                 f"{value!r} may hold up to 10 letters, digits, '-' and '_' (e.g. 'A-')"
             )
         return value
+
+    @field_validator("bundles")
+    @classmethod
+    def _bundles(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        problems = []
+        for bundle, components in value.items():
+            if not bundle.strip():
+                problems.append("a bundle needs its store SKU as the key")
+            if not components:
+                problems.append(f"bundle {bundle!r} has no components")
+            for sku, qty in components.items():
+                if not sku.strip():
+                    problems.append(f"bundle {bundle!r} has a component without a SKU")
+                if type(qty) is not int or qty < 1:
+                    problems.append(
+                        f"bundle {bundle!r}: component {sku!r} needs a whole quantity from 1, "
+                        f"got {qty!r}"
+                    )
+                if sku in value:
+                    problems.append(
+                        f"bundle {bundle!r}: component {sku!r} is itself a bundle; "
+                        "list the inner bundle's components instead"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rules:
+        problems = []
+        both = sorted(set(self.bundles) & set(self.sku_map))
+        if both:
+            problems.append(
+                f"{', '.join(both)} in both bundles and sku_map: a bundle is sent as its "
+                "components; map the components instead"
+            )
+        skipped = sorted(set(self.bundles) & set(self.skip_skus))
+        if skipped:
+            problems.append(f"{', '.join(skipped)} in both bundles and skip_skus: pick one")
+        overlap = sorted(set(self.include_tags) & set(self.exclude_tags))
+        if overlap:
+            problems.append(f"tags {', '.join(overlap)} in both include_tags and exclude_tags")
+        contradict = sorted(set(self.ship_countries) & set(self.hold_countries))
+        if contradict:
+            problems.append(
+                f"countries {', '.join(contradict)} in both ship_countries and hold_countries"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 #: A recipient address: something@domain.tld (the SMTP server has the last word).

@@ -265,4 +265,9 @@ def shared_folder(spec: ConnectionSpec, kind: Kind) -> SharedFolder:
         return SharedFolder(path, spec.name, (spec.name,))
     account_of = AccountResolver()
     members = sharing(spec, kind, candidates, account_of)
-    return SharedFolder(path, group_key(spec, kind, members, account_of(spec)), tuple(members))
+    guards = tuple(
+        (c.name, c.rules.zero_out_guard_pct) for c in candidates if c.name in set(members)
+    )
+    return SharedFolder(
+        path, group_key(spec, kind, members, account_of(spec)), tuple(members), guards
+    )

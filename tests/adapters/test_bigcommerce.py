@@ -318,6 +318,17 @@ def test_the_emulator_rejects_an_unknown_body_field(bigcommerce_emulator):
     assert bigcommerce_emulator.stock["SKU-1"] == 0
 
 
+def test_digital_products_need_no_shipping(store: BigCommerceEmulator, adapter) -> None:
+    store.add_order(
+        modified_at=T0, lines=(("EBOOK", 1, "5"), ("MUG", 2, "9")), digital_skus={"EBOOK"}
+    )
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [
+        ("EBOOK", False),
+        ("MUG", True),
+    ]
+
+
 # --- cancellations ---------------------------------------------------------------------------
 def test_cancellations_are_status_5_orders_in_the_window(store: BigCommerceEmulator, adapter):
     kept = store.add_order(modified_at=T0)

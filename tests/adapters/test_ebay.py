@@ -394,6 +394,14 @@ def test_a_spent_daily_quota_is_a_429(ebay_emulator: EbayEmulator):
     assert reply.status_code == 429 and reply.json()["errors"][0]["errorId"] == 2001
 
 
+def test_digital_gift_card_orders_need_no_shipping(ebay: EbayEmulator, adapter) -> None:
+    ebay.add_order(updated_at=T0, lines=(("GIFT-25", 1, "25.00"),), digital=True)
+    ebay.add_order(updated_at=T0 + timedelta(minutes=1))
+    gift, physical = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert [ln.requires_shipping for ln in gift.lines] == [False]
+    assert [ln.requires_shipping for ln in physical.lines] == [True]
+
+
 # --- cancellations ---------------------------------------------------------------------------
 def test_cancellations_are_cancel_state_canceled_orders_in_the_window(
     ebay: EbayEmulator, adapter: EbayAdapter

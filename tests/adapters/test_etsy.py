@@ -496,3 +496,13 @@ def test_the_emulator_refuses_what_etsy_refuses(
         f"{etsy.url}/v3/application/listings/{listing}/inventory", json=money_price
     )
     assert put.status_code == 400 and put.json() == {"error": "Expected type float for price"}
+
+
+def test_digital_listings_need_no_shipping(etsy: EtsyEmulator, adapter: EtsyAdapter) -> None:
+    etsy.add_receipt(updated_at=T0, lines=(("PATTERN-PDF", 1, "4.00"), ("MUG", 2, "9.00")),
+                     digital_skus={"PATTERN-PDF"})  # fmt: skip
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [
+        ("PATTERN-PDF", False),
+        ("MUG", True),
+    ]

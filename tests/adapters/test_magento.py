@@ -552,3 +552,13 @@ def test_store_options_are_checked() -> None:
     ]
     (problem,) = store_option_problems("magento", {"requests_per_second": 0})
     assert problem.startswith("'requests_per_second': Input should be greater than 0")
+
+
+def test_virtual_products_need_no_shipping(store: MagentoEmulator, adapter: MagentoAdapter) -> None:
+    store.add_order(updated_at=T0, lines=(("WARRANTY", 1, "15.00"), ("MUG", 2, "9.00")),
+                    virtual_skus={"WARRANTY"})  # fmt: skip
+    (order,) = adapter.fetch_orders(T0, T0 + HOUR)
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [
+        ("WARRANTY", False),
+        ("MUG", True),
+    ]

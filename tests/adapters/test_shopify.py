@@ -286,6 +286,25 @@ def test_stale_change_from_quantity_surfaces(
     assert shop.inventory == {"A": 9, "B": 6}
 
 
+def test_tags_gift_cards_and_digital_lines_are_mapped(
+    shop: ShopifyEmulator, adapter: ShopifyAdapter
+) -> None:
+    shop.add_order(
+        updated_at=T0,
+        lines=[("GIFT-25", 1, "25.00"), ("EBOOK", 1, "5.00"), ("MUG", 2, "9.00")],
+        tags=["vip", "fraud-check"],
+        gift_card_skus={"GIFT-25"},
+        digital_skus={"EBOOK"},
+    )
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert order.tags == ("vip", "fraud-check")
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [
+        ("GIFT-25", False),
+        ("EBOOK", False),
+        ("MUG", True),
+    ]
+
+
 # --- cancellations ---------------------------------------------------------------------------
 def test_cancellations_in_the_window_with_reason_and_time(
     shop: ShopifyEmulator, adapter: ShopifyAdapter

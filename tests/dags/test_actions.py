@@ -202,3 +202,55 @@ def test_resend_publishes_a_new_file_once_per_reason(held_and_sent, capfd):
     # a held order is released, not resent
     state, log = act(d, capfd, action="resend", connection=d.name, target="6002", reason="x")
     assert state == "failed" and "order 6002 is held: only a published or shipped order" in log
+
+
+def test_suspect_snapshot_approved_once_is_pushed_and_a_rejected_one_never(deployment, capfd):
+    from dropstream.ledger import Ledger
+    from tests.dags.test_end_to_end import inventory_file
+
+    shop = deployment.shop
+    for sku in ("SKU-1", "SKU-2"):
+        shop.add_variant(sku, available=0)
+    deployment.write("out", "inv_1.csv", inventory_file("2026-11-20T09:00:00Z", SKU_1=8, SKU_2=3))
+    assert deployment.run("inventory", T0).state == "success"
+    assert shop.inventory == {"SKU-1": 8, "SKU-2": 3}
+    deployment.write("out", "inv_2.csv", inventory_file("2026-11-20T10:00:00Z", SKU_1=0, SKU_2=0))
+    assert deployment.run("inventory", T0 + timedelta(hours=1)).state == "success"
+    assert shop.inventory == {"SKU-1": 8, "SKU-2": 3}  # suspect: nothing pushed
+    name = deployment.name
+    for _ in range(2):
+        state, log = act(deployment, capfd, action="approve_snapshot", connection=name,
+                         reason="the 3PL confirmed the recall")  # fmt: skip
+        assert state == "success", log
+    assert "no suspect inventory snapshot waits for" in log and "nothing to do" in log
+    state, log = act(deployment, capfd, action="reject_snapshot", connection=name,
+                     target="inv_2.csv", reason="x")  # fmt: skip
+    assert state == "success" and "snapshot inv_2.csv is already approved" in log
+    assert deployment.run("inventory", T0 + timedelta(hours=2)).state == "success"
+    assert shop.inventory == {"SKU-1": 0, "SKU-2": 0}  # pushed once approved
+    # Another all-zero snapshot is not suspect now (nothing in stock); stock comes back, and a
+    # later bad file is rejected: never pushed.
+    deployment.write("out", "inv_3.csv", inventory_file("2026-11-20T12:00:00Z", SKU_1=5, SKU_2=5))
+    assert deployment.run("inventory", T0 + timedelta(hours=3)).state == "success"
+    deployment.write("out", "inv_4.csv", inventory_file("2026-11-20T13:00:00Z", SKU_9=1))
+    assert deployment.run("inventory", T0 + timedelta(hours=4)).state == "success"
+    state, log = act(deployment, capfd, action="reject_snapshot", connection=name,
+                     target="inv_4.csv", reason="wrong account's file")  # fmt: skip
+    assert state == "success" and "snapshot inv_4.csv rejected" in log
+    state, log = act(deployment, capfd, action="approve_snapshot", connection=name,
+                     target="inv_404.csv", reason="x")  # fmt: skip
+    assert state == "failed"
+    assert f"connection '{name}': no suspect inventory snapshot from 'inv_404.csv'" in log
+    assert deployment.run("inventory", T0 + timedelta(hours=5)).state == "success"
+    assert shop.inventory == {"SKU-1": 5, "SKU-2": 5}
+    ledger = Ledger()
+    try:
+        events = [(e.event, e.detail, e.actor) for e in ledger.connection_events(name)]
+        (applied,) = ledger.suspect_snapshots(name, "applied")
+    finally:
+        ledger.close()
+    assert events == [
+        ("snapshot_rejected", "inv_4.csv: wrong account's file", "dag_test"),
+        ("snapshot_approved", "inv_2.csv: the 3PL confirmed the recall", "dag_test"),
+    ]
+    assert applied["source_file"] == "inv_2.csv" and applied["decided_by"] == "dag_test"

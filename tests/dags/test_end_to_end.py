@@ -173,3 +173,146 @@ def test_unreadable_file_moved_aside_and_good_rows_kept(deployment, caplog):
     logged = caplog.text
     assert "inv_broken.csv" in logged and "moved to" in logged
     assert "inv_mixed.csv, line 3" in logged
+
+
+# -- the fulfillment rules (issue 11) -------------------------------------------------------------
+
+
+def order_lines(files: dict[str, bytes]) -> list[tuple[str, str, str, str]]:
+    """(order number, line number, SKU, quantity) of every PD row, in file order."""
+    return [
+        (row[1], row[2], row[3], row[4])
+        for content in files.values()
+        for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))
+        if row and row[0] == "PD"
+    ]
+
+
+def ledger_order(deployment, number: str) -> dict:
+    from dropstream.ledger import Ledger
+
+    ledger = Ledger()
+    try:
+        (row,), _ = ledger.find_orders(deployment.name, numbers=[number])
+        return dict(row)
+    finally:
+        ledger.close()
+
+
+def test_bundle_goes_as_components_and_its_shipment_closes_the_bundle_line(deployment):
+    deployment.register(rules={"bundles": {"KIT": {"MUG": 1, "SPOON": 2}}})
+    shop = deployment.shop
+    gid = seed(shop, 7001, T0 + timedelta(minutes=2), lines=(("KIT", 2, "30.00"), ("TEE", 1, "5")))
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert order_lines(deployment.files("in")) == [
+        ("7001", "1", "MUG", "2"),
+        ("7001", "2", "SPOON", "4"),
+        ("7001", "3", "TEE", "1"),
+    ]
+    shipments = (
+        "order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
+        "7001,1,MUG,2,UPS,Ground,1ZKIT,2026-11-20\r\n"
+        "7001,2,SPOON,4,UPS,Ground,1ZKIT,2026-11-20\r\n"
+        "7001,3,TEE,1,UPS,Ground,1ZKIT,2026-11-20\r\n"
+    )
+    deployment.write("out", "shp_kit.csv", shipments)
+    assert deployment.run("tracking", T0 + timedelta(hours=4)).state == "success"
+    (created,) = [f for f in shop.fulfillments if f["order_id"] == gid]
+    kit, tee = (line.id for line in shop.order(gid).lines)
+    assert created["lines"] == {kit: 2, tee: 1}  # the bundle line closed, in bundles
+    assert shop.order(gid).fulfillment_status == "FULFILLED"
+
+
+def test_order_inside_hold_minutes_goes_in_a_later_run(deployment):
+    import time
+
+    deployment.register(rules={"hold_minutes": 1})
+    placed = datetime.now(UTC) - timedelta(seconds=10)  # the hold period runs on the real clock
+    deployment.shop.add_order(8001, updated_at=T0 + timedelta(minutes=3), created_at=placed)
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert deployment.files("in") == {}  # too young: it waits (not held)
+    assert ledger_order(deployment, "8001")["state"] == "received"
+    time.sleep(max(0.0, (placed + timedelta(seconds=61) - datetime.now(UTC)).total_seconds()))
+    # The next window does not fetch it again (updated 10:03, window from 10:13): the ledger
+    # still has it, so this run sends it.
+    assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
+    assert order_numbers(deployment.files("in")) == ["8001"]
+    assert deployment.run("orders", T0 + timedelta(minutes=45)).state == "success"
+    assert order_numbers(deployment.files("in")) == ["8001"]  # once
+
+
+def test_excluded_tag_held_with_the_tag_named_and_gift_cards_never_sent(deployment):
+    deployment.register(rules={"exclude_tags": ["fraud-check"]})
+    shop = deployment.shop
+    at = T0 + timedelta(minutes=2)
+    shop.add_order(8101, updated_at=at, created_at=at, tags=["vip", "fraud-check"])
+    shop.add_order(
+        8102,
+        updated_at=at,
+        created_at=at,
+        lines=[("GIFT-25", 1, "25.00"), ("SKU-1", 1, "10.00"), ("EBOOK", 1, "5.00")],
+        gift_card_skus={"GIFT-25"},
+        digital_skus={"EBOOK"},
+    )
+    shop.add_order(8103, updated_at=at, created_at=at, lines=[("GIFT-25", 1, "25.00")],
+                   gift_card_skus={"GIFT-25"})  # fmt: skip
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert order_lines(deployment.files("in")) == [("8102", "2", "SKU-1", "1")]
+    held = ledger_order(deployment, "8101")
+    assert (held["state"], held["reason"]) == ("held", "tag 'fraud-check' is on rules.exclude_tags")
+    skipped = ledger_order(deployment, "8103")
+    assert (skipped["state"], skipped["reason"]) == (
+        "skipped",
+        "no lines to ship (all skipped by rules, need no shipping, or zero quantity)",
+    )
+
+
+INVENTORY_HEADER = "sku,quantity_available,facility,as_of\r\n"
+
+
+def inventory_file(at: str, **levels: int) -> str:
+    rows = "".join(f"{sku.replace('_', '-')},{qty},RENO,{at}\r\n" for sku, qty in levels.items())
+    return INVENTORY_HEADER + rows
+
+
+def test_suspect_snapshot_pushes_nothing_and_the_next_normal_one_pushes(deployment, caplog):
+    deployment.register(rules={"bundles": {"KIT": {"SKU-1": 1, "SKU-2": 2}}})
+    shop = deployment.shop
+    for sku in ("SKU-1", "SKU-2", "SKU-3", "KIT"):
+        shop.add_variant(sku, available=0)
+    deployment.write("out", "inv_1.csv", inventory_file("2026-11-20T09:00:00Z",
+                                                        SKU_1=10, SKU_2=7, SKU_3=4))  # fmt: skip
+    assert deployment.run("inventory", T0).state == "success"
+    assert shop.inventory == {"SKU-1": 10, "SKU-2": 7, "SKU-3": 4, "KIT": 3}  # min(10, 7 // 2)
+    calls = shop.calls("inventorySetQuantities")
+
+    zeros = inventory_file("2026-11-20T10:00:00Z", SKU_1=0, SKU_2=0, SKU_3=0)
+    deployment.write("out", "inv_2.csv", zeros)
+    assert deployment.run("inventory", T0 + timedelta(hours=1)).state == "success"
+    assert shop.inventory == {"SKU-1": 10, "SKU-2": 7, "SKU-3": 4, "KIT": 3}  # nothing pushed
+    assert shop.calls("inventorySetQuantities") == calls
+    assert "inv_2.csv is a suspect snapshot and was not pushed" in caplog.text
+    assert "would set 3 of the 3 SKUs in stock in the store to zero" in caplog.text
+    assert "suspect_snapshots 1" in caplog.text  # the run's SUMMARY line
+    from dropstream.ledger import Ledger
+
+    ledger = Ledger()
+    try:
+        assert [s["source_file"] for s in ledger.suspect_snapshots(deployment.name)] == [
+            "inv_2.csv"
+        ]
+    finally:
+        ledger.close()
+    assert "inv_2.csv" in deployment.files("archive")  # kept in the ledger, not in /out
+
+    deployment.write("out", "inv_3.csv", inventory_file("2026-11-20T11:00:00Z",
+                                                        SKU_1=6, SKU_2=2, SKU_3=4))  # fmt: skip
+    assert deployment.run("inventory", T0 + timedelta(hours=2)).state == "success"
+    assert shop.inventory == {"SKU-1": 6, "SKU-2": 2, "SKU-3": 4, "KIT": 1}  # bundle follows
+    ledger = Ledger()
+    try:
+        assert ledger.suspect_snapshots(deployment.name) == []
+        (gone,) = ledger.suspect_snapshots(deployment.name, "superseded")
+        assert gone["source_file"] == "inv_2.csv"
+    finally:
+        ledger.close()

@@ -130,3 +130,17 @@ def test_a_store_whose_stock_cannot_be_read_is_compared_on_the_ledger_alone(conn
     finally:
         ledger.close()
     assert report["sku"].tolist() == ["SKU-D"]  # only what the ledger alone can tell
+
+
+def test_a_bundle_is_compared_on_its_target_not_as_an_unreported_sku(connection):
+    spec, url, entry = connection
+    rules = {**entry["rules"], "bundles": {"KIT": {"SKU-A": 1}}}
+    bundled = parse_spec("acme", {**entry, "rules": rules})
+    ledger = Ledger(url)
+    try:
+        ledger.set_bundle_targets("acme", {"KIT": 10})
+        report = reconcile(bundled, ledger, {"SKU-A": 10, "KIT": 3})
+    finally:
+        ledger.close()
+    rows = {r["sku"]: r for r in report.to_dict("records")}
+    assert rows["KIT"]["reason"] == "not pushed yet: the next inventory run sets the store to 10"

@@ -64,3 +64,19 @@ from dropstream.run_notes import run_note
 )
 def test_notes_say_what_the_run_did(flow, counts, note):
     assert run_note(flow, counts) == note
+
+
+def test_inventory_note_names_the_suspect_snapshot():
+    note = run_note(
+        "inventory",
+        {"files": ["inv_2.csv"], "pushed": 0, "suspect_snapshots": ["inv_2.csv"], "archived": 1},
+    )
+    assert note == (
+        "0 stock levels pushed to the store from inv_2.csv · suspect snapshot inv_2.csv not "
+        "pushed: check it, then approve or reject it in dropstream_actions · 1 file archived"
+    )
+
+
+def test_orders_note_counts_orders_waiting_out_the_hold_period():
+    note = run_note("orders", {"fetched": 2, "orders_published": 0, "waiting": 2})
+    assert note == "no new order to send (2 orders fetched) · 2 waiting out rules.hold_minutes"

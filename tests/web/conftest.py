@@ -214,6 +214,9 @@ def story(view, sftp_server_session):
         assert ledger.cancel_order(
             "acme_east", cancelled, datetime.now(UTC), reason="buyer called", actor="ops"
         ) == ("held", True)
+        # The inventory guard kept a snapshot that would have zeroed the store.
+        zeros = [("SKU-1", 0, T0)]
+        assert ledger.keep_suspect_snapshot("acme_east", "inv_0.csv", zeros, "why", T0)
     finally:
         ledger.close()
     # An admin enables the orders DAG only, through Airflow's REST API.

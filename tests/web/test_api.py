@@ -60,7 +60,8 @@ def test_connections_show_state_last_runs_and_counts(view, story):
         "cancelled": 1,
     }
     assert counts["unknown_shipments"] == 1
-    assert counts["suspect_snapshots"] is None  # not recorded by the ledger yet: not a 0
+    assert counts["suspect_snapshots"] == 1  # kept by the inventory guard, waiting
+    assert globex["counts"]["suspect_snapshots"] == 0
 
     only = view.api("/connections", "admin", merchant="globex")
     assert [c["name"] for c in only["connections"]] == ["globex_west"] and only["total"] == 1

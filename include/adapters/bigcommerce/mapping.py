@@ -62,6 +62,8 @@ def to_order(raw: dict[str, Any]) -> Order:
                     quantity=int(ln["quantity"]),
                     unit_price=Decimal(str(ln["price_inc_tax"])),
                     line_number=n,
+                    # "digital" (and gift certificates) are not shipped
+                    requires_shipping=(ln.get("type") or "physical") == "physical",
                 )
                 for n, ln in enumerate(lines, start=1)
             ),

@@ -48,7 +48,11 @@ def to_address(ship_to: dict[str, Any]) -> Address:
 def to_order(raw: dict[str, Any]) -> Order:
     """One getOrders ``Order`` -> Order (``number`` is eBay's order id)."""
     try:
-        step = ((raw.get("fulfillmentStartInstructions") or [{}])[0]).get("shippingStep") or {}
+        instructions = raw.get("fulfillmentStartInstructions") or [{}]
+        step = instructions[0].get("shippingStep") or {}
+        # Digital gift cards are e-mailed: an order whose every instruction is DIGITAL ships
+        # nothing; a gift card bought as a gift carries giftDetails on its line.
+        digital = all(i.get("fulfillmentInstructionsType") == "DIGITAL" for i in instructions)
         ship_to = step.get("shipTo") or {}
         lines = []
         currency = ""
@@ -63,6 +67,7 @@ def to_order(raw: dict[str, Any]) -> Order:
                     quantity=quantity,
                     unit_price=unit_price(Decimal(str(cost.get("value", "0"))), quantity),
                     line_number=number,
+                    requires_shipping=not digital and not item.get("giftDetails"),
                 )
             )
         return Order(

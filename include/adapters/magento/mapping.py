@@ -62,8 +62,9 @@ def to_order(raw: dict[str, Any]) -> Order:
 
 def to_line(item: dict[str, Any], number: int) -> OrderLine:
     price = Decimal(str(item.get("price") or 0))
+    ships = not item.get("is_virtual")  # virtual and downloadable products ship nothing
     return OrderLine(
-        str(item["item_id"]), item.get("sku") or "", qty(item, "qty_ordered"), price, number
+        str(item["item_id"]), item.get("sku") or "", qty(item, "qty_ordered"), price, number, ships
     )
 
 

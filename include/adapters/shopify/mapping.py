@@ -40,6 +40,8 @@ def to_line(raw: dict[str, Any], number: int) -> OrderLine:
         quantity=int(raw["quantity"]),
         unit_price=Decimal(str(money.get("amount", "0"))),
         line_number=number,
+        # Gift cards and digital products need no shipping (absent: an older query, assume yes).
+        requires_shipping=bool(raw.get("requiresShipping", True)) and not raw.get("isGiftCard"),
     )
 
 
@@ -61,6 +63,7 @@ def to_order(raw: dict[str, Any]) -> Order:
             financial_status=raw.get("displayFinancialStatus") or "",
             fulfillment_status=raw.get("displayFulfillmentStatus") or "",
             channel="shopify",
+            tags=tuple(str(t) for t in raw.get("tags") or ()),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise DataError(

@@ -6,7 +6,10 @@ ORDERS_PAGE = 25  # 25 orders x (5 + 3 x 10 lines) + 2 = 877 points requested
 LINES_PAGE = 10
 MORE_LINES_PAGE = 100
 
-_LINE = "id sku quantity originalUnitPriceSet { shopMoney { amount currencyCode } }"
+_LINE = (
+    "id sku quantity requiresShipping isGiftCard "
+    "originalUnitPriceSet { shopMoney { amount currencyCode } }"
+)
 
 SHOP = "query Shop { shop { name } currentAppInstallation { accessScopes { handle } } }"
 
@@ -19,7 +22,7 @@ query Orders($first: Int!, $after: String, $query: String!, $lines: Int!) {{
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      id name createdAt updatedAt email currencyCode cancelledAt cancelReason
+      id name createdAt updatedAt email currencyCode tags cancelledAt cancelReason
       displayFinancialStatus displayFulfillmentStatus
       shippingAddress {{ name company address1 address2 city provinceCode zip countryCodeV2 phone }}
       shippingLine {{ title code }}

@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     "held_daily": "orders still held (daily digest)",
     "unknown_shipment": "shipment for an unknown order",
     "error_file": "warehouse file moved to error",
+    "suspect_snapshot": "inventory snapshot held back (suspect)",
 }
 
 
@@ -200,6 +201,24 @@ def error_files(
             f"{row['detail']}\n\n"
             "What to do: ask the warehouse for a corrected file (or fix this one and put it "
             "back in its folder): nothing in it was used.",
+        )
+        for row in rows
+    ]
+
+
+def suspect_snapshots(connection: str, rows: Iterable[dict[str, Any]]) -> list[Incident]:
+    """One incident per inventory snapshot the zero-out guard kept back for a person."""
+    return [
+        Incident(
+            f"suspect_snapshot:{row['source_file']}",
+            "suspect_snapshot",
+            f"Connection '{connection}', inventory flow: the warehouse file {row['source_file']} "
+            f"was not pushed to the store: it {row['reason']} (rules.zero_out_guard_pct). It is "
+            "kept in the ledger.\n\n"
+            "What to do: check the file with the warehouse. If the stock really is gone, "
+            "approve it (dropstream_actions, approve_snapshot) and the next inventory run pushes "
+            "it; if not, reject it (reject_snapshot). A newer snapshot that is not suspect "
+            "replaces it by itself.",
         )
         for row in rows
     ]

@@ -112,6 +112,9 @@ def sweep(
         files = [f for f in ledger.error_files(key) if f["flow"] == flow]
         errors = said.error_files(spec.name, error_folder, files)
         ledger.open_incidents(key, (i.row() for i in errors), now, channels)
+        if flow == "inventory":
+            kept = said.suspect_snapshots(spec.name, ledger.suspect_snapshots(spec.name))
+            sync_kind(ledger, spec.name, "suspect_snapshot", kept, now, channels)
         if flow == "tracking":
             for holder in dict.fromkeys((key, spec.name)):
                 unknown = said.unknown_shipments(spec.name, path, ledger.unknown_shipments(holder))

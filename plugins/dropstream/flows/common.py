@@ -45,6 +45,9 @@ class SharedFolder:
     path: str
     key: str
     members: tuple[str, ...]
+    #: (member, its rules.zero_out_guard_pct): the inventory guard judges each member's store
+    #: by its own threshold (a member left out gets the default).
+    guard_pcts: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def alone(cls, step: Step, path: str) -> SharedFolder:

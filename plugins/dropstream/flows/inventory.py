@@ -1,8 +1,13 @@
 """Inventory: warehouse -> store, hourly.
 
-extract: read new inventory snapshots (oldest first) and keep, per SKU, the newest figure, for
-every connection sharing the inventory folder (the warehouse's stock is every store's stock);
-transform: turn the warehouse's available figure into the quantity to publish (safety stock);
+extract: apply the snapshots a person approved; read new inventory snapshots (oldest first) and
+keep, per SKU, the newest figure, for every connection sharing the inventory folder (the
+warehouse's stock is every store's stock). A snapshot that would zero a large share of a store's
+in-stock SKUs, or lists none of them, is a *suspect snapshot* for that connection: its figures
+are not recorded, it is kept whole in the ledger and waits for a person (approve / reject in the
+``dropstream_actions`` DAG) or for a newer snapshot that is not suspect;
+transform: turn the warehouse's available figure into the quantity to publish (units in flight,
+safety stock), and each bundle's into what its scarcest component allows;
 load: push only quantities that differ from the last value pushed (under the connection's
 inventory lease, one run at a time); archive the files read.
 """
@@ -14,19 +19,48 @@ from typing import Any
 from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import InventoryLevel
-from dropstream.rules.inventory import publishable_quantity, store_skus
+from dropstream.rules.inventory import (
+    bundle_targets,
+    judge_snapshot,
+    publishable_quantity,
+    store_skus,
+)
+from dropstream.spec import Rules
 from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport
 
 FLOW = "inventory"
 
 
+def apply_approved(step: Step) -> list[str]:
+    """Record the figures of every snapshot a person approved; return their file names."""
+    applied = []
+    for snapshot in step.ledger.suspect_snapshots(step.name, "approved"):
+        name = snapshot["source_file"]
+        levels = step.ledger.snapshot_levels(step.name, name)
+        step.ledger.record_warehouse_levels(step.name, levels, name)
+        if step.ledger.mark_snapshot_applied(step.name, name, step.now):
+            applied.append(name)
+            step.log.info(
+                "connection %s: applied %s, approved by %s", step.name, name, snapshot["decided_by"]
+            )
+    return applied
+
+
+def _guard_pct(step: Step, folder: SharedFolder, member: str) -> float:
+    if member == step.name:
+        return step.spec.rules.zero_out_guard_pct
+    return dict(folder.guard_pcts).get(member, Rules().zero_out_guard_pct)
+
+
 def extract(
     step: Step, transport: Transport, file_format: FileFormat, folder: SharedFolder
 ) -> dict[str, Any]:
     """Record the levels of every inventory file not yet archived, for every connection
-    sharing the folder: the newest snapshot wins."""
+    sharing the folder: the newest snapshot wins; a suspect snapshot is kept, not recorded."""
     levels = 0
+    suspect: list[str] = []
+    approved = apply_approved(step)
 
     def parse(stream, name, on_error):  # type: ignore[no-untyped-def]
         return file_format.read_inventory(stream, file_name=name, on_error=on_error)
@@ -39,26 +73,75 @@ def extract(
             for level in records
             if isinstance(level, InventoryLevel)
         ]
+        snapshot = {sku: max(available, 0) for sku, available, _ in rows}
         for member in folder.members:
+            published = step.ledger.published_quantities(member)
+            verdict = judge_snapshot(published, snapshot, _guard_pct(step, folder, member))
+            if verdict.suspect:
+                _keep_suspect(step, member, remote.name, rows, verdict.reason)
+                if member == step.name:
+                    suspect.append(remote.name)
+                continue
             step.ledger.record_warehouse_levels(member, rows, remote.name)
+            if rows:
+                newest = max(when for _, _, when in rows)
+                step.ledger.supersede_snapshots(member, newest, step.now, by_file=remote.name)
         levels += len(rows)
 
     files, bad = read_new_files(
         step, transport, FLOW, folder, file_format.inventory_pattern, parse, keep
     )
     shared = {"for_connections": list(folder.members)} if folder.shared else {}
-    return {"files": files, "levels": levels, **shared, "bad_records": bad}
+    return {
+        "files": files,
+        "levels": levels,
+        **shared,
+        "bad_records": bad,
+        "suspect_files": suspect,
+        "approved_applied": approved,
+    }
+
+
+def _keep_suspect(
+    step: Step, member: str, name: str, rows: list[tuple[Any, ...]], reason: str
+) -> None:
+    new = step.ledger.keep_suspect_snapshot(member, name, rows, reason, step.now, run=step.run)
+    if new:
+        step.log.error(
+            "connection %s: inventory file %s is a suspect snapshot and was not pushed: it %s. "
+            "Check the file with the warehouse, then approve it (push it on the next run) or "
+            "reject it in the dropstream_actions DAG (approve_snapshot / reject_snapshot); a "
+            "newer snapshot that is not suspect replaces it",
+            member,
+            name,
+            reason,
+        )
 
 
 def transform(step: Step) -> dict[str, Any]:
-    """Compute the quantity to publish for every SKU the warehouse has reported."""
-    targets = {
-        row["sku"]: publishable_quantity(row["warehouse_available"], step.spec.rules)
+    """Compute the quantity to publish for every SKU the warehouse has reported, and for every
+    bundle from its components."""
+    rules = step.spec.rules
+    in_flight = step.ledger.in_flight_units(step.name) if rules.subtract_in_flight else {}
+    reported = {
+        row["sku"]: row["warehouse_available"]
         for row in step.ledger.warehouse_levels(step.name)
         if row["warehouse_available"] is not None
     }
+    targets = {
+        sku: publishable_quantity(available, rules, in_flight.get(sku, 0))
+        for sku, available in reported.items()
+    }
+    bundles = bundle_targets(rules, reported, in_flight)
     step.ledger.set_targets(step.name, targets)
-    return {"skus": len(targets), "to_push": len(step.ledger.inventory_to_push(step.name))}
+    step.ledger.set_bundle_targets(step.name, bundles)
+    waiting = step.ledger.suspect_snapshots(step.name)
+    return {
+        "skus": len(targets),
+        "bundles": len(bundles),
+        "to_push": len(step.ledger.inventory_to_push(step.name)),
+        "suspect_snapshots": [s["source_file"] for s in waiting],
+    }
 
 
 def load(

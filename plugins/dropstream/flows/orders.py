@@ -97,13 +97,26 @@ def extract(
 
 
 def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
-    """Decide ready / held / skipped for every received or held order."""
+    """Decide ready / held / skipped for every received or held order.
+
+    An order younger than ``rules.hold_minutes`` is left as it is (``received``): it is in the
+    ledger, so a later run decides it again, whichever windows that run fetches.
+    """
     counts: dict[str, Any] = {"ready": 0, "held": 0, "skipped": 0}
     reasons: dict[str, int] = {}  # why orders were held or skipped, for the run's note
     changes = []
     for state in ("received", "held"):
         for order in step.ledger.orders_in_state(step.name, state):
-            decision = decide(order, step.spec.rules, not_before=step.spec.start_date)
+            decision = decide(
+                order,
+                step.spec.rules,
+                not_before=step.spec.start_date,
+                now=step.now,
+                address_limits=file_format.address_limits,
+            )
+            if decision.state == "waiting":
+                counts["waiting"] = counts.get("waiting", 0) + 1
+                continue
             problems = (
                 file_format.order_problems(decision.order) if decision.state == "ready" else []
             )

@@ -24,6 +24,7 @@ from typing import Any
 from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
 from dropstream.formats.base import FileFormat
 from dropstream.models import Order, OrderLine, Shipment, ShipmentLine
+from dropstream.rules.bundles import bundle_shipment_lines
 from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport
 
@@ -151,7 +152,11 @@ def transform(step: Step, folder: SharedFolder) -> dict[str, Any]:
         if shipment.order_number not in known:
             continue
         order, _ = known[shipment.order_number]
-        ready = replace(shipment, order_id=order.order_id, lines=_match_lines(shipment, order))
+        # Components of a bundle close the bundle line (rules.bundles), in whole bundles.
+        lines, notes = bundle_shipment_lines(_match_lines(shipment, order), order.lines)
+        for note in notes:
+            step.log.warning("connection %s: shipment %s: %s", step.name, shipment.key, note)
+        ready = replace(shipment, order_id=order.order_id, lines=tuple(lines))
         matched += step.ledger.set_shipment_state(
             step.name, ready, "ready", step.now, expected=("received",)
         )

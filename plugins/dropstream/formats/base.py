@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import BinaryIO, ClassVar
 
@@ -42,6 +42,9 @@ class FileFormat(ABC):
     #: Glob patterns of the files this format reads from the warehouse's outbound folder.
     shipment_pattern: ClassVar[str] = "*"
     inventory_pattern: ClassVar[str] = "*"
+    #: Longest value the order file allows per ship-to field (``Address`` attribute names);
+    #: ``rules.address_checks`` holds a longer one instead of letting it be cut short.
+    address_limits: ClassVar[Mapping[str, int]] = {}
 
     @abstractmethod
     def order_file_name(self, batch: str, stamp: datetime) -> str:

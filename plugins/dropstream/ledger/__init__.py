@@ -19,6 +19,7 @@ from dropstream.ledger.orders import OrderBook
 from dropstream.ledger.resends import ResendBook
 from dropstream.ledger.reviews import ReviewBook
 from dropstream.ledger.schema import metadata
+from dropstream.ledger.snapshots import SnapshotBook
 from dropstream.ledger.warehouse import WarehouseBook
 from dropstream.ledger.webhooks import WebhookBook
 
@@ -36,6 +37,7 @@ class Ledger(
     AlertBook,
     ReviewBook,
     ResendBook,
+    SnapshotBook,
     WebhookBook,
 ):
     """The exactly-once store for every connection."""

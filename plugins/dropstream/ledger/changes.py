@@ -26,9 +26,19 @@ _ADDRESS_PARTS = (
 
 
 def fingerprint_basis(order: Order) -> dict[str, Any]:
-    """What a change after sending is about: the lines (id, SKU, quantity) and the ship-to."""
+    """What a change after sending is about: the lines (id, SKU, quantity) and the ship-to.
+
+    In the store's terms, as fetched, before any rule: a bundle line is the bundle, not its
+    components, and a SKU is the store's, not ``rules.sku_map``'s. A later fetch is compared in
+    the same terms, so a rules change is never taken for a change in the store. Lines the store
+    says need no shipping (``requires_shipping`` false) are never sent, so they are left out.
+    """
     return {
-        "lines": sorted([line.line_id, line.sku, line.quantity] for line in order.lines),
+        "lines": sorted(
+            [line.line_id, line.sku, line.quantity]
+            for line in order.lines
+            if line.requires_shipping
+        ),
         "ship_to": {part: getattr(order.ship_to, part) for part in _ADDRESS_PARTS},
     }
 

@@ -44,6 +44,8 @@ EVENTS: dict[str, str] = {
     # Connection-level actions, kept in the same log with no order (order_id and number "").
     "enabled": "connection enabled (its three DAGs unpaused)",
     "disabled": "connection disabled (its three DAGs paused)",
+    "snapshot_approved": "suspect inventory snapshot approved: pushed on the next inventory run",
+    "snapshot_rejected": "suspect inventory snapshot rejected: never pushed",
 }
 
 

@@ -192,6 +192,26 @@ reviews = Table(
     _time("asked_at", nullable=False),
     _time("answered_at"),
 )
+# An inventory snapshot the guard would not publish (rules.zero_out_guard_pct): kept whole until
+# a person approves it (applied on the next inventory run) or rejects it, or a newer snapshot
+# that is not suspect supersedes it.
+inventory_snapshots = Table(
+    "ds_inventory_snapshots",
+    metadata,
+    _conn_col(),
+    Column("source_file", String(255), primary_key=True),
+    # suspect -> approved -> applied | rejected | superseded
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("levels", JSON, nullable=False),  # [[sku, available, as_of ISO], ...]
+    _time("as_of", nullable=False),  # the newest level's time in it
+    _time("kept_at", nullable=False),
+    Column("kept_run", String(250)),
+    _time("decided_at"),
+    Column("decided_by", String(200)),
+    Column("decision_note", Text),
+    _time("applied_at"),
+)
 # Webhook deliveries already acted on, by the platform's own id for the event (Shopify's
 # X-Shopify-Event-Id, WooCommerce's delivery id, BigCommerce's payload hash): a replay of one
 # within REPLAY_WINDOW is refused. Rows older than that are purged as new ones arrive.

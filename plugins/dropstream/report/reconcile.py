@@ -68,6 +68,8 @@ def reconcile(
         rows["store"] = pd.NA
     for column in ("warehouse", "target", "pushed", "store"):
         rows[column] = rows[column].astype("Int64")
+    # A bundle (rules.bundles) has no warehouse figure of its own: its target is its components'.
+    rows["bundle"] = rows["sku"].isin(list(spec.rules.bundles))
     rows["reason"] = _reasons(rows, store_readable=store_stock is not None)
     differing = rows[rows["reason"] != ""]
     return differing[COLUMNS].sort_values("sku").reset_index(drop=True)
@@ -91,7 +93,7 @@ def _reasons(rows: pd.DataFrame, *, store_readable: bool) -> list[str]:
 
 def _reason(row: Any, store_readable: bool) -> str:
     known = pd.notna
-    if not known(row.warehouse):
+    if not known(row.warehouse) and not row.bundle:
         if store_readable and not known(row.store):
             return "in orders in flight, but neither the warehouse nor the store knows the SKU"
         return "the warehouse never reported this SKU: check its SKU (or the sku_map)"

@@ -1,13 +1,13 @@
 """How the emulated stores send webhooks: subscriptions, signed deliveries, retries.
 
-Each emulator owns one ``WebhookSender`` and tells it what happened (``emit(topic, payload)``);
-the sender delivers the event to every active subscription of that topic from ``workers``
-background threads (one by default: with 8 at once, the api-server's receiver fell behind under
-this machine's load and deliveries timed out into retries), the way the platform does: the platform's headers and signature (``sign``), a 2xx
-within ``timeout`` seconds counts as delivered, anything else is retried on the platform's
-schedule (``retry_delays``; ``time_scale`` shrinks it for tests) with the *same* payload and
-delivery id, and what the platform does after too many failures (``give_up``: Shopify and
-BigCommerce stop retrying the event, WooCommerce disables the webhook). ``attempts`` records
+Each emulator owns one ``WebhookSender`` and tells it what happened (``emit(topic, payload)``); the
+sender delivers the event to every active subscription of that topic from ``workers`` background
+threads (one by default: with 8 at once, the api-server's receiver fell behind under this machine's
+load and deliveries timed out into retries), the way the platform does: the platform's headers and
+signature (``sign``), a 2xx within ``timeout`` seconds counts as delivered, anything else is retried
+on the platform's schedule (``retry_delays``; ``time_scale`` shrinks it for tests) with the *same*
+payload and delivery id, and what the platform does after too many failures (``give_up``: Shopify
+and BigCommerce stop retrying the event, WooCommerce disables the webhook). ``attempts`` records
 every try for tests to inspect.
 
 The payload is serialised once per event, so a retry's body is byte-identical.

@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import Param
 
 from dropstream.catalogue import DEFAULT_FOLDERS, FORMATS, PLATFORMS, PROTOCOLS, STORE_FIELDS
+from dropstream.setup.rule_fields import RULE_TITLES, rule_params
 from dropstream.setup.targets import SECRET_FIELDS, STORE_OPTIONS_FIELD, STORES, WAREHOUSES
 from dropstream.setup.targets import applies_to as _applies_to
 
@@ -86,8 +87,7 @@ TITLES: dict[str, str] = {
     STORE_OPTIONS_FIELD: "More store settings",
     "default_ship_method": "Default ship method",
     "ship_method_map": "Ship-method map",
-    "safety_stock": "Safety stock",
-    "hold_countries": "Hold orders to these countries",
+    **RULE_TITLES,
     "start_date": "Import open orders placed since",
     "orders_schedule": "Orders schedule",
     "inventory_schedule": "Inventory schedule",
@@ -413,24 +413,7 @@ def setup_params(merchants: list[str], platforms: tuple[str, ...]) -> dict[str, 
             description_md="Store shipping-method code → 3PL service code, e.g. "
             '`{"standard": "UPS_GROUND", "express": "UPS_2DAY"}`.',
         ),
-        "safety_stock": Param(
-            None,
-            type=["null", "integer"],
-            minimum=0,
-            title=TITLES["safety_stock"],
-            section=FLOW,
-            description_md="Units held back from each SKU's quantity pushed to the store "
-            "(empty = 0, or unchanged on update).",
-        ),
-        "hold_countries": Param(
-            [],
-            type=["array", "null"],
-            items={"type": "string"},
-            title=TITLES["hold_countries"],
-            section=FLOW,
-            description_md="ISO country codes whose orders wait for a person (e.g. `PR`), one "
-            "per line.",
-        ),
+        **rule_params(),
         "start_date": _optional(
             FLOW,
             "start_date",

@@ -353,8 +353,24 @@ _OVERLAY: list[tuple[str, tuple[str, ...]]] = [
     ("warehouse_protocol", ("warehouse", "protocol")),
     ("default_ship_method", ("rules", "default_ship_method")),
     ("ship_method_map", ("rules", "ship_method_map")),
-    ("hold_countries", ("rules", "hold_countries")),
-    ("safety_stock", ("rules", "safety_stock")),
+    *(
+        (key, ("rules", key))
+        for key in (
+            "hold_countries",
+            "ship_countries",
+            "include_tags",
+            "exclude_tags",
+            "hold_minutes",
+            "sku_map",
+            "skip_skus",
+            "bundles",
+            "address_checks",
+            "safety_stock",
+            "safety_stock_pct",
+            "subtract_in_flight",
+            "zero_out_guard_pct",
+        )
+    ),
     ("order_number_prefix", ("rules", "order_number_prefix")),
     *((key, ("warehouse", "paths", folder)) for key, folder in _FOLDER_FIELDS.items()),
     *((key, ("schedules", flow)) for key, flow in _SCHEDULE_FIELDS.items()),

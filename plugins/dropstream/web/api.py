@@ -89,7 +89,8 @@ def _connection(spec: ConnectionSpec, ledger: Ledger, dags: dict[str, Any]) -> d
             ledger.order_counts(spec.name),
             shipments,
             unknown,
-            ledger.changed_after_send_count(spec.name),
+            changed_after_send=ledger.changed_after_send_count(spec.name),
+            suspect=len(ledger.suspect_snapshots(spec.name)),
         ),
     }
 

@@ -66,9 +66,9 @@ def counts(
     shipments: Mapping[str, int],
     unknown: int,
     changed_after_send: int = 0,
-) -> dict[str, int | None]:
-    """The dashboard's counts. Suspect inventory snapshots are not recorded by the ledger yet:
-    ``None`` says "not known", never a made-up zero."""
+    suspect: int = 0,
+) -> dict[str, int]:
+    """The dashboard's counts; ``suspect``: inventory snapshots waiting for a person."""
     return {
         "held": orders.get("held", 0),
         "ready": orders.get("ready", 0),
@@ -82,5 +82,5 @@ def counts(
         "skipped": orders.get("skipped", 0),
         "unknown_shipments": unknown,
         "shipments_refused": shipments.get("rejected", 0),
-        "suspect_snapshots": None,
+        "suspect_snapshots": suspect,
     }

@@ -91,3 +91,22 @@ def test_without_recipients_nothing_is_recorded_or_sent(ledger, smtp):
     hold(ledger, 1)
     assert sweep(acme(emails=[]), ledger, "orders", "transform", NOW + timedelta(hours=9)) == 0
     assert ledger.incidents("acme") == [] and smtp.received() == []
+
+
+def test_a_suspect_snapshot_is_mailed_once_and_resolved_when_decided(ledger, smtp):
+    spec = acme()
+    levels = [("SKU-1", 0, NOW)]
+    ledger.keep_suspect_snapshot("acme", "inv_2.csv", levels, "lists none of the 2 SKUs", NOW)
+    folder = ("/out", "acme")
+    assert sweep(spec, ledger, "inventory", "extract", NOW, folder=folder) == 1
+    assert sweep(spec, ledger, "inventory", "load", NOW, folder=folder) == 0  # same incident
+    [mail] = smtp.received()
+    assert "inventory snapshot held back (suspect) (inv_2.csv)" in mail.subject
+    assert (
+        "the warehouse file inv_2.csv was not pushed to the store: it lists none of the 2 SKUs"
+        in mail.body
+    )
+    assert "approve_snapshot" in mail.body and "reject_snapshot" in mail.body
+    ledger.decide_snapshot("acme", "inv_2.csv", "reject", NOW, actor="ops")
+    assert sweep(spec, ledger, "inventory", "load", NOW, folder=folder) == 0
+    assert ledger.open_incident_keys("acme", "suspect_snapshot") == []

@@ -6,7 +6,7 @@ Segments written and read, and every option, are listed in ``docs/formats.md``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
@@ -25,6 +25,15 @@ class X12(FileFormat):
     """940 Warehouse Shipping Orders out (original or cancel); 945 and 846 in."""
 
     name: ClassVar[str] = "x12"
+    #: Element maximums of the 940's ship-to loop: N102 name 60, N301/N302 address 55,
+    #: N401 city 30, N403 postal code 15.
+    address_limits: ClassVar[Mapping[str, int]] = {
+        "name": 60,
+        "address1": 55,
+        "address2": 55,
+        "city": 30,
+        "postal_code": 15,
+    }
 
     def __init__(self, **options: Any) -> None:
         self.options: X12Options = parse_options(options)

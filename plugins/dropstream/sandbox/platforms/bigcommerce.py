@@ -21,7 +21,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
@@ -131,7 +131,9 @@ class BigCommerceEmulator(StrictEmulator):
         address: dict[str, Any] | None = None,
         addresses: int = 1,
         currency: str = "USD",
+        digital_skus: Collection[str] = (),
     ) -> int:
+        """Seed an order; lines of ``digital_skus`` are digital products (nothing to ship)."""
         order_id = next(self._ids)
         base = address or {
             "first_name": "Ada",
@@ -157,6 +159,7 @@ class BigCommerceEmulator(StrictEmulator):
                 "id": next(self._ids),
                 "order_id": order_id,
                 "sku": sku,
+                "type": "digital" if sku in digital_skus else "physical",
                 "quantity": qty,
                 "quantity_shipped": 0,
                 "price_ex_tax": f"{Decimal(price):.4f}",

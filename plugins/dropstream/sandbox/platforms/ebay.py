@@ -130,7 +130,9 @@ class EbayEmulator(StrictEmulator):
         payment_status: str = "PAID",
         currency: str = "USD",
         shipping_service: str = "USPSPriority",
+        digital: bool = False,
     ) -> str:
+        """Seed an order; ``digital``: a digital gift card order (sent by e-mail, not shipped)."""
         n = next(self._ids)
         order_id = f"{10 + n:02d}-{n:05d}-{n * 7:05d}"
         items = [
@@ -157,7 +159,7 @@ class EbayEmulator(StrictEmulator):
             "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
             "fulfillmentStartInstructions": [
                 {
-                    "fulfillmentInstructionsType": "SHIP_TO",
+                    "fulfillmentInstructionsType": "DIGITAL" if digital else "SHIP_TO",
                     "shippingStep": {
                         "shippingServiceCode": shipping_service,
                         "shipTo": ship_to

@@ -34,7 +34,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -133,7 +133,9 @@ class EtsyEmulator(StrictEmulator):
         shipped: bool = False,
         canceled: bool = False,
         currency: str = "USD",
+        digital_skus: Collection[str] = (),
     ) -> int:
+        """Seed a receipt; lines of ``digital_skus`` are digital listings (nothing to ship)."""
         receipt_id = 3_000_000_000 + next(self._ids)
         created = int((created_at or updated_at).timestamp())
         transactions = [
@@ -145,6 +147,7 @@ class EtsyEmulator(StrictEmulator):
                 "product_id": None,
                 "sku": sku,
                 "quantity": qty,
+                "is_digital": sku in digital_skus,
                 "price": _money(Decimal(price), currency),
                 "shipping_cost": _money(Decimal("0"), currency),
                 "shipping_method": "Standard Shipping",

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import count
@@ -140,6 +140,7 @@ class MagentoEmulator(StrictEmulator):
         state: str = "processing",
         total_due: str = "0.00",
         configurable: bool = False,  # each line a configurable parent with its simple child
+        virtual_skus: Collection[str] = (),  # lines of virtual products (nothing to ship)
     ) -> int:
         order_id = next(self._ids)
         shipping = address or {
@@ -156,12 +157,15 @@ class MagentoEmulator(StrictEmulator):
         }
         items: list[dict[str, Any]] = []
         for sku, qty, price in lines:
+            kind = "configurable" if configurable else "simple"
+            kind = "virtual" if sku in virtual_skus else kind
             item = {
                 "item_id": next(self._ids),
                 "order_id": order_id,
                 "sku": sku,
                 "name": f"Item {sku}",
-                "product_type": "configurable" if configurable else "simple",
+                "product_type": kind,
+                "is_virtual": int(kind == "virtual"),
                 "qty_ordered": Decimal(qty),
                 "qty_shipped": Decimal(0),
                 "qty_refunded": Decimal(0),

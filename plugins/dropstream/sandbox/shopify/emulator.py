@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -186,14 +186,28 @@ class ShopifyEmulator(StrictEmulator):
         currency: str = "USD",
         shipping_line: dict[str, Any] | None = None,
         closed: bool = False,
+        tags: Sequence[str] = (),
+        digital_skus: Collection[str] = (),
+        gift_card_skus: Collection[str] = (),
     ) -> str:
-        """Seed an order (lines are (sku, quantity, unit price)); returns its gid."""
+        """Seed an order (lines are (sku, quantity, unit price)); returns its gid.
+
+        Lines of ``digital_skus`` need no shipping; lines of ``gift_card_skus`` are gift cards
+        (which need no shipping either)."""
         s = self.store
         order_id = s.gid("Order")
         number = number if number is not None else 1000 + len(s.orders) + 1
         when = updated_at or datetime.now(UTC)
         order_lines = [
-            Line(s.gid("LineItem"), sku, qty, Decimal(price)) for sku, qty, price in lines
+            Line(
+                s.gid("LineItem"),
+                sku,
+                qty,
+                Decimal(price),
+                requires_shipping=sku not in digital_skus and sku not in gift_card_skus,
+                gift_card=sku in gift_card_skus,
+            )
+            for sku, qty, price in lines
         ]
         fo = FulfillmentOrder(
             s.gid("FulfillmentOrder"),
@@ -236,6 +250,7 @@ class ShopifyEmulator(StrictEmulator):
             lines=order_lines,
             fulfillment_orders=[fo],
             closed=closed,
+            tags=list(tags),
         )
         self.webhooks.order_event("orders/create", s.orders[order_id])
         return order_id

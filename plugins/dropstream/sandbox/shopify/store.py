@@ -48,6 +48,8 @@ class Line:
     quantity: int
     price: Decimal
     title: str = "Item"
+    requires_shipping: bool = True
+    gift_card: bool = False
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Order:
     fulfillments: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
     cancelled_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
     cancel_reason: str | None = None
 
     @property
@@ -187,6 +190,8 @@ class Store:
             "title": line.title,
             "quantity": line.quantity,
             "currentQuantity": line.quantity,
+            "requiresShipping": line.requires_shipping,
+            "isGiftCard": line.gift_card,
             "originalUnitPriceSet": {"shopMoney": money, "presentmentMoney": money},
         }
 
@@ -226,6 +231,7 @@ class Store:
             "displayFinancialStatus": o.financial_status,
             "displayFulfillmentStatus": o.fulfillment_status,
             "note": None,
+            "tags": list(o.tags),
             "shippingAddress": o.address,
             "shippingLine": o.shipping_line,
             "lineItems": lambda _i, **a: connection(

@@ -1,6 +1,6 @@
 """reviews
 
-Revision 0007, follows 0008 (webhook deliveries: main's newest when this branch was merged).
+Revision 0007, follows 0006 (inventory snapshots: main's newest when this branch was merged).
 Held orders (and later other kinds) waiting for a person's answer in a dropstream_review run
 (Airflow's Required Actions).
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
