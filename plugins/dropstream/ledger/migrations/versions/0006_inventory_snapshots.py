@@ -1,7 +1,6 @@
 """inventory snapshots held by the zero-out guard
 
-Revision 0006, follows 0008 (main took 0005, cancellations, then 0008, webhook deliveries,
-while this one was written; re-chained after main's newest when merged).
+Revision 0006, follows 0005 (cancellations). Written 2026-11-30 for issue 11.
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).
 """
 
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0008"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """reviews
 
-Revision 0007, follows 0006 (inventory snapshots: main's newest when this branch was merged).
+Revision 0007, follows 0006 (inventory snapshots).
 Held orders (and later other kinds) waiting for a person's answer in a dropstream_review run
 (Airflow's Required Actions).
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).

@@ -1,6 +1,6 @@
 """webhook deliveries
 
-Revision 0008, follows 0005. Written 2026-11-30 for issue 14 (store webhooks).
+Revision 0008, follows 0007 (reviews). Written 2026-11-30 for issue 14 (store webhooks).
 Self-contained: never import dropstream.ledger.schema here (it moves on; this file must not).
 Use op.batch_alter_table for column changes, so SQLite ledgers migrate too.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
