@@ -69,6 +69,16 @@ class HttpStoreAdapter(StoreAdapter, Generic[ClientT]):
         """The platform's client (``http`` under the name the adapters read best with)."""
         return self.http
 
+    def client_args(self, conn: ConnectionInfo, *, credential_hint: str) -> dict[str, Any]:
+        """What every platform's client takes from the adapter and its Connection."""
+        return {
+            "platform": self.platform,
+            "connection_name": self.connection_name,
+            "conn_id": conn.conn_id,
+            "credential_hint": credential_hint,
+            "retry": self.retry_policy,
+        }
+
     @abstractmethod
     def build_client(self, conn: ConnectionInfo) -> ClientT:
         """Build the HttpClient (base URL, auth headers) from the Airflow Connection."""

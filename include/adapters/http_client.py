@@ -47,6 +47,11 @@ class ConnectionInfo:
     schema: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def require(self, present: bool, needs: str) -> None:
+        """ConfigurationError naming this Connection and what it ``needs``, unless ``present``."""
+        if not present:
+            raise ConfigurationError(f"Airflow Connection {self.conn_id!r} needs {needs}")
+
     def base_url(self) -> str:
         """``host`` as a URL: https unless a scheme is given; ``port`` added when set."""
         host = self.host.strip().rstrip("/")
@@ -243,6 +248,26 @@ class HttpClient:
                 return self._request(method, path, json, params, before_send, data, files)
             finally:
                 self._may_refresh = True
+
+    def poll(
+        self,
+        path: str,
+        *,
+        done: Callable[[Any], bool],
+        attempts: int,
+        pause: float,
+        params: Mapping[str, Any] | None = None,
+    ) -> tuple[Any, bool]:
+        """``GET path`` until ``done(answer)`` (a feed, a job), ``pause`` seconds apart, at most
+        ``attempts`` times: (the last JSON answer, whether it was done)."""
+        answer: Any = {}
+        for attempt in range(attempts):
+            if attempt:
+                self.sleep(pause)
+            answer = self.request("GET", path, params=params).json()
+            if done(answer):
+                return answer, True
+        return answer, False
 
     def _request(
         self,

@@ -19,9 +19,10 @@ a server that ignores its paging parameter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 import requests
 
@@ -34,11 +35,13 @@ __all__ = [
     "OffsetPaginator",
     "PageNumberPaginator",
     "TotalCountPaginator",
+    "batched",
     "has_next_page",
     "next_link",
 ]
 
 MAX_PAGES = 10_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +77,17 @@ class OffsetPaginator:
     limit: int
     key: Callable[[Any], Hashable]
 
-    def items(self, fetch_page: Callable[[int], tuple[list[Any], int | None]]) -> Iterator[Any]:
+    def items(
+        self,
+        fetch_page: Callable[[int], tuple[list[Any], int | None]],
+        first: tuple[list[Any], int | None] | None = None,
+    ) -> Iterator[Any]:
+        """``first``: the page at offset 0 when it is in hand already (a status answer that
+        holds it), so it is not asked for again."""
         offset = 0
         previous: list[Hashable] | None = None
         while True:
-            items, total = fetch_page(offset)
+            items, total = first if first is not None and not offset else fetch_page(offset)
             keys = [self.key(item) for item in items]
             if items and keys == previous:
                 raise TransientError(
@@ -148,6 +157,14 @@ class LinkHeaderPaginator(CursorPaginator):
     """``Link: <url>; rel="next"`` paging: the cursor is the next page's URL."""
 
     __slots__ = ()
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last shorter), read lazily: a page's worth at a
+    time (``itertools.batched`` from Python 3.12)."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def next_link(response: requests.Response) -> str | None:

@@ -25,6 +25,7 @@ __all__ = [
     "push_each",
     "push_groups",
     "resubmit_without_blamed",
+    "take_answer",
 ]
 
 T = TypeVar("T")
@@ -120,6 +121,14 @@ def push_by_group(
             ok, answer = _attempt(partial(push_one, loaded, member), refused)
             (results.accept if ok else results.reject)(key(member), answer)
     return results.result(order=[key(item) for item in items])
+
+
+def take_answer(state: dict[str, Any], answer: dict[str, Any] | None) -> None:
+    """``state`` (what ``push_by_group`` loaded for a group) becomes ``answer`` in place, when the
+    store answers a write with the whole object: the group's next item sees the store's state."""
+    if answer is not None:
+        state.clear()
+        state.update(answer)
 
 
 def _attempt(call: Callable[[], Any], refused: tuple[type[Exception], ...]) -> tuple[bool, Any]:

@@ -106,6 +106,28 @@ def test_only_unshipped_merchant_fulfilled_orders(
     assert got == [unshipped, partial]
 
 
+def test_items_with_a_service_or_gift_wrap_are_shipped_and_the_service_is_no_line(
+    amazon: AmazonEmulator, adapter: AmazonAdapter
+) -> None:
+    """Amazon order items carry no "needs no shipping" mark (docs/platforms.md): a value-add
+    service bought with an item is its own order (``associatedOrderItems``), not a line here,
+    and gift wrap is packing of a shipped item."""
+    order_id = amazon.add_order(
+        updated_at=T0,
+        lines=[("TIRE-17", 4, "80.00"), ("MUG", 1, "9.00")],
+        services={"TIRE-17": "333-1234567-7654321"},
+        gift_skus={"MUG"},
+    )
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=15))
+    assert order.order_id == order_id
+    assert [(ln.sku, ln.quantity, ln.requires_shipping) for ln in order.lines] == [
+        ("TIRE-17", 4, True),
+        ("MUG", 1, True),
+    ]
+    item = amazon.orders[order_id]["orderItems"][0]
+    assert item["associatedOrderItems"][0]["associationType"] == "VALUE_ADD_SERVICE"
+
+
 def test_non_ascii_address_and_exact_money(amazon: AmazonEmulator, adapter: AmazonAdapter) -> None:
     address = {
         "name": "Zoë Müller-Łukasiewicz",

@@ -189,6 +189,25 @@ def test_money_is_exact_decimal(h: PlatformHarness, emu: Any, adapter: StoreAdap
     assert sum(ln.unit_price * ln.quantity for ln in order.lines) == Decimal("24.50")
 
 
+# --- cancellations -------------------------------------------------------------------------
+REPORTING = [p for p in PLATFORMS if type(get_adapter(p, CONN_ID)).reports_cancellations]
+
+
+@pytest.mark.parametrize("platform", REPORTING, indirect=True)
+def test_cancellations_in_the_window(h: PlatformHarness, emu: Any, adapter: StoreAdapter) -> None:
+    """An order cancelled in the window is reported once, with its time; one cancelled in the
+    next window is not; neither is an open order any more."""
+    h.seed_order(emu, 7951, T0)
+    gone = h.seed_order(emu, 7952, T0 + timedelta(minutes=1))
+    later = h.seed_order(emu, 7953, T0 + timedelta(minutes=1))
+    h.cancel(emu, gone, T0 + timedelta(minutes=5))
+    h.cancel(emu, later, T0 + timedelta(minutes=15))  # the next window's
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert [(c.order_id, c.cancelled_at) for c in found] == [(gone, T0 + timedelta(minutes=5))]
+    assert found[0].order.number == h.order_number(emu, gone) and found[0].reason
+    assert not {gone, later} & {o.order_id for o in fetch(adapter)}
+
+
 # --- throttling, failures, auth ------------------------------------------------------------
 def test_429_storm_then_success(h: PlatformHarness, emu: Any, adapter: StoreAdapter) -> None:
     h.seed_order(emu, 7301, T0)

@@ -88,3 +88,39 @@ def test_a_token_refused_after_its_refresh_is_an_authentication_error(api):
     with pytest.raises(AuthenticationError):
         _client(url, token=token).request("GET", "orders")
     assert server.seen == ["Bearer t1", "Bearer t1"]
+
+
+def test_poll_asks_until_done_pausing_between_asks_and_says_when_it_gave_up():
+    states = iter(["IN_PROGRESS", "IN_PROGRESS", "DONE", "DONE"])
+
+    def handle(method: str, path: str, query: Any, headers: Any, body: bytes) -> Reply:
+        return 200, {"status": next(states), "asked": path}, {}
+
+    server = LoopbackServer(handle)
+    server.start()
+    try:
+        pauses: list[float] = []
+        client = _client(server.url, sleep=pauses.append)
+        done = lambda answer: answer["status"] == "DONE"  # noqa: E731
+        assert client.poll("feeds/7", done=done, attempts=5, pause=2.5) == (
+            {"status": "DONE", "asked": "/feeds/7"},
+            True,
+        )
+        assert pauses == [2.5, 2.5]  # between asks, none before the first
+        assert client.poll("feeds/8", done=lambda a: False, attempts=1, pause=9.0) == (
+            {"status": "DONE", "asked": "/feeds/8"},
+            False,
+        )
+        assert pauses == [2.5, 2.5]
+    finally:
+        server.stop()
+
+
+def test_a_connection_without_what_the_platform_needs_names_itself():
+    from adapters.base import ConnectionInfo
+    from dropstream.errors import ConfigurationError
+
+    conn = ConnectionInfo("acme_store", login="id")
+    conn.require(bool(conn.login), "login = the client id")
+    with pytest.raises(ConfigurationError, match="'acme_store' needs password = the secret"):
+        conn.require(bool(conn.password), "password = the secret")

@@ -11,6 +11,7 @@ from adapters.paginators import (
     OffsetPaginator,
     PageNumberPaginator,
     TotalCountPaginator,
+    batched,
     has_next_page,
     next_link,
 )
@@ -58,6 +59,31 @@ def test_offsets_cost_ceil_n_over_limit_requests():
 
     assert list(OffsetPaginator("things", 3, key=lambda i: i).items(full_pages)) == exact
     assert asked == [0, 3]  # the total says page 2 was the last: no empty third page
+
+
+def test_a_first_page_in_hand_is_not_asked_for_again():
+    asked = []
+
+    def page(offset: int) -> tuple[list[int], int | None]:
+        asked.append(offset)
+        return ITEMS[offset : offset + 3], len(ITEMS)
+
+    first = (ITEMS[:3], len(ITEMS))  # e.g. the last status poll held it
+    assert list(OffsetPaginator("things", 3, key=lambda i: i).items(page, first)) == ITEMS
+    assert asked == [3, 6]
+
+
+def test_batched_reads_a_batch_at_a_time():
+    read = []
+
+    def items():
+        for i in range(5):
+            read.append(i)
+            yield i
+
+    batches = batched(items(), 2)
+    assert next(batches) == [0, 1] and read == [0, 1]  # nothing read ahead
+    assert list(batches) == [[2, 3], [4]]
 
 
 def test_a_server_that_ignores_the_offset_is_a_loop():

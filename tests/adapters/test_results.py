@@ -15,6 +15,7 @@ from adapters.results import (
     push_each,
     push_groups,
     resubmit_without_blamed,
+    take_answer,
 )
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
 from dropstream.models import InventoryLevel
@@ -141,6 +142,19 @@ def test_push_by_group_loads_each_group_once_and_a_refused_load_rejects_its_grou
 
     with pytest.raises(AuthenticationError):
         push_by_group(["a"], group=str, load=expired, push_one=push, key=str)
+
+
+def test_each_push_of_a_group_sees_the_state_the_store_answered_with():
+    seen: list[int] = []
+
+    def push(order: dict, item: str) -> str:
+        seen.append(order["left"])
+        take_answer(order, {"left": order["left"] - 1} if item != "a2" else None)
+        return item
+
+    push_by_group(["a1", "a2", "a3"], group=lambda i: i[0], load=lambda _: {"left": 3},
+                  push_one=push, key=str)  # fmt: skip
+    assert seen == [3, 2, 2]  # no answer (None) leaves the state as it was
 
 
 def test_push_batches_cuts_the_keys_and_joins_the_answers():

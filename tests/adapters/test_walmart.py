@@ -320,3 +320,55 @@ def test_a_token_about_to_expire_is_renewed_before_walmart_refuses_it(
         assert [r["path"] for r in emulator.requests].count("/v3/token") == 2
         assert 401 not in [r["status"] for r in emulator.requests]
         emulator.check_no_crash()
+
+
+def test_cancelled_orders_are_reported_with_walmart_reasons_in_one_listing(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter
+) -> None:
+    emulator = walmart_emulator
+    acked = emulator.add_order(updated_at=T0, lines=[("MUG", 2, "9.50"), ("TEE", 1, "5.00")])
+    created = emulator.add_order(updated_at=T0)
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + timedelta(seconds=1))] == [
+        acked,
+        created,
+    ]  # both acknowledged now
+    emulator.cancel_order(acked, at=T0 + timedelta(minutes=2), reason="SELLER_CANCEL_OUT_OF_STOCK")
+    emulator.cancel_order(created, at=T0 + timedelta(minutes=3))
+    before = len(emulator.requests)
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert [(c.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (acked, T0 + timedelta(minutes=2), "cancelled on Walmart (seller cancel out of stock)"),
+        (created, T0 + timedelta(minutes=3),
+         "cancelled on Walmart (customer requested seller to cancel)"),
+    ]  # fmt: skip
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2), ("TEE", 1)]
+    (listing,) = emulator.requests[before:]
+    assert listing["path"] == "/v3/orders" and "status=Cancelled" in listing["query"]
+    assert list(adapter.fetch_orders(T0, T0 + timedelta(minutes=15))) == []  # none open
+    assert (
+        list(adapter.fetch_cancellations(T0 + timedelta(minutes=15), T0 + timedelta(hours=1))) == []
+    )
+
+
+def test_a_line_cancelled_beside_an_open_one_changes_the_order_not_cancels_it(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter
+) -> None:
+    po = walmart_emulator.add_order(updated_at=T0, lines=[("MUG", 2, "9.50"), ("TEE", 1, "5.00")])
+    walmart_emulator.cancel_order(po, at=T0 + timedelta(minutes=1), lines=["2"])
+    window = (T0, T0 + timedelta(minutes=15))
+    assert list(adapter.fetch_cancellations(*window)) == []
+    (order,) = adapter.fetch_orders(*window)
+    assert [(ln.sku, ln.quantity) for ln in order.lines] == [("MUG", 2)]
+    with pytest.raises(ValueError, match="nothing to cancel"):
+        walmart_emulator.cancel_order(po, at=T0 + timedelta(minutes=2), lines=["2"])
+
+
+@pytest.mark.parametrize("option", ["S2H", "S2S"])
+def test_every_walmart_line_is_a_line_to_ship(
+    walmart_emulator: WalmartEmulator, adapter: WalmartAdapter, option: str
+) -> None:
+    """Walmart order lines carry no "needs no shipping" mark (docs/platforms.md): ship to home
+    and ship to store lines alike are shipped by the seller."""
+    walmart_emulator.add_order(updated_at=T0, fulfillment_option=option)
+    (order,) = adapter.fetch_orders(T0, T0 + timedelta(minutes=1))
+    assert [(ln.sku, ln.requires_shipping) for ln in order.lines] == [("SKU-1", True)]

@@ -67,6 +67,39 @@ def test_orders_across_pages_cost_the_floor(site: WooCommerceEmulator, adapter) 
     assert first["orderby"] == ["id"] and first["dates_are_gmt"] == ["true"]
 
 
+def test_lines_of_virtual_products_and_variations_need_no_shipping(
+    site: WooCommerceEmulator, adapter
+) -> None:
+    """WooCommerce ships what is not ``virtual``: downloadable alone still ships; a variation
+    is virtual on its own; a line whose product is gone (or never was) ships."""
+    site.add_product("MUG", stock=5)
+    site.add_product("EBOOK", stock=None, virtual=True, downloadable=True)
+    site.add_product("CD", stock=3, downloadable=True)  # an album with its download: shipped
+    tee = site.add_product("TEE", stock=None)
+    printed = site.add_product("TEE-PRINTED", stock=2, variation_of=tee)
+    pdf = site.add_product("TEE-PATTERN-PDF", stock=None, variation_of=tee, virtual=True)
+    gift = site.add_product("GIFT-25", stock=None, virtual=True)
+    lines = [("MUG", 1, "9.00"), ("EBOOK", 1, "4.00"), ("CD", 1, "12.00"), ("TEE-PRINTED", 1, "15"),
+             ("TEE-PATTERN-PDF", 1, "3.00"), ("CUSTOM", 1, "1.00")]  # fmt: skip
+    mixed = site.add_order(modified_at=T0, lines=lines)
+    only_gift = site.add_order(modified_at=T0, lines=[("GIFT-25", 2, "25.00")])
+    orders = {o.order_id: o for o in adapter.fetch_orders(T0, T0 + timedelta(minutes=15))}
+    assert [(ln.sku, ln.requires_shipping) for ln in orders[str(mixed)].lines] == [
+        ("MUG", True), ("EBOOK", False), ("CD", True),
+        ("TEE-PRINTED", True), ("TEE-PATTERN-PDF", False), ("CUSTOM", True),
+    ]  # fmt: skip
+    assert [ln.requires_shipping for ln in orders[str(only_gift)].lines] == [False]
+    reads = [r for r in site.requests if r["path"] != ORDERS]
+    assert [r["path"] for r in reads] == [
+        "/wp-json/wc/v3/products",
+        f"/wp-json/wc/v3/products/{tee}/variations",
+    ]  # one read of the products, one of the variable product's variations
+    products = {item["product_id"] for item in site.orders[mixed]["line_items"][:3]} | {gift}
+    assert sorted(reads[0]["query"]["include"][0].split(",")) == sorted(map(str, products))
+    assert reads[1]["query"]["include"] == [f"{min(printed, pdf)},{max(printed, pdf)}"]
+    assert reads[0]["query"]["_fields"] == ["id,virtual"]
+
+
 def test_window_is_half_open(site: WooCommerceEmulator, adapter) -> None:
     at_since = site.add_order(modified_at=T0)
     inside = site.add_order(modified_at=T0 + timedelta(minutes=5))

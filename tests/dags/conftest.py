@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from adapters import PLATFORMS
+from tests.adapters.harness import PlatformHarness, harness_for, speed_up
 from tests.ledgers import sqlite_ledger_url
 from tests.servers.shopify import ShopifyEmulator, shopify_connection_json
 from tests.servers.sshd import SFTPServer
@@ -89,3 +91,35 @@ def deployment(
     deployment = Deployment(name, shopify_emulator, sftp_server, monkeypatch)
     deployment.register()
     return deployment
+
+
+@pytest.fixture(params=PLATFORMS)
+def platform_deployment(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    airflow_db: None,
+    sftp_server: Any,
+) -> tuple[PlatformHarness, Deployment]:
+    """A registered connection on ``platform`` wired to its emulator and the real sshd."""
+    platform = str(request.param)
+    harness = harness_for(platform)
+    emulator = request.getfixturevalue(harness.fixture_name)
+    speed_up(harness, monkeypatch)
+    name = f"e2e_{platform}"
+    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", harness.connection_json(emulator)
+    )
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_WAREHOUSE", sftp_server.connection_json()
+    )
+    deployment = Deployment(name, emulator, sftp_server, monkeypatch)
+    store = {
+        "name": f"Acme on {platform}",
+        "platform": platform,
+        "conn_id": f"dropstream_{name}_store",
+        "options": {},
+    }
+    deployment.register(store=store)
+    return harness, deployment

@@ -10,51 +10,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from adapters import PLATFORMS
-from tests.adapters.harness import PlatformHarness, harness_for, speed_up
+from tests.adapters.harness import PlatformHarness
 from tests.dags.conftest import Deployment
-from tests.ledgers import sqlite_ledger_url
+from tests.dags.test_end_to_end import ledger_order, order_lines
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
 SHIPMENT_HEADER = (
     "order_number,line_number,sku,quantity_shipped,carrier,service,tracking_number,ship_date\r\n"
 )
-
-
-@pytest.fixture(params=PLATFORMS)
-def platform_deployment(
-    request: pytest.FixtureRequest,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
-    airflow_db: None,
-    sftp_server: Any,
-) -> tuple[PlatformHarness, Deployment]:
-    """A registered connection on ``platform`` wired to its emulator and the real sshd."""
-    platform = str(request.param)
-    harness = harness_for(platform)
-    emulator = request.getfixturevalue(harness.fixture_name)
-    speed_up(harness, monkeypatch)
-    name = f"e2e_{platform}"
-    monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", harness.connection_json(emulator)
-    )
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_WAREHOUSE", sftp_server.connection_json()
-    )
-    deployment = Deployment(name, emulator, sftp_server, monkeypatch)
-    store = {
-        "name": f"Acme on {platform}",
-        "platform": platform,
-        "conn_id": f"dropstream_{name}_store",
-        "options": {},
-    }
-    deployment.register(store=store)
-    return harness, deployment
 
 
 def order_numbers(files: dict[str, bytes]) -> list[str]:
@@ -149,3 +115,24 @@ def test_first_run_imports_the_open_backlog_once(
     # The next window: the backlog is not imported again, nothing is sent twice.
     assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
     assert deployment.files("in") == files
+
+
+#: Platforms whose emulator seeds lines that need no shipping where the adapter needs more than
+#: the order to tell (Shopify's case is in test_end_to_end.py).
+@pytest.mark.parametrize("platform_deployment", ["woocommerce"], indirect=True)
+def test_lines_that_need_no_shipping_never_reach_the_warehouse(
+    platform_deployment: tuple[PlatformHarness, Deployment],
+) -> None:
+    h, deployment = platform_deployment
+    site = deployment.shop
+    site.add_product("GIFT-25", stock=None, virtual=True)
+    at = T0 + timedelta(minutes=2)
+    mixed = h.seed_order(site, 8101, at, lines=[("GIFT-25", 1, "25.00"), ("SKU-1", 2, "10.00")])
+    gift = h.seed_order(site, 8102, at, lines=[("GIFT-25", 1, "25.00")])
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert order_lines(deployment.files("in")) == [(h.order_number(site, mixed), "2", "SKU-1", "2")]
+    skipped = ledger_order(deployment, h.order_number(site, gift))
+    assert (skipped["state"], skipped["reason"]) == (
+        "skipped",
+        "no lines to ship (all skipped by rules, need no shipping, or zero quantity)",
+    )

@@ -108,14 +108,13 @@ def _run_feed(
         "inputFeedDocumentId": target["feedDocumentId"],
     }
     feed_id = str(client.request("POST", f"{FEEDS}/feeds", json=feed).json()["feedId"])
-    status: dict[str, Any] = {}
-    for attempt in range(poll_attempts):
-        status = client.request("GET", f"{FEEDS}/feeds/{feed_id}").json()
-        if status.get("processingStatus") in FINISHED:
-            break
-        if attempt + 1 < poll_attempts:
-            client.sleep(poll_seconds)
-    else:
+    status, finished = client.poll(
+        f"{FEEDS}/feeds/{feed_id}",
+        done=lambda answer: answer.get("processingStatus") in FINISHED,
+        attempts=poll_attempts,
+        pause=poll_seconds,
+    )
+    if not finished:
         raise TransientError(
             f"{client.where}: feed {feed_id} still {status.get('processingStatus')} after "
             f"{poll_attempts} polls; quantities will be re-sent on the next inventory run"

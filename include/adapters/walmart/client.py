@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -96,6 +98,13 @@ class WalmartClient(HttpClient):
             self.session.headers.update(self.service_headers())
 
         return super().request(method, path, before_send=before_send, **kw)
+
+    def order(self, method: str, po: str, action: str = "", **kw: Any) -> dict[str, Any]:
+        """``/v3/orders/{po}[/action]``, which Walmart answers with the order (read, acknowledge,
+        ship), amounts as Decimal."""
+        path = f"v3/orders/{quote(po, safe='')}" + (f"/{action}" if action else "")
+        answer: dict[str, Any] = self.request(method, path, **kw).json(parse_float=Decimal)
+        return dict(answer["order"])
 
     def raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.allocation import OpenLine, allocate, totals
+from adapters.results import Rejected
+from adapters.times import ISO_Z, query_time
 from dropstream.errors import DataError
-from dropstream.models import Address, Order, OrderLine, Shipment
+from dropstream.models import Address, Cancellation, Order, OrderLine, Shipment
 
 OPEN = ("Created", "Acknowledged")  # line statuses still to ship
+CANCELLED = "Cancelled"
 METHOD_CODES = ("Standard", "Express", "OneDay", "Freight", "WhiteGlove", "Value")
 CARRIERS = ("UPS", "USPS", "FedEx", "DHL", "OnTrac")  # others go as otherCarrier
 Raw = dict[str, Any]
+#: How far before a window an order may have been created and still be modified in it (the
+#: window's own createdStartDate; Walmart's default is 7 days, and keeps 180).
+CREATED_BACK = timedelta(days=30)
 
 
 def ms(value: Any) -> datetime:
@@ -38,15 +45,76 @@ def statuses(raw: Raw) -> Iterator[tuple[str, str, str]]:
             yield str(line["lineNumber"]), str(entry.get("status")), str(tracking)
 
 
-def open_lines(raw: Raw) -> list[tuple[str, str, int]]:
-    """(line number, SKU, units still Created or Acknowledged) of lines with some left."""
+def open_lines(raw: Raw, wanted: tuple[str, ...] = OPEN) -> list[tuple[str, str, int]]:
+    """(line number, SKU, units in the statuses ``wanted``: by default still Created or
+    Acknowledged) of the lines that have some."""
     found = []
     for line in _lines(raw):
         entries = _entries(line)
-        left = sum(int(e["statusQuantity"]["amount"]) for e in entries if e.get("status") in OPEN)
+        left = sum(int(e["statusQuantity"]["amount"]) for e in entries if e.get("status") in wanted)
         if left > 0:
             found.append((str(line["lineNumber"]), str(line["item"]["sku"]), left))
     return found
+
+
+def cancelled(raw: Raw) -> bool:
+    """Every unit of every line is Cancelled (a line cancelled beside open or shipped ones
+    changes the order instead: ``to_order`` no longer counts its units)."""
+    found = [status for _, status, _ in statuses(raw)]
+    return bool(found) and all(status == CANCELLED for status in found)
+
+
+def to_cancellation(raw: Raw) -> Cancellation:
+    """A cancelled order: its cancelled units as lines, when (the latest status date) and why
+    (Walmart's ``cancellationReason`` codes, in words)."""
+    codes = sorted(
+        {str(e.get("cancellationReason")) for ln in _lines(raw) for e in _entries(ln)} - {"None"}
+    )
+    why = ", ".join(code.lower().replace("_", " ") for code in codes)
+    return Cancellation(
+        order=to_order(raw, units=(CANCELLED,)),
+        cancelled_at=modified_at(raw),
+        reason=f"cancelled on Walmart ({why})" if why else "cancelled on Walmart",
+    )
+
+
+def orders_page(body: Raw) -> tuple[list[Raw], str | None]:
+    """One ``GET /v3/orders`` answer: its orders, and the next page's cursor (None: last)."""
+    listed = body["list"]
+    orders = (listed.get("elements") or {}).get("order") or []
+    return orders, (listed.get("meta") or {}).get("nextCursor") or None
+
+
+def window(since: datetime, until: datetime) -> Raw:
+    """The query of ``[since, until)`` on the status date, to the second. createdStartDate
+    defaults to 7 days ago: it is widened to ``CREATED_BACK``."""
+    return {
+        "createdStartDate": query_time(since - CREATED_BACK, ISO_Z),
+        "lastModifiedStartDate": query_time(since, ISO_Z),
+        "lastModifiedEndDate": query_time(until, ISO_Z, round_up=True),
+    }
+
+
+def modified_in(since: datetime, until: datetime) -> Callable[[Raw], bool]:
+    """Whether a raw order's status date (``modified_at``) lies in ``[since, until)``."""
+    return lambda raw: since <= modified_at(raw) < until
+
+
+def shipped_before(raw: Raw, tracking_number: str) -> str:
+    """``po/lines`` already carrying ``tracking_number`` (a retry after a crash before the
+    ledger's record), else ''."""
+    done = sorted({n for n, _, t in statuses(raw) if t == tracking_number})
+    return f"{raw['purchaseOrderId']}/{','.join(done)}" if done else ""
+
+
+def units_to_ship(raw: Raw, shipment: Shipment) -> dict[str, int]:
+    """Line number -> units of ``shipment``, spread over the open units (Rejected if none)."""
+    what = f"Walmart order {shipment.order_number}"
+    lines = [OpenLine(n, n, sku, left) for n, sku, left in open_lines(raw)]
+    takes = allocate(shipment, lines, unmatched=lambda ln: f"{what}: no line for {ln.sku!r}")
+    if not (shipped := totals(takes)):
+        raise Rejected(f"{what}: nothing left to ship")
+    return shipped
 
 
 def needs_acknowledging(raw: Raw) -> bool:
@@ -63,11 +131,16 @@ def quantity(sku: str, amount: int) -> Raw:
     return {"sku": sku, "quantity": {"unit": "EACH", "amount": amount}}
 
 
-def missing_access(scopes: dict[str, Any], needed: dict[str, str]) -> list[str]:
-    """``area: level`` for each area whose access (token detail ``scopes``) is below need."""
+def access_problem(scopes: dict[str, Any], needed: dict[str, str]) -> str:
+    """What the key lacks (token detail ``scopes`` below ``needed``) and what it has; '' if
+    nothing."""
     rank = {"no_access": 0, "view_only": 1, "full_access": 2}
     have = {area: rank.get(str(level), 0) for area, level in scopes.items()}
-    return [f"{a}: {need}" for a, need in needed.items() if have.get(a, 0) < rank[need]]
+    missing = [f"{a}: {need}" for a, need in needed.items() if have.get(a, 0) < rank[need]]
+    if not missing:
+        return ""
+    held = ", ".join(f"{a}: {level}" for a, level in sorted(scopes.items())) or "none"
+    return f"lacks {', '.join(missing)} (it has {held})"
 
 
 def feed_file(batch: dict[str, int]) -> str:
@@ -146,11 +219,12 @@ def _address(info: Raw) -> Address:
     )
 
 
-def to_order(raw: Raw) -> Order:
-    """One ``Order`` of ``GET /v3/orders`` -> Order, with the units still to ship per line
-    (``number`` is the purchase order id, the id every later call takes)."""
+def to_order(raw: Raw, units: tuple[str, ...] = OPEN) -> Order:
+    """One ``Order`` of ``GET /v3/orders`` -> Order, with the units still to ship per line (or
+    those in the statuses ``units``); ``number`` is the purchase order id, the id every later
+    call takes. Walmart order lines carry no "needs no shipping" mark (docs/platforms.md)."""
     try:
-        left = {number: units for number, _, units in open_lines(raw)}
+        left = {number: count for number, _, count in open_lines(raw, units)}
         lines, currency = [], ""
         for line in _lines(raw):
             number = str(line["lineNumber"])

@@ -9,11 +9,12 @@ from typing import Any, ClassVar
 
 from adapters.auth import HttpBasic, QueryStringKeys
 from adapters.base import ConnectionInfo, HttpStoreAdapter
-from adapters.paginators import PageNumberPaginator, has_next_page
+from adapters.paginators import PageNumberPaginator, batched, has_next_page
 from adapters.times import ISO_NAIVE, created_at_or_after, in_window, query_time
 from adapters.woocommerce.client import API, WooClient
 from adapters.woocommerce.inventory import ProductRef, lookup, push_inventory
 from adapters.woocommerce.mapping import to_order
+from adapters.woocommerce.products import virtual_items
 from adapters.woocommerce.tracking import MODES, TrackingMode, push_shipments
 from dropstream.errors import ConfigurationError, DataError, TransientError
 from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
@@ -128,12 +129,16 @@ class WooCommerceAdapter(HttpStoreAdapter[WooClient]):
     def _orders(
         self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool]
     ) -> Iterator[Order]:
-        """Processing orders (paid, not yet shipped)."""
-        for raw in self._raw_orders(dates, wanted, status="processing"):
-            try:
-                yield self.to_order(raw)
-            except DataError as exc:  # skip and report; the rest of the window goes on
-                log.error("%s; skipped", exc)
+        """Processing orders (paid, not yet shipped), a page at a time; the lines of virtual
+        products need no shipping (products new to the run read 100 a time: ``products.py``)."""
+        known: dict[int, bool] = {}
+        for page in batched(self._raw_orders(dates, wanted, status="processing"), PER_PAGE):
+            virtual = virtual_items(self.client, page, known)
+            for raw in page:
+                try:
+                    yield to_order(raw, virtual)
+                except DataError as exc:  # skip and report; the rest of the window goes on
+                    log.error("%s; skipped", exc)
 
     def _raw_orders(
         self, dates: dict[str, str], wanted: Callable[[dict[str, Any]], bool], *, status: str

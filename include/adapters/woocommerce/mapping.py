@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -26,18 +27,22 @@ def to_address(raw: dict[str, Any] | None, phone: str = "") -> Address:
     )
 
 
-def to_line(raw: dict[str, Any], number: int) -> OrderLine:
+def to_line(raw: dict[str, Any], number: int, virtual: Collection[int] = ()) -> OrderLine:
+    """A line item; it needs no shipping when its variation (else product) is in ``virtual``."""
+    item = int(raw.get("variation_id") or 0) or int(raw.get("product_id") or 0)
     return OrderLine(
         line_id=str(raw["id"]),
         sku=raw.get("sku") or "",
         quantity=int(raw["quantity"]),
         unit_price=Decimal(str(raw.get("price") or 0)),
         line_number=number,
+        requires_shipping=not (item and item in virtual),
     )
 
 
-def to_order(raw: dict[str, Any]) -> Order:
-    """One order as ``GET /wp-json/wc/v3/orders`` returns it -> Order."""
+def to_order(raw: dict[str, Any], virtual: Collection[int] = ()) -> Order:
+    """One order as ``GET /wp-json/wc/v3/orders`` returns it -> Order; ``virtual``: the ids of
+    virtual products and variations (``products.virtual_items``), whose lines need no shipping."""
     try:
         billing = raw.get("billing") or {}
         shipping = raw.get("shipping") or {}
@@ -51,7 +56,9 @@ def to_order(raw: dict[str, Any]) -> Order:
             updated_at=parse_iso(raw["date_modified_gmt"]),
             ship_to=to_address(ship_to, phone=billing.get("phone") or ""),
             bill_to=to_address(billing),
-            lines=tuple(to_line(ln, n) for n, ln in enumerate(raw.get("line_items") or [], 1)),
+            lines=tuple(
+                to_line(ln, n, virtual) for n, ln in enumerate(raw.get("line_items") or [], 1)
+            ),
             email=billing.get("email") or "",
             ship_method=(methods[0].get("method_title") or methods[0].get("method_id") or "")
             if methods

@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -101,6 +101,28 @@ def _parse(value: str) -> datetime:
     return parsed
 
 
+def _item_extras(n: int, i: int, qty: int, service_order: str | None, gift: bool) -> dict:
+    """An order item's ``associatedOrderItems`` (a VALUE_ADD_SERVICE in its own order) and
+    ``fulfillment`` with gift wrap, as the Orders API v2026-01-01 reference shows them."""
+    extras: dict[str, Any] = {}
+    if service_order:
+        extras["associatedOrderItems"] = [
+            {
+                "orderId": service_order,
+                "orderItemId": f"9{n:04d}{i:04d}",
+                "associationType": "VALUE_ADD_SERVICE",
+            }
+        ]
+    if gift:
+        packing = {"giftOption": {"giftMessage": "Happy birthday", "giftWrapLevel": "Classic"}}
+        extras["fulfillment"] = {
+            "quantityFulfilled": 0,
+            "quantityUnfulfilled": qty,
+            "packing": packing,
+        }
+    return extras
+
+
 class AmazonEmulator(StrictEmulator):
     """The emulated seller: seed it, point an adapter at ``url``, inspect it after."""
 
@@ -158,8 +180,14 @@ class AmazonEmulator(StrictEmulator):
         fulfilled_by: str = "MERCHANT",
         currency: str = "USD",
         service_level: str = "Standard",
+        services: Mapping[str, str] | None = None,
+        gift_skus: Collection[str] = (),
     ) -> str:
+        """An order; ``services`` (SKU -> another order id) gives an item the value-add service
+        bought with it, which Amazon keeps as its own (service) order and names in the item's
+        ``associatedOrderItems``; ``gift_skus`` are gift-wrapped (``fulfillment.packing``)."""
         n = next(self._ids)
+        services = services or {}
         order_id = f"{100 + n:03d}-{n:07d}-{n * 7:07d}"
         self.orders[order_id] = {
             "orderId": order_id,
@@ -192,6 +220,7 @@ class AmazonEmulator(StrictEmulator):
                         "asin": f"B0{n:04d}{i:04d}",
                         "price": {"unitPrice": {"amount": price, "currencyCode": currency}},
                     },
+                    **_item_extras(n, i, qty, services.get(sku), sku in gift_skus),
                 }
                 for i, (sku, qty, price) in enumerate(lines, start=1)
             ],

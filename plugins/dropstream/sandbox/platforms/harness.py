@@ -133,6 +133,14 @@ class PlatformHarness:
     def seed_sku(self, emulator: Any, sku: str, qty: int) -> None:
         raise NotImplementedError
 
+    def cancel(self, emulator: Any, order_id: str, at: datetime) -> None:
+        """Cancel the seeded order ``order_id`` at ``at``, as the store does (a platform whose
+        adapter reports cancellations must have this: the conformance suite cancels)."""
+        raise NotImplementedError(
+            f"{self.platform}: its adapter reports cancellations but its harness cannot cancel "
+            "an order: add cancel() to its harness (dropstream/sandbox/platforms/harness.py)"
+        )
+
     # --- inspection ------------------------------------------------------------------------
     def quantity(self, emulator: Any, sku: str) -> int | None:
         raise NotImplementedError
@@ -227,6 +235,9 @@ class ShopifyHarness(PlatformHarness):
     def order_number(self, emulator: ShopifyEmulator, order_id: str) -> str:
         return str(emulator.order(order_id).number)
 
+    def cancel(self, emulator: ShopifyEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
+
     def seed_sku(self, emulator: ShopifyEmulator, sku: str, qty: int) -> None:
         emulator.add_variant(sku, available=qty)
 
@@ -293,9 +304,13 @@ class WooCommerceHarness(PlatformHarness):
                 "country": address["country"],
                 "phone": address.get("phone", ""),
             }
+        lines = list(lines)
+        for sku, _, _ in lines:  # a store's lines are of its products
+            if not any(p["sku"] == sku for p in emulator.products.values()):
+                emulator.add_product(sku, stock=None)
         return str(
             emulator.add_order(
-                modified_at=updated_at, created_at=created_at, lines=list(lines), shipping=shipping
+                modified_at=updated_at, created_at=created_at, lines=lines, shipping=shipping
             )
         )
 
@@ -308,8 +323,15 @@ class WooCommerceHarness(PlatformHarness):
     def order_number(self, emulator: WooCommerceEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["number"])
 
+    def cancel(self, emulator: WooCommerceEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
+
     def seed_sku(self, emulator: WooCommerceEmulator, sku: str, qty: int) -> None:
-        emulator.add_product(sku, stock=qty)
+        product = next((p for p in emulator.products.values() if p["sku"] == sku), None)
+        if product is None:
+            emulator.add_product(sku, stock=qty)
+        else:  # a product an order was seeded with
+            product.update(manage_stock=True, stock_quantity=qty)
 
     def quantity(self, emulator: WooCommerceEmulator, sku: str) -> int | None:
         return emulator.stock.get(sku)
@@ -343,6 +365,11 @@ class WooCommerceHarness(PlatformHarness):
 
     def inventory_floor(self, n: int) -> int:
         return super().inventory_floor(n) + math.ceil(n / self.skus_per_lookup)
+
+    def fetch_floor(self, n: int) -> int:
+        # + the lines' products, 100 a read (GET /products?include=…: which lines need no
+        # shipping); the orders seeded for a floor share one product.
+        return super().fetch_floor(n) + (1 if n else 0)
 
 
 # --- BigCommerce -----------------------------------------------------------------------------
@@ -396,6 +423,9 @@ class BigCommerceHarness(PlatformHarness):
         # v2 lists say nothing about what is left: after a full last page, only the next
         # page's 204 tells that it was the last (``/v2/orders/count`` would cost as much).
         return n // self.page_max + 1 + n * self.shape.details_per_order
+
+    def cancel(self, emulator: BigCommerceEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
 
     def seed_sku(self, emulator: BigCommerceEmulator, sku: str, qty: int) -> None:
         emulator.add_product(sku, stock=qty)
@@ -471,6 +501,9 @@ class AmazonHarness(PlatformHarness):
             status.lower(): emulator.add_order(updated_at=created_at, status=status)
             for status in ("PENDING", "SHIPPED", "CANCELLED")
         }
+
+    def cancel(self, emulator: AmazonEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
 
     def seed_sku(self, emulator: AmazonEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)
@@ -562,6 +595,9 @@ class EbayHarness(PlatformHarness):
         emulator.orders[seeded["shipped"]]["orderFulfillmentStatus"] = "FULFILLED"
         emulator.orders[seeded["cancelled"]]["cancelStatus"]["cancelState"] = "CANCELED"
         return seeded
+
+    def cancel(self, emulator: EbayEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
 
     def seed_sku(self, emulator: EbayEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)
@@ -814,6 +850,9 @@ class WalmartHarness(PlatformHarness):
             status.lower(): emulator.add_order(updated_at=created_at, status=status)
             for status in ("Shipped", "Delivered", "Cancelled")
         }
+
+    def cancel(self, emulator: WalmartEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
 
     def seed_sku(self, emulator: WalmartEmulator, sku: str, qty: int) -> None:
         emulator.add_item(sku, qty)

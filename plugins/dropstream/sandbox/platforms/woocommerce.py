@@ -5,7 +5,9 @@ query parameters) with WooCommerce's 401 bodies; ``per_page`` 1..100 else 400
 ``rest_invalid_param``; ``X-WP-Total``/``X-WP-TotalPages``/``Link`` on lists; a page past the
 end is 400 ``rest_post_invalid_page_number``; ``modified_after``/``modified_before`` (and
 ``after``/``before``, on the creation date) exclusive and whole-second; ``sku`` filter
-comma-separated, case-insensitive (MySQL collation) and also matching variations; batch calls
+comma-separated, case-insensitive (MySQL collation) and also matching variations; ``include``
+(ids) on products (products only, as without ``sku``) and on a product's variations; line items
+name the product (and variation) of their SKU, products are ``virtual`` or not; batch calls
 capped at 100 objects (413); unknown routes *and wrong methods* are 404 ``rest_no_route``
 (WordPress has no 405). The Shipment Tracking routes exist only when ``tracking_extension`` is
 true. WooCommerce documents no rate limit (hosts and WAFs answer 429/503 with ``Retry-After``):
@@ -45,6 +47,12 @@ def wc_time(value: datetime) -> str:
 
 def _error(status: int, code: str, message: str, **data: Any) -> Reply:
     return status, {"code": code, "message": message, "data": {"status": status, **data}}, {}
+
+
+def _ids(value: str) -> set[int] | None:
+    """A comma-separated id list (``include``), None if one is not an id."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    return {int(part) for part in parts} if all(p.isdigit() for p in parts) else None
 
 
 NO_ROUTE = _error(404, "rest_no_route", "No route was found matching the URL and request method.")
@@ -110,8 +118,7 @@ class WooCommerceEmulator(StrictEmulator):
                 {
                     "id": next(self._ids),
                     "name": f"Item {sku}",
-                    "product_id": 0,
-                    "variation_id": 0,
+                    **self._product_of(sku),
                     "quantity": qty,
                     "sku": sku,
                     "subtotal": str(Decimal(price) * qty),
@@ -153,8 +160,18 @@ class WooCommerceEmulator(StrictEmulator):
         order["date_modified_gmt"] = wc_time(at)
         self.webhooks.sender.emit("order.updated", order)  # WooCommerce: a status change
 
-    def add_product(self, sku: str, stock: int | None = 0, variation_of: int | None = None) -> int:
-        """A simple product, or a variation of the (variable) product ``variation_of``."""
+    def add_product(
+        self,
+        sku: str,
+        stock: int | None = 0,
+        variation_of: int | None = None,
+        *,
+        virtual: bool = False,
+        downloadable: bool = False,
+    ) -> int:
+        """A simple product, or a variation of the (variable) product ``variation_of``;
+        ``virtual`` ones need no shipping (a variation is virtual on its own). Orders seeded
+        afterwards name it on their lines of ``sku`` (``product_id``, ``variation_id``)."""
         product_id = next(self._ids)
         if variation_of is not None:
             self.products[variation_of]["type"] = "variable"
@@ -163,10 +180,21 @@ class WooCommerceEmulator(StrictEmulator):
             "sku": sku,
             "type": "variation" if variation_of is not None else "simple",
             "parent_id": variation_of or 0,
+            "virtual": virtual,
+            "downloadable": downloadable,
             "manage_stock": stock is not None,
             "stock_quantity": stock,
         }
         return product_id
+
+    def _product_of(self, sku: str) -> dict[str, int]:
+        """A line item's ``product_id`` and ``variation_id`` for ``sku`` (0: no such product)."""
+        found = next((p for p in self.products.values() if sku and p["sku"] == sku), None)
+        if found is None:
+            return {"product_id": 0, "variation_id": 0}
+        if found["type"] == "variation":
+            return {"product_id": found["parent_id"], "variation_id": found["id"]}
+        return {"product_id": found["id"], "variation_id": 0}
 
     @property
     def stock(self) -> dict[str, int | None]:
@@ -261,6 +289,7 @@ class WooCommerceEmulator(StrictEmulator):
             ),
             (r"/orders/(\d+)/notes", {"GET": self._list_notes, "POST": self._add_note}),
             (r"/products", {"GET": self._list_products}),
+            (r"/products/(\d+)/variations", {"GET": self._list_variations}),
             (r"/products/batch", {m: self._batch_products for m in ("POST", "PUT", "PATCH")}),
             (
                 r"/products/(\d+)/variations/batch",
@@ -406,6 +435,11 @@ class WooCommerceEmulator(StrictEmulator):
 
     def _list_products(self, q: dict[str, str], data: Any) -> Reply:
         products = list(self.products.values())
+        if "include" in q:  # post__in: ids, of products only (variations have their own route)
+            ids = _ids(q["include"])
+            if ids is None:
+                return _error(400, "rest_invalid_param", "Invalid parameter(s): include")
+            products = [p for p in products if p["id"] in ids]
         if q.get("sku"):
             skus = q["sku"].split(",")
             if len(skus) > 1:
@@ -416,6 +450,18 @@ class WooCommerceEmulator(StrictEmulator):
             products = [p for p in products if p["type"] != "variation"]
         products.sort(key=lambda p: p["id"], reverse=q.get("order", "desc") == "desc")
         return self._page(products, q, API + "/products")
+
+    def _list_variations(self, q: dict[str, str], data: Any, parent_id: int) -> Reply:
+        if parent_id not in self.products or self.products[parent_id]["type"] == "variation":
+            return _error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        found = [p for p in self.products.values() if p["parent_id"] == parent_id]
+        if "include" in q:
+            ids = _ids(q["include"])
+            if ids is None:
+                return _error(400, "rest_invalid_param", "Invalid parameter(s): include")
+            found = [p for p in found if p["id"] in ids]
+        found.sort(key=lambda p: p["id"], reverse=q.get("order", "desc") == "desc")
+        return self._page(found, q, f"{API}/products/{parent_id}/variations")
 
     def _batch(self, data: Any, parent_id: int | None) -> Reply:
         data = data or {}

@@ -13,6 +13,8 @@ inclusive, ``createdStartDate`` 7 days ago when not given, ``status`` one value,
 ``meta.nextCursor`` (the next page's query string, absent on the last page);
 ``GET /v3/orders/{po}``; ``POST …/acknowledge`` (Created -> Acknowledged, status date moved
 on); ``POST …/shipping`` (lines must be Acknowledged; more than is left -> 400).
+``cancel_order`` cancels a line's unshipped units as ``POST …/cancel`` does (status
+``Cancelled`` with a ``cancellationReason``, status date moved).
 Inventory: ``PUT /v3/inventory?sku=``, ``POST /v3/feeds?feedType=inventory`` (multipart
 ``file``, spec 1.4 JSON) and ``GET /v3/feeds/{id}`` (``INPROGRESS`` for
 ``feed_polls_in_progress`` polls, then ``PROCESSED`` with per-SKU ``itemIngestionStatus``).

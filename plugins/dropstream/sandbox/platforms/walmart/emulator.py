@@ -17,6 +17,7 @@ from dropstream.sandbox.http import Reply
 from dropstream.sandbox.platforms.walmart.inventory import InventoryApi
 from dropstream.sandbox.platforms.walmart.orders import OrdersApi
 from dropstream.sandbox.platforms.walmart.shapes import (
+    CANCEL_REASONS,
     FEED_PATH,
     LIMITS,
     ORDER_PATH,
@@ -73,7 +74,11 @@ class WalmartEmulator(OrdersApi, InventoryApi, StrictEmulator):
         address: dict[str, Any] | None = None,
         status: str = "Created",
         currency: str = "USD",
+        fulfillment_option: str = "S2H",
     ) -> str:
+        """An order released to the seller; ``fulfillment_option`` is the lines'
+        ``fulfillment.fulfillmentOption`` (``S2H`` ship to home, ``S2S`` ship to store: the
+        seller ships both)."""
         n = next(self._ids)
         po = f"{1796277083000 + n}"
         self.orders[po] = {
@@ -132,13 +137,41 @@ class WalmartEmulator(OrdersApi, InventoryApi, StrictEmulator):
                                 }
                             ]
                         },
-                        "fulfillment": {"fulfillmentOption": "S2H", "shipMethod": "STANDARD"},
+                        "fulfillment": {
+                            "fulfillmentOption": fulfillment_option,
+                            "shipMethod": "STANDARD",
+                        },
                     }
                     for i, (sku, qty, price) in enumerate(lines, start=1)
                 ]
             },
         }
         return po
+
+    def cancel_order(
+        self,
+        po: str,
+        *,
+        at: datetime,
+        reason: str = "CUSTOMER_REQUESTED_SELLER_TO_CANCEL",
+        lines: Sequence[str] | None = None,
+    ) -> None:
+        """Cancel the unshipped units of ``lines`` (line numbers; default every line), as
+        ``POST /v3/orders/{po}/cancel`` does after a customer's request or the seller's
+        decision: their status becomes ``Cancelled`` with ``cancellationReason``, the line's
+        ``statusDate`` ``at``. A line with nothing left to ship cannot be cancelled."""
+        if reason not in CANCEL_REASONS:
+            raise ValueError(f"Walmart has no cancellationReason {reason!r}")
+        for line in self.orders[po]["orderLines"]["orderLine"]:
+            if lines is not None and line["lineNumber"] not in lines:
+                continue
+            entries = line["orderLineStatuses"]["orderLineStatus"]
+            open_entries = [e for e in entries if e["status"] in ("Created", "Acknowledged")]
+            if not open_entries:
+                raise ValueError(f"Walmart order {po} line {line['lineNumber']}: nothing to cancel")
+            for entry in open_entries:
+                entry["status"], entry["cancellationReason"] = "Cancelled", reason
+            line["statusDate"] = ms(at)
 
     def add_item(self, sku: str, quantity: int = 0) -> None:
         self.quantities[sku] = quantity

@@ -38,6 +38,14 @@ ORDERS_QUERY = {
     "sellerId",
 }
 STATUSES = {"Created", "Acknowledged", "Shipped", "Delivered", "Cancelled"}
+#: cancelOrderLines' ``cancellationReason`` enum (Orders API reference).
+CANCEL_REASONS = {
+    "CUSTOMER_REQUESTED_SELLER_TO_CANCEL",
+    "SELLER_CANCEL_PRICING_ERROR",
+    "SELLER_CANCEL_OUT_OF_STOCK",
+    "SELLER_CANCEL_FRAUD_STOP_SHIPMENT",
+    "SELLER_CANCEL_ADDRESS_NOT_SERVICEABLE",
+}
 SHIPMENT_KEYS = {"orderShipment"}
 SHIPMENT_ORDER_KEYS = {"orderLines", "processMode"}
 SHIPMENT_LINE_KEYS = {"lineNumber", "orderLineStatuses", "sellerOrderId", "intentToCancelOverride"}
