@@ -248,8 +248,10 @@ def main() -> int:
     print(table(rows, header))
     print(
         "floor: orders ceil(N/page max) + required per-order detail calls (bigcommerce: 2, "
-        "products + shipping_addresses); SKUs ceil(N/batch cap) + SKU resolution (shopify: "
-        "ceil(N/100) variant reads + 1 location read; woocommerce: ceil(N/100) product reads; "
+        "products + shipping_addresses) + lookups (woocommerce: the lines' products, 100 ids a "
+        "read, here all orders of one product: 1); SKUs ceil(N/batch cap) + SKU resolution "
+        "(shopify: ceil(N/100) variant reads + 1 location read; woocommerce: ceil(N/100) "
+        "product reads; "
         "amazon: the feed's document, upload, 3 status polls, report document and download; "
         "etsy: one write per listing, each SKU its own listing here, plus the shop's active "
         "listings, 100 a read, and its sold-out listings, one read: Etsy has no SKU lookup; "
