@@ -121,7 +121,7 @@ def test_first_run_imports_the_open_backlog_once(
 #: the order to tell (Shopify's case is in test_end_to_end.py).
 @pytest.mark.parametrize("platform_deployment", ["woocommerce"], indirect=True)
 def test_lines_that_need_no_shipping_never_reach_the_warehouse(
-    platform_deployment: tuple[PlatformHarness, Deployment],
+    platform_deployment: tuple[PlatformHarness, Deployment], caplog: pytest.LogCaptureFixture
 ) -> None:
     h, deployment = platform_deployment
     site = deployment.shop
@@ -132,7 +132,6 @@ def test_lines_that_need_no_shipping_never_reach_the_warehouse(
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
     assert order_lines(deployment.files("in")) == [(h.order_number(site, mixed), "2", "SKU-1", "2")]
     skipped = ledger_order(deployment, h.order_number(site, gift))
-    assert (skipped["state"], skipped["reason"]) == (
-        "skipped",
-        "no lines to ship (all skipped by rules, need no shipping, or zero quantity)",
-    )
+    why = "no lines to ship (all skipped by rules, need no shipping, or zero quantity)"
+    assert (skipped["state"], skipped["reason"]) == ("skipped", why)
+    assert f"order {h.order_number(site, gift)} skipped: {why}" in caplog.text  # the run says it
