@@ -53,11 +53,11 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
 
     def build_client(self, conn: ConnectionInfo) -> AmazonClient:
         refresh_token = str(conn.extra.get("refresh_token") or "")
-        if not (conn.login and conn.password and refresh_token and self.marketplace_id):
-            raise ConfigurationError(
-                f"Airflow Connection {conn.conn_id!r} needs login = LWA client id, password = "
-                "LWA client secret, and extras refresh_token and marketplace_id"
-            )
+        conn.require(
+            bool(conn.login and conn.password and refresh_token and self.marketplace_id),
+            "login = LWA client id, password = LWA client secret, and extras refresh_token and "
+            "marketplace_id",
+        )
         grant = RefreshTokenGrant(
             str(conn.extra.get("token_url") or LWA_TOKEN_URL),
             client_id=conn.login,
@@ -69,12 +69,8 @@ class AmazonAdapter(HttpStoreAdapter[AmazonClient]):
         )
         return AmazonClient(
             conn.base_url(),
-            platform=self.platform,
-            connection_name=self.connection_name,
-            conn_id=conn.conn_id,
-            credential_hint="LWA credentials",
-            retry=self.retry_policy,
             token=lwa_token(grant),
+            **self.client_args(conn, credential_hint="LWA credentials"),
         )
 
     @property

@@ -42,18 +42,13 @@ class WooCommerceAdapter(HttpStoreAdapter[WooClient]):
         self._tracking: TrackingMode | None = None
 
     def build_client(self, conn: ConnectionInfo) -> WooClient:
-        if not conn.login or not conn.password:
-            raise ConfigurationError(
-                f"Airflow Connection {conn.conn_id!r} needs the WooCommerce consumer key as login "
-                "and the consumer secret as password (WooCommerce > Settings > Advanced > REST API)"
-            )
+        conn.require(
+            bool(conn.login and conn.password),
+            "the WooCommerce consumer key as login and the consumer secret as password "
+            "(WooCommerce > Settings > Advanced > REST API)",
+        )
         client = WooClient(
-            conn.base_url(),
-            platform=self.platform,
-            connection_name=self.connection_name,
-            conn_id=conn.conn_id,
-            credential_hint="consumer key and secret",
-            retry=self.retry_policy,
+            conn.base_url(), **self.client_args(conn, credential_hint="consumer key and secret")
         )
         if _truthy(conn.extra.get("query_string_auth")):
             pairs = (("consumer_key", conn.login), ("consumer_secret", conn.password))
