@@ -100,6 +100,27 @@ def test_lines_of_virtual_products_and_variations_need_no_shipping(
     assert reads[0]["query"]["_fields"] == ["id,virtual"]
 
 
+def test_lines_of_deleted_products_ship_and_a_product_is_read_once_per_fetch(
+    site: WooCommerceEmulator, adapter
+) -> None:
+    tee = site.add_product("TEE", stock=None)
+    site.add_product("TEE-PDF", stock=None, variation_of=tee, virtual=True)
+    ebook = site.add_product("EBOOK", stock=None, virtual=True)
+    site.add_order(modified_at=T0, lines=[("TEE-PDF", 1, "3.00"), ("EBOOK", 1, "4.00")])
+    for i in range(150):  # two pages of orders of one virtual product
+        site.add_order(modified_at=T0 + timedelta(seconds=i + 1), lines=[("EBOOK", 1, "4.00")])
+    del site.products[tee]  # deleted since the order: its variation is gone with it
+    orders = list(adapter.fetch_orders(T0, T0 + timedelta(minutes=15)))
+    assert [ln.requires_shipping for ln in orders[0].lines] == [True, False]
+    assert all(not ln.requires_shipping for o in orders[1:] for ln in o.lines)
+    reads = [(r["path"], r.get("status")) for r in site.requests if r["path"] != ORDERS]
+    assert reads == [  # EBOOK read once, on the first page; the variations' parent is gone
+        ("/wp-json/wc/v3/products", 200),
+        (f"/wp-json/wc/v3/products/{tee}/variations", 404),
+    ]
+    assert site.requests[1]["query"]["include"] == [str(ebook)]
+
+
 def test_window_is_half_open(site: WooCommerceEmulator, adapter) -> None:
     at_since = site.add_order(modified_at=T0)
     inside = site.add_order(modified_at=T0 + timedelta(minutes=5))

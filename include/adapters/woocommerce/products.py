@@ -38,7 +38,7 @@ def virtual_items(
         try:
             _read(client, f"{API}/products/{parent}/variations", ids, known)
         except WooNotFound:  # the variable product was deleted since: its lines ship
-            known.update(dict.fromkeys(ids, False))
+            continue
     return {item for item, virtual in known.items() if virtual}
 
 
