@@ -190,22 +190,25 @@ def test_money_is_exact_decimal(h: PlatformHarness, emu: Any, adapter: StoreAdap
 
 
 # --- cancellations -------------------------------------------------------------------------
-REPORTING = [p for p in PLATFORMS if type(get_adapter(p, CONN_ID)).reports_cancellations]
-
-
-@pytest.mark.parametrize("platform", REPORTING, indirect=True)
-def test_cancellations_in_the_window(h: PlatformHarness, emu: Any, adapter: StoreAdapter) -> None:
-    """An order cancelled in the window is reported once, with its time; one cancelled in the
-    next window is not; neither is an open order any more."""
-    h.seed_order(emu, 7951, T0)
-    gone = h.seed_order(emu, 7952, T0 + timedelta(minutes=1))
-    later = h.seed_order(emu, 7953, T0 + timedelta(minutes=1))
+def test_cancellations_are_the_orders_cancelled_in_the_window(
+    h: PlatformHarness, emu: Any, adapter: StoreAdapter
+) -> None:
+    """Cancelled in [since, until), as the platform cancels: reported once, with the order as the
+    store shows it, when and why; one listing (plus the detail reads the platform forces); it is
+    no longer open. Every platform reports cancellations: one that cannot fails here."""
+    assert adapter.reports_cancellations, f"{h.platform} does not report cancellations"
+    kept, gone, after = (h.seed_order(emu, 7901 + i, T0) for i in range(3))
+    before = h.seed_order(emu, 7904, T0 - timedelta(minutes=1))  # placed before it is cancelled
     h.cancel(emu, gone, T0 + timedelta(minutes=5))
-    h.cancel(emu, later, T0 + timedelta(minutes=15))  # the next window's
+    h.cancel(emu, before, T0 - timedelta(seconds=1))
+    h.cancel(emu, after, T0 + timedelta(minutes=15))
+    spent, listed = api_requests(h, emu), h.requests(emu, "orders")
     found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
     assert [(c.order_id, c.cancelled_at) for c in found] == [(gone, T0 + timedelta(minutes=5))]
     assert found[0].order.number == h.order_number(emu, gone) and found[0].reason
-    assert not {gone, later} & {o.order_id for o in fetch(adapter)}
+    assert h.requests(emu, "orders") - listed == 1  # one listing
+    assert api_requests(h, emu) - spent == h.cancellations_floor(1)
+    assert [o.order_id for o in fetch(adapter, T0, T0 + timedelta(minutes=15))] == [kept]
 
 
 # --- throttling, failures, auth ------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Cancellations end to end: the generated orders DAG (dag.test()), the real sshd, the Shopify
 emulator cancelling orders as Shopify does. Cancelled before sending: never sent. Cancelled
 after: exactly one cancel file (X12 940 W05 F, or CSV), also when the load step's process is
-SIGKILLed between staging the cancel file and committing it, and the run is then retried."""
+SIGKILLed between staging the cancel file and committing it, and the run is then retried.
+Every other platform's cancellations, through its emulator, are in test_platforms_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -160,30 +161,3 @@ def test_cancelled_after_sending_goes_to_the_warehouse_exactly_once(
     assert events[-2:] == ["cancel_after_send", "cancel_sent"]
     state, events = ledger_state(deployment, "5002")
     assert state == "published" and events.count("changed_after_send") == 1
-
-
-#: The other platforms whose adapters report cancellations, through their emulators (Shopify's
-#: cases are above).
-@pytest.mark.parametrize("platform_deployment", ["walmart"], indirect=True)
-def test_store_cancellations_on_other_platforms(platform_deployment):
-    """Cancelled before sending: never sent. Cancelled after: one cancel file, once."""
-    h, deployment = platform_deployment
-    emu = deployment.shop
-    kept = h.seed_order(emu, 6001, T0 + timedelta(minutes=3))
-    sent = h.seed_order(emu, 6002, T0 + timedelta(minutes=4))
-    never = h.seed_order(emu, 6003, T0 + timedelta(minutes=5))
-    h.cancel(emu, never, T0 + timedelta(minutes=6))
-    number = {o: h.order_number(emu, o) for o in (kept, sent, never)}
-    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
-    assert sorted(sent_numbers(deployment.files("in"))) == sorted([number[kept], number[sent]])
-    assert ledger_state(deployment, number[never]) == ("cancelled", ["cancelled"])
-
-    h.cancel(emu, sent, T0 + timedelta(minutes=20))
-    for window in (T0 + timedelta(minutes=30), T0 + timedelta(minutes=30), T0 + timedelta(hours=1)):
-        assert deployment.run("orders", window).state == "success"
-    files = deployment.files("in")
-    assert cancelled_numbers("header_detail_csv", files) == [[number[sent]]]
-    assert sorted(sent_numbers(files)) == sorted([number[kept], number[sent]])  # nothing again
-    state, events = ledger_state(deployment, number[sent])
-    assert state == "cancel_sent" and events[-2:] == ["cancel_after_send", "cancel_sent"]
-    assert ledger_state(deployment, number[kept])[0] == "published"

@@ -2,7 +2,9 @@
 the platform's emulator (through the harness of ``tests/adapters/harness.py``).
 
 One test per platform covers orders -> warehouse, tracking -> store and inventory -> store, and
-reruns each flow to show nothing happens twice.
+reruns each flow to show nothing happens twice; others, per platform, the open backlog, orders
+cancelled in the store (before sending: never sent; after: one cancel file) and lines that need
+no shipping (never in an order file; an order of nothing else is skipped with the reason).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.adapters.harness import PlatformHarness
+from adapters import PLATFORMS
+from tests.adapters.harness import PlatformHarness, harness_for
 from tests.dags.conftest import Deployment
+from tests.dags.test_cancellations_end_to_end import cancelled_numbers, ledger_state
 from tests.dags.test_end_to_end import ledger_order, order_lines
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
@@ -117,21 +121,54 @@ def test_first_run_imports_the_open_backlog_once(
     assert deployment.files("in") == files
 
 
-#: Platforms whose emulator seeds lines that need no shipping where the adapter needs more than
-#: the order to tell (Shopify's case is in test_end_to_end.py).
-@pytest.mark.parametrize("platform_deployment", ["woocommerce"], indirect=True)
+def test_cancelled_orders_never_go_or_go_as_one_cancel_file(
+    platform_deployment: tuple[PlatformHarness, Deployment],
+) -> None:
+    """Cancelled in the store after it was sent: one cancel file (CSV ``order_number``), once,
+    whatever runs follow; cancelled before it was sent: never sent, recorded ``cancelled``.
+    Every platform's adapter reports cancellations (the conformance suite checks it)."""
+    h, deployment = platform_deployment
+    emu = deployment.shop
+    sent = h.seed_order(emu, 4001, T0 + timedelta(minutes=3))
+    kept = h.seed_order(emu, 4002, T0 + timedelta(minutes=4))
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    numbers = sorted(h.order_number(emu, o) for o in (sent, kept))
+    assert sorted(order_numbers(deployment.files("in"))) == numbers
+
+    h.cancel(emu, sent, T0 + timedelta(minutes=20))
+    unsent = h.seed_order(emu, 4003, T0 + timedelta(minutes=31))
+    h.cancel(emu, unsent, T0 + timedelta(minutes=33))
+    for window in (30, 30, 45, 60):  # a rerun of a window and the next ones tell nothing again
+        assert deployment.run("orders", T0 + timedelta(minutes=window)).state == "success"
+
+    files = deployment.files("in")
+    number = h.order_number(emu, sent)
+    assert cancelled_numbers("header_detail_csv", files) == [[number]]
+    assert sorted(order_numbers(files)) == numbers  # nothing sent again, the unsent never
+    state, events = ledger_state(deployment, number)
+    assert state == "cancel_sent" and events[-2:] == ["cancel_after_send", "cancel_sent"]
+    assert ledger_state(deployment, h.order_number(emu, unsent)) == ("cancelled", ["cancelled"])
+    assert ledger_state(deployment, h.order_number(emu, kept))[0] == "published"
+
+
+@pytest.mark.parametrize(
+    "platform_deployment",
+    [p for p in PLATFORMS if harness_for(p).non_shipping_lines],
+    indirect=True,
+)
 def test_lines_that_need_no_shipping_never_reach_the_warehouse(
     platform_deployment: tuple[PlatformHarness, Deployment], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A digital (virtual, gift card) line is left out of the order file; an order of nothing
+    else is not sent at all, and the ledger and the run's log say why."""
     h, deployment = platform_deployment
-    site = deployment.shop
-    site.add_product("GIFT-25", stock=None, virtual=True)
-    at = T0 + timedelta(minutes=2)
-    mixed = h.seed_order(site, 8101, at, lines=[("GIFT-25", 1, "25.00"), ("SKU-1", 2, "10.00")])
-    gift = h.seed_order(site, 8102, at, lines=[("GIFT-25", 1, "25.00")])
+    emu = deployment.shop
+    lines = [("EBOOK", 1, "5.00"), ("SKU-1", 2, "9.00")]
+    mixed = h.seed_non_shipping(emu, 3001, T0 + timedelta(minutes=3), lines, {"EBOOK"})
+    only = h.seed_non_shipping(emu, 3002, T0 + timedelta(minutes=4), lines[:1], {"EBOOK"})
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
-    assert order_lines(deployment.files("in")) == [(h.order_number(site, mixed), "2", "SKU-1", "2")]
-    skipped = ledger_order(deployment, h.order_number(site, gift))
+    assert order_lines(deployment.files("in")) == [(h.order_number(emu, mixed), "2", "SKU-1", "2")]
+    skipped = ledger_order(deployment, h.order_number(emu, only))
     why = "no lines to ship (all skipped by rules, need no shipping, or zero quantity)"
     assert (skipped["state"], skipped["reason"]) == ("skipped", why)
-    assert f"order {h.order_number(site, gift)} skipped: {why}" in caplog.text  # the run says it
+    assert f"order {h.order_number(emu, only)} skipped: {why}" in caplog.text  # the run says it

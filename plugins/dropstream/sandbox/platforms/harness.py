@@ -6,6 +6,9 @@ requests, and read back what the store was told (fulfillments, quantities, reque
 Orders are seeded with a neutral address (``Address`` field names) and ``(sku, qty, price)``
 lines; each harness translates them into its platform's shape.
 
+Each harness can also cancel an order the platform's way (``cancel``) and, where the platform
+marks lines that need no shipping, seed an order with one (``seed_non_shipping``).
+
 Request kinds counted by ``requests(emulator, kind)``:
 ``orders`` (order list pages), ``details`` (per-order detail reads while fetching),
 ``inventory_push`` (batch writes), ``inventory_lookup`` (SKU resolution and other inventory
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -126,6 +129,17 @@ class PlatformHarness:
         can express), created at ``created_at``; returns {what: order id}."""
         raise NotImplementedError
 
+    #: whether the platform marks a line of a physical order as needing no shipping (digital,
+    #: virtual, gift card: docs/platforms.md, "Order tags and lines that need no shipping")
+    non_shipping_lines: ClassVar[bool] = False
+
+    def seed_non_shipping(
+        self, emulator: Any, number: int, updated_at: datetime, lines: Iterable[Line],
+        non_shipping: Collection[str],
+    ) -> str:  # fmt: skip
+        """Seed an open order whose lines of the SKUs ``non_shipping`` need no shipping."""
+        raise NotImplementedError(f"{self.platform} has no line that needs no shipping")
+
     def order_number(self, emulator: Any, order_id: str) -> str:
         """The number the merchant and the warehouse see (``Order.number``)."""
         return order_id
@@ -134,8 +148,9 @@ class PlatformHarness:
         raise NotImplementedError
 
     def cancel(self, emulator: Any, order_id: str, at: datetime) -> None:
-        """Cancel the seeded order ``order_id`` at ``at``, as the store does (a platform whose
-        adapter reports cancellations must have this: the conformance suite cancels)."""
+        """Cancel the seeded open order ``order_id`` at ``at``, as the merchant does on the
+        platform (a platform whose adapter reports cancellations must have this: the
+        conformance suite and the cancellation end-to-end test cancel)."""
         raise NotImplementedError(
             f"{self.platform}: its adapter reports cancellations but its harness cannot cancel "
             "an order: add cancel() to its harness (dropstream/sandbox/platforms/harness.py)"
@@ -175,6 +190,10 @@ class PlatformHarness:
     def inventory_floor(self, n: int) -> int:
         """Writes plus the documented SKU-resolution calls to push ``n`` changed SKUs."""
         return math.ceil(n / self.inventory_cap)
+
+    def cancellations_floor(self, n: int) -> int:
+        """Requests to report ``n`` cancellations: what fetching ``n`` orders costs, by default."""
+        return self.fetch_floor(n)
 
 
 # --- Shopify ---------------------------------------------------------------------------------
@@ -235,8 +254,14 @@ class ShopifyHarness(PlatformHarness):
     def order_number(self, emulator: ShopifyEmulator, order_id: str) -> str:
         return str(emulator.order(order_id).number)
 
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return emulator.add_order(number, updated_at=updated_at, created_at=updated_at,
+                                  lines=list(lines), digital_skus=non_shipping)  # fmt: skip
+
     def cancel(self, emulator: ShopifyEmulator, order_id: str, at: datetime) -> None:
-        emulator.cancel_order(order_id, at=at)
+        emulator.cancel_order(order_id, reason="CUSTOMER", at=at)
 
     def seed_sku(self, emulator: ShopifyEmulator, sku: str, qty: int) -> None:
         emulator.add_variant(sku, available=qty)
@@ -323,6 +348,17 @@ class WooCommerceHarness(PlatformHarness):
     def order_number(self, emulator: WooCommerceEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["number"])
 
+    non_shipping_lines = True  # a line of a virtual product (read by the line's product_id)
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        for sku in non_shipping:
+            product = next((p for p in emulator.products.values() if p["sku"] == sku), None)
+            if product is None:
+                emulator.add_product(sku, stock=None, virtual=True)
+            else:  # an order was seeded with it before
+                product["virtual"] = True
+        return self.seed_order(emulator, number, updated_at, lines)
+
     def cancel(self, emulator: WooCommerceEmulator, order_id: str, at: datetime) -> None:
         emulator.cancel_order(int(order_id), at=at)
 
@@ -370,6 +406,9 @@ class WooCommerceHarness(PlatformHarness):
         # + the lines' products, 100 a read (GET /products?include=…: which lines need no
         # shipping); the orders seeded for a floor share one product.
         return super().fetch_floor(n) + (1 if n else 0)
+
+    def cancellations_floor(self, n: int) -> int:
+        return super().fetch_floor(n)  # a cancelled order's lines are not sorted: no products
 
 
 # --- BigCommerce -----------------------------------------------------------------------------
@@ -419,13 +458,19 @@ class BigCommerceHarness(PlatformHarness):
             for what, status_id in statuses.items()
         }
 
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_order(modified_at=updated_at, lines=list(lines),
+                                      digital_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: BigCommerceEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
+
     def fetch_floor(self, n: int) -> int:
         # v2 lists say nothing about what is left: after a full last page, only the next
         # page's 204 tells that it was the last (``/v2/orders/count`` would cost as much).
         return n // self.page_max + 1 + n * self.shape.details_per_order
-
-    def cancel(self, emulator: BigCommerceEmulator, order_id: str, at: datetime) -> None:
-        emulator.cancel_order(int(order_id), at=at)
 
     def seed_sku(self, emulator: BigCommerceEmulator, sku: str, qty: int) -> None:
         emulator.add_product(sku, stock=qty)
@@ -672,6 +717,15 @@ class EtsyHarness(PlatformHarness):
             "cancelled": str(at(canceled=True)),
         }
 
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_receipt(updated_at=updated_at, lines=list(lines),
+                                        digital_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: EtsyEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at, reason="Buyer requested cancellation")
+
     def seed_sku(self, emulator: EtsyEmulator, sku: str, qty: int) -> None:
         emulator.add_listing([(sku, qty)])
 
@@ -774,6 +828,15 @@ class MagentoHarness(PlatformHarness):
 
     def order_number(self, emulator: MagentoEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["increment_id"])
+
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_order(updated_at=updated_at, lines=list(lines),
+                                      virtual_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: MagentoEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
 
     def seed_sku(self, emulator: MagentoEmulator, sku: str, qty: int) -> None:
         emulator.add_product(sku, qty)
@@ -878,6 +941,9 @@ class WalmartHarness(PlatformHarness):
 
     def expire_token(self, emulator: WalmartEmulator) -> Callable[[], None]:
         return emulator.expire_tokens
+
+    def cancellations_floor(self, n: int) -> int:
+        return max(1, math.ceil(n / self.page_max))  # a cancelled order is not acknowledged
 
     def inventory_floor(self, n: int) -> int:
         if n <= self.feed_threshold:
