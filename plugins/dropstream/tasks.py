@@ -12,6 +12,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dropstream import reviews
 from dropstream.errors import ConfigurationError
 from dropstream.spec import ConnectionSpec
 
@@ -69,7 +70,7 @@ def run_step(flow: str, step_name: str, spec: ConnectionSpec, **context: Any) ->
     if step_name == "load":
         log.info("%s", run_summary(spec, flow, context, summary))
         _note_the_run(flow, context, summary)
-        _ask_about_held(flow, spec, context)
+        _ask_for_review(flow, spec, context)
     return summary
 
 
@@ -94,16 +95,21 @@ def _sweep_alerts(flow: str, step_name: str, spec: ConnectionSpec) -> None:
         ledger.close()
 
 
-def _ask_about_held(flow: str, spec: ConnectionSpec, context: dict[str, Any]) -> None:
-    """Orders held (this run or before) that nobody was asked about: a Required Action in a
-    ``dropstream_review`` run, so this run does not wait (``dropstream.review_tasks``)."""
+def _ask_for_review(flow: str, spec: ConnectionSpec, context: dict[str, Any]) -> None:
+    """Orders held, or suspect inventory snapshots kept (this run or before), that nobody was
+    asked about: a Required Action in a ``dropstream_review`` run, so this run does not wait
+    (``dropstream.review_tasks``)."""
     ti = context.get("ti")
-    transformed = ti.xcom_pull(task_ids="transform") if ti is not None else None
-    if flow != "orders" or not (transformed or {}).get("held"):
+    transformed = (ti.xcom_pull(task_ids="transform") if ti is not None else None) or {}
+    if flow == "orders" and transformed.get("held"):
+        kind = reviews.HELD_ORDERS
+    elif flow == "inventory" and transformed.get("suspect_snapshots"):
+        kind = reviews.SUSPECT_SNAPSHOT
+    else:
         return
-    from dropstream.review_tasks import ask_after_orders_run
+    from dropstream.review_tasks import ask_for_review
 
-    ask_after_orders_run(spec, str(context.get("run_id") or ""))
+    ask_for_review(spec, kind, str(context.get("run_id") or ""))
 
 
 def _note_the_run(flow: str, context: dict[str, Any], loaded: dict[str, Any]) -> None:
