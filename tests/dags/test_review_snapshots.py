@@ -49,11 +49,10 @@ def in_stock_then_zeroed(d, *zeroed_files: str) -> None:
 
 
 def review_dag():
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
     from tests.dags.conftest import DAGS
-
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     DagBundlesManager().sync_bundles_to_db()  # as dag.test() does: the bundle a DAG names
     bag = DagBag(dag_folder=str(DAGS / "dropstream_review.py"))
