@@ -221,9 +221,13 @@ def test_webhooks_start_the_orders_run_and_the_schedule_catches_what_they_missed
             assert [(a.number, a.status) for a in tries] == [(1, 200)] * 100, tries
             spread = max(a.sent for a in tries) - min(a.sent for a in tries)
             slowest = max(a.at - a.sent for a in tries)
-            print(f"burst: 100 webhooks sent within {spread:.2f}s, slowest answer {slowest:.2f}s")
-            assert spread < 1.0, f"the burst was not delivered within a second ({spread:.2f}s)"
-            assert slowest < 1.0, f"an answer took {slowest:.2f}s"
+            load = os.getloadavg()[0]  # the 1 s budget is for this machine: say how busy it was
+            print(
+                f"burst: 100 webhooks sent within {spread:.2f}s, slowest answer {slowest:.2f}s "
+                f"(load average {load:.1f} on {os.cpu_count()} cores)"
+            )
+            assert spread < 1.0, f"the burst took {spread:.2f}s to send (load {load:.1f})"
+            assert slowest < 1.0, f"an answer took {slowest:.2f}s (load {load:.1f})"
             wait_until("the burst in the folder", lambda: delivered(folder, numbers), sched, 300)
             wait_until("runs idle", lambda: all_done(api, dag_id), sched, 120)
             new_runs = [r for r in runs(api, dag_id) if r["dag_run_id"] not in before]
