@@ -41,16 +41,19 @@ BUYER = "ada.buyer@example.com"  # in every body: it must never reach a log line
 
 class Recorder:
     """Stands for Airflow's ``POST /assets/events``: takes ``delay`` seconds, fails ``failures``
-    times (then records), or always while ``fail`` is set."""
+    times (then records), or always while ``fail`` is set; waits while ``gate`` is closed."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.fail = False
         self.failures = 0
         self.delay = 0.0
+        self.gate = threading.Event()
+        self.gate.set()
         self._lock = threading.Lock()
 
     def __call__(self, connection: str, extra: dict[str, Any]) -> None:
+        assert self.gate.wait(30), "the gate stayed closed"
         time.sleep(self.delay)
         with self._lock:
             if self.fail or self.failures:
@@ -129,10 +132,8 @@ def test_a_signed_shopify_order_webhook_records_one_asset_event(
 ):
     caplog.set_level(logging.DEBUG)
     body = order_body()
-    started = time.monotonic()
     answer = post(client, "acme-shop", body, shopify(body, event="ev-1"))
     assert answer.status_code == 200, answer.text
-    assert time.monotonic() - started < 1.0
     assert answer.json() == {"connection": "acme-shop", "recorded": True}
     assert announcer.wait_idle(5)
     assert recorder.events == [
@@ -382,6 +383,7 @@ def test_a_burst_of_100_deliveries_is_answered_fast_and_coalesced(
     client, recorder, announcer, ledger
 ):
     recorder.delay = 0.3  # a REST call to the api-server under load
+    recorder.gate.clear()  # ... that does not answer at all until every delivery is answered
     bodies = [order_body(2000 + i) for i in range(100)]
 
     def deliver(i: int) -> tuple[int, float, float]:
@@ -392,7 +394,10 @@ def test_a_burst_of_100_deliveries_is_answered_fast_and_coalesced(
     with ThreadPoolExecutor(25) as pool:
         results = list(pool.map(deliver, range(100)))
     assert {code for code, _, _ in results} == {200}
-    assert max(took for _, _, took in results) < 1.0
+    # Every delivery was answered while no asset event could be recorded: the answer never
+    # waits for Airflow. (Answer times are bench/latency.py's figure, not asserted here.)
+    assert recorder.events == []
+    recorder.gate.set()
     assert announcer.wait_idle(10)
     # Every delivery is in the ledger once, and covered by an event: a few, not 100.
     from sqlalchemy import func, select
