@@ -212,9 +212,10 @@ inventory_snapshots = Table(
     Column("decision_note", Text),
     _time("applied_at"),
 )
-# Webhook deliveries already acted on, by the platform's own id for the event (Shopify's
-# X-Shopify-Event-Id, WooCommerce's delivery id, BigCommerce's payload hash): a replay of one
-# within REPLAY_WINDOW is refused. Rows older than that are purged as new ones arrive.
+# Webhook deliveries received, by the platform's own key for the event (Shopify's
+# X-Shopify-Event-Id, WooCommerce's delivery id and body digest, BigCommerce's payload hash): a
+# repeat within REPLAY_WINDOW is a duplicate or a replay (dropstream.webhooks.repeat). Rows older
+# than that count as never received, and are purged now and then.
 webhook_deliveries = Table(
     "ds_webhook_deliveries",
     metadata,
