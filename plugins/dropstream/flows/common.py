@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, TypeVar
 
 from dropstream.errors import FileFormatError, NotFoundError
 from dropstream.flows.context import RunContext, SharedFolder
-from dropstream.formats.base import FileFormat, OnError
-from dropstream.stores import StoreAdapter
 from dropstream.transports.base import RemoteFile, Transport, join
 
 if TYPE_CHECKING:
+    from dropstream.formats.base import FileFormat, OnError
     from dropstream.sharing import Kind
+    from dropstream.stores import StoreAdapter
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -61,16 +61,21 @@ class FolderFlow(Flow):
     #: ``(ctx, adapter, transport, folder)``: push what is ready, archive the files read.
     push: Callable[[RunContext, StoreAdapter, Transport, SharedFolder], Summary]
 
+    @property
+    def folder(self) -> SharedFolder:
+        """The flow's warehouse folder and the connections sharing it."""
+        return self.ctx.shared_folder(self.kind)
+
     def extract(self) -> Summary:
-        folder = self.ctx.shared_folder(self.kind)
+        folder = self.folder
         return self.read_files(self.ctx, self.ctx.transport, self.ctx.file_format, folder)
 
     def load(self) -> Summary:
-        folder = self.ctx.shared_folder(self.kind)
+        folder = self.folder
         return self.push(self.ctx, self.ctx.adapter, self.ctx.transport, folder)
 
     def watched_folder(self) -> SharedFolder:
-        return self.ctx.shared_folder(self.kind)
+        return self.folder
 
 
 def error_folder(ctx: RunContext) -> str:

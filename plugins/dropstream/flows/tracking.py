@@ -224,4 +224,4 @@ class TrackingFlow(FolderFlow):
     push = staticmethod(load)
 
     def transform(self) -> Summary:
-        return transform(self.ctx, self.ctx.shared_folder(self.kind))
+        return transform(self.ctx, self.folder)
