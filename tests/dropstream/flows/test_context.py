@@ -4,6 +4,7 @@ the Airflow tasks run them; the sockets this process holds tell what is still op
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -116,14 +117,16 @@ def test_what_was_opened_is_closed_when_the_step_fails(acme, shopify_emulator):
     shopify_emulator.add_order(1001, updated_at=PLACED, created_at=PLACED)
     before = links_to(warehouse_port) | links_to(store_port)
     interval = {"data_interval_start": NOW.replace(hour=11), "data_interval_end": NOW}
-    with (
-        pytest.raises(AuthenticationError, match="401"),
-        RunContext(spec, ledger, NOW, run="manual__1", airflow=interval) as ctx,
-    ):
+    ctx = RunContext(spec, ledger, NOW, run="manual__1", airflow=interval)
+    with pytest.raises(AuthenticationError, match="401"), ctx:
         ctx.transport.list_files("/out")
         OrdersFlow(ctx).extract()  # fetches: the store's answers keep the link up
         assert links_to(warehouse_port) - before and links_to(store_port) - before
         shopify_emulator.fail_next(1, status=401)
         OrdersFlow(ctx).extract()  # the store refuses the token now
+    assert ctx.opened == ()
+    # A live requests Response keeps its socket open whatever its session does; the failed one
+    # lived in the exception's traceback until here. The context (still alive) holds no link.
+    gc.collect()
     assert links_to(warehouse_port) <= before
     assert links_to(store_port) <= before
