@@ -1,10 +1,11 @@
-"""Held orders wait for a person here, not in the 15-minute orders DAG (whose max_active_runs=1
-a waiting run would block). An orders run that holds orders triggers a run of this DAG (REST
-API); its ask task shows under Browse → Required Actions with the reasons and the answers
-Release / Cancel / Keep holding, for all held orders or the ones chosen. The answer is recorded
-as the operator action, with who answered; no answer in time keeps the orders held. One DAG for
-the deployment: a run per review, many waiting at once. Configuration only; the tasks live in
-``dropstream.review_tasks``. See docs/operations.md.
+"""Held orders and suspect inventory snapshots wait for a person here, not in the flows' DAGs
+(whose max_active_runs=1 a waiting run would block). An orders run that holds orders, or an
+inventory run that keeps a suspect snapshot, triggers a run of this DAG (REST API); its ask task
+shows under Browse → Required Actions with the reasons and the answers (Release / Cancel / Keep
+holding; Approve / Reject / Keep waiting), for all items or the ones chosen. The answer is
+recorded as the operator action, with who answered; no answer in time changes nothing. One DAG
+for the deployment: a run per review, many waiting at once. Configuration only; the tasks live
+in ``dropstream.review_tasks``. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ with DAG(
     catchup=False,
     # A waiting run holds no worker slot, only a place in this count: room for many reviews.
     max_active_runs=64,
-    is_paused_upon_creation=False,  # runs only when an orders run triggers it
+    is_paused_upon_creation=False,  # runs only when an orders or inventory run triggers it
     params=review_params(),
     tags=["dropstream", "review"],
     doc_md=__doc__,

@@ -209,7 +209,7 @@ def cancel(
 ) -> Outcome:
     """Cancel an order; one the warehouse has gets a cancel file now (``transport()`` opens the
     warehouse). Asked again, nothing: the cancel file is sent once."""
-    from dropstream.flows.common import Step
+    from dropstream.flows.context import RunContext
     from dropstream.flows.orders import FLOW, finish_unfinished, publish_cancellations
 
     before, changed = ledger.cancel_order(
@@ -222,10 +222,10 @@ def cancel(
             return Outcome(True, f"order {number} cancelled: it will never be sent")
     elif row.get("state") in ("in_file", "published") and row.get("cancel_requested_at"):
         # Sent, its cancellation not yet (asked now, or an earlier attempt stopped before it).
-        step = Step(spec=spec, ledger=ledger, now=now, run=run)
+        ctx = RunContext(spec=spec, ledger=ledger, now=now, run=run)
         with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
-            finish_unfinished(step, t, lease)  # its order file first, if still unfinished
-            sent = publish_cancellations(step, t, file_format, lease)
+            finish_unfinished(ctx, t, lease)  # its order file first, if still unfinished
+            sent = publish_cancellations(ctx, t, file_format, lease)
         where = spec.warehouse.paths.orders
         return Outcome(
             True,
@@ -337,12 +337,12 @@ def _publish_now(
 ) -> None:
     """Publish the file just staged, with the orders flow's exactly-once protocol (another
     holder of the orders lease, a run or a cancel, may have published it first: fine)."""
-    from dropstream.flows.common import Step
+    from dropstream.flows.context import RunContext
     from dropstream.flows.orders import FLOW, finish_unfinished
 
-    step = Step(spec=spec, ledger=ledger, now=now, run=run)
+    ctx = RunContext(spec=spec, ledger=ledger, now=now, run=run)
     with transport() as t, ledger.lease(spec.name, FLOW, run=run) as lease:
-        published: dict[str, int] = finish_unfinished(step, t, lease)
+        published: dict[str, int] = finish_unfinished(ctx, t, lease)
     if name not in published and ledger.file_orders(spec.name, name)[0] != "published":
         # finish_unfinished raises first; this says so if it ever did not
         raise ConfigurationError(f"connection {spec.name!r}: {name} was not published")

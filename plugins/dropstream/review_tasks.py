@@ -1,17 +1,20 @@
 """The Airflow edge of reviews (``dropstream.reviews``): asking for one, and applying its answer.
 
-- :func:`request_held_review`, called after an orders run's load: records the held orders
-  nobody was asked about yet and triggers a ``dropstream_review`` run for them (REST API).
+- :func:`ask_for_review`, called after an orders run's load (held orders) or an inventory run's
+  load (suspect snapshots): records the items nobody was asked about yet and triggers a
+  ``dropstream_review`` run for them (REST API).
 - The ``dropstream_review`` DAG: ``prepare`` (what is still to be asked; picks the kind's ask
   task) → ``ask_<kind>`` (:class:`ReviewOperator`, a ``HITLOperator``: Required Actions) →
-  ``apply_answer`` (the answer through :func:`dropstream.action_tasks.run_action`, the code path
-  of ``dropstream_actions``, as the person who answered).
+  ``apply_answer`` (``dropstream.review_answers``: the answer through
+  :func:`dropstream.action_tasks.run_action`, the code path of ``dropstream_actions``, as the
+  person who answered).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 
 from dropstream import reviews
 from dropstream.errors import ConfigurationError
-from dropstream.reviews import HELD_ORDERS, KINDS, ReviewKind
+from dropstream.reviews import HELD_ORDERS, KINDS, SUSPECT_SNAPSHOT, Item, ReviewKind
 
 if TYPE_CHECKING:
     from dropstream.ledger import Ledger
@@ -31,48 +34,59 @@ log = logging.getLogger("dropstream.reviews")
 _ANY_TIME = timedelta(seconds=1)
 #: An item still asked this long after its review's timeout lost its run: asked again.
 STALE_AFTER = timedelta(hours=1)
-_PAST = {reviews.RELEASE: "released", reviews.CANCEL: "cancelled"}
-#: Where an order may be when an answer comes that already says what the answer asked (moved on
-#: meanwhile, by another person or the store): nothing to do and nothing to object to.
-_ALREADY = {
-    reviews.RELEASE: ("ready", "in_file", "published", "shipped"),
-    reviews.CANCEL: ("cancelled", "cancelling", "cancel_sent"),
+
+
+def held_order_items(spec: ConnectionSpec, ledger: Ledger, now: datetime) -> list[Item]:
+    """The connection's held orders a person can release (see :func:`_for_a_person`)."""
+    held = ledger.held_before(spec.name, now + _ANY_TIME)
+    return reviews.held_order_items(r for r in held if _for_a_person(spec, ledger, r, now))
+
+
+def snapshot_items(spec: ConnectionSpec, ledger: Ledger, now: datetime) -> list[Item]:
+    """The connection's suspect snapshots waiting for a person, with the SKUs each would zero."""
+    published = ledger.published_quantities(spec.name)
+    return [
+        reviews.snapshot_item(row, ledger.snapshot_levels(spec.name, row["source_file"]), published)
+        for row in ledger.suspect_snapshots(spec.name)
+    ]
+
+
+#: What each kind asks about now, and the DropStream page its body links to.
+ITEMS: dict[str, Callable[[ConnectionSpec, Ledger, datetime], list[Item]]] = {
+    HELD_ORDERS.name: held_order_items,
+    SUSPECT_SNAPSHOT.name: snapshot_items,
 }
+PAGES = {HELD_ORDERS.name: "orders?state=held", SUSPECT_SNAPSHOT.name: "files"}
 
 
-def request_held_review(
+def request_review(
     spec: ConnectionSpec,
+    kind: ReviewKind,
     ledger: Ledger,
     api: AirflowAPI,
     now: datetime,
     *,
-    run: str = "",
     timeout_minutes: float | None = None,
 ) -> str | None:
-    """Ask about the connection's held orders not asked about yet, in one new review run;
-    return its run id (None when there was nothing new to ask, or the connection's review is
-    still open: one Required Action per connection at a time, so a flood of held orders makes
-    one question, and the orders held meanwhile are asked when it closes). Trouble reaching the
-    API forgets the review, so the next orders run asks again, and raises."""
+    """Ask about the connection's items of ``kind`` not asked about yet, in one new review run;
+    return its run id (None when there was nothing new to ask, or the connection's review of
+    that kind is still open: one Required Action per connection and kind at a time, so a flood
+    makes one question, and what comes up meanwhile is asked when it closes). Trouble reaching
+    the API forgets the review, so the next run asks again, and raises."""
     limit = timedelta(minutes=timeout_minutes or spec.alerts.held_hours * 60)
-    ledger.forget_stale_reviews(spec.name, HELD_ORDERS.name, now - limit - STALE_AFTER)
-    if ledger.open_reviews(spec.name, HELD_ORDERS.name):
+    ledger.forget_stale_reviews(spec.name, kind.name, now - limit - STALE_AFTER)
+    if ledger.open_reviews(spec.name, kind.name):
         return None
-    held = ledger.held_before(spec.name, now + _ANY_TIME)
-    items = reviews.held_order_items(r for r in held if _for_a_person(spec, ledger, r, now))
+    items = ITEMS[kind.name](spec, ledger, now)
     review_id = uuid.uuid4().hex
     new = ledger.ask_review(
-        spec.name,
-        HELD_ORDERS.name,
-        review_id,
-        ((i.subject, i.label, i.detail) for i in items),
-        now,
+        spec.name, kind.name, review_id, ((i.subject, i.label, i.detail) for i in items), now
     )
     if not new:
         return None
     conf: dict[str, Any] = {
         "connection": spec.name,
-        "kind": HELD_ORDERS.name,
+        "kind": kind.name,
         "review_id": review_id,
         "timeout_minutes": timeout_minutes,
     }
@@ -85,7 +99,7 @@ def request_held_review(
                 ),
                 "logical_date": None,
                 "conf": conf,
-                "note": f"{len(new)} held order(s) of {spec.name} to review",
+                "note": f"{len(new)} {kind.what}(s) of {spec.name} to review",
             },
         )
     except Exception:
@@ -114,27 +128,26 @@ def _for_a_person(spec: ConnectionSpec, ledger: Ledger, row: dict[str, Any], now
     return release_blocker(spec, file_format, stored[0]) is None
 
 
-def ask_after_orders_run(spec: ConnectionSpec, run: str) -> None:
-    """After an orders run's load: raise a Required Action for newly held orders; never fail
-    the run over it (the daily digest still lists every held order)."""
+def ask_for_review(spec: ConnectionSpec, kind: ReviewKind, run: str) -> None:
+    """After a run's load (or a review's answer): raise a Required Action for the items of
+    ``kind`` nobody was asked about; never fail the run over it (the daily digest still lists
+    every held order and waiting snapshot)."""
     from dropstream.ledger import Ledger
     from dropstream.setup.api import AirflowAPI
 
     ledger = Ledger()
     try:
-        asked = request_held_review(
-            spec, ledger, AirflowAPI.from_connection(), datetime.now(UTC), run=run
-        )
+        asked = request_review(spec, kind, ledger, AirflowAPI.from_connection(), datetime.now(UTC))
         if asked:
             log.info(
-                "connection %s: held orders to review in %s %s", spec.name, reviews.DAG_ID, asked
+                "connection %s: %ss to review in %s %s", spec.name, kind.what, reviews.DAG_ID, asked
             )
-    except Exception as exc:  # noqa: BLE001 - the orders are held safely; the next run asks again
+    except Exception as exc:  # noqa: BLE001 - nothing is lost; the next run asks again
         log.warning(
-            "connection %s: held orders not put up for review (%s: %s); the next orders run "
-            "tries again. Check the Airflow Connection dropstream_airflow_api and that the DAG "
-            "%s exists",
+            "connection %s: %ss not put up for review (%s: %s); the next run tries again. "
+            "Check the Airflow Connection dropstream_airflow_api and that the DAG %s exists",
             spec.name,
+            kind.what,
             type(exc).__name__,
             exc,
             reviews.DAG_ID,
@@ -144,7 +157,7 @@ def ask_after_orders_run(spec: ConnectionSpec, run: str) -> None:
 
 
 def review_params() -> dict[str, Any]:
-    """The review run's conf (set by :func:`request_held_review`, not typed by a person)."""
+    """The review run's conf (set by :func:`request_review`, not typed by a person)."""
     from airflow.sdk import Param
 
     def text(title: str) -> Any:
@@ -171,7 +184,7 @@ def _conf(context: dict[str, Any]) -> tuple[ConnectionSpec, ReviewKind, str]:
     if not (name and review_id) or kind_name not in KINDS:
         raise ConfigurationError(
             f"{reviews.DAG_ID}: a run needs connection, kind ({', '.join(KINDS)}) and review_id; "
-            "orders runs trigger it, a person does not"
+            "orders and inventory runs trigger it, a person does not"
         )
     spec = load_registry(only=name).specs.get(name)
     if spec is None:
@@ -179,9 +192,17 @@ def _conf(context: dict[str, Any]) -> tuple[ConnectionSpec, ReviewKind, str]:
     return spec, KINDS[kind_name], review_id
 
 
+def _waiting(kind: ReviewKind, spec: ConnectionSpec, ledger: Ledger, now: datetime) -> dict:
+    """Subject -> since when, of the items of ``kind`` still waiting for a person now."""
+    if kind is SUSPECT_SNAPSHOT:
+        return {s["source_file"]: s["kept_at"] for s in ledger.suspect_snapshots(spec.name)}
+    return {r["order_id"]: r["since"] for r in ledger.held_before(spec.name, now + _ANY_TIME)}
+
+
 def prepare_review(**context: Any) -> list[str]:
-    """What is still to ask (orders released or cancelled meanwhile are dropped): the
-    question for the ask task, in XCom ``question``; returns that task's id (none: skip all)."""
+    """What is still to ask (orders released or cancelled, snapshots decided or superseded
+    meanwhile are dropped): the question for the ask task, in XCom ``question``; returns that
+    task's id (none: skip all)."""
     from dropstream.ledger import Ledger
 
     spec, kind, review_id = _conf(context)
@@ -189,20 +210,20 @@ def prepare_review(**context: Any) -> list[str]:
     ledger = Ledger()
     try:
         asked = ledger.review_items(review_id, state="asked")
-        held = {r["order_id"]: r for r in ledger.held_before(spec.name, now + _ANY_TIME)}
-        moot = [r["subject"] for r in asked if r["subject"] not in held]
+        waiting = _waiting(kind, spec, ledger, now)
+        moot = [r["subject"] for r in asked if r["subject"] not in waiting]
         ledger.close_review_items(
             spec.name, kind.name, moot, "moot", now, answer="", actor=None, run=context["run_id"]
         )
         items = [
-            reviews.Item(r["subject"], r["label"], r["detail"], held[r["subject"]]["since"])
+            Item(r["subject"], r["label"], r["detail"], waiting[r["subject"]])
             for r in asked
-            if r["subject"] in held
+            if r["subject"] in waiting
         ]
     finally:
         ledger.close()
     if not items:
-        log.info("review %s: nothing left to ask (no longer held)", review_id)
+        log.info("review %s: nothing left to ask (no %s waits any more)", review_id, kind.what)
         return []
     minutes = context["params"].get("timeout_minutes") or spec.alerts.held_hours * 60
     timeout = timedelta(minutes=float(minutes))
@@ -215,7 +236,7 @@ def prepare_review(**context: Any) -> list[str]:
                 spec.name,
                 items,
                 timeout,
-                view_url=f"/dropstream/connections/{spec.name}/orders?state=held",
+                view_url=f"/dropstream/connections/{spec.name}/{PAGES[kind.name]}",
             ),
             "labels": [i.label for i in items],
             "timeout_seconds": timeout.total_seconds(),
@@ -238,24 +259,24 @@ class ReviewOperator(HITLOperator):
             subject=f"Review {kind.what}s",
             options=list(kind.options),
             defaults=[kind.default],
-            params=_form([]),
+            params=_form(kind, []),
             **kwargs,
         )
 
     def execute(self, context: Any) -> Any:
         question = context["ti"].xcom_pull(task_ids="prepare", key="question")
         self.subject, self.body = question["subject"], question["body"]
-        self.params = _form(list(question["labels"]))
+        self.params = _form(self.kind, list(question["labels"]))
         self.response_timeout = timedelta(seconds=float(question["timeout_seconds"]))
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         # The form's fields only (the answer is checked against them, not the run's conf).
-        self.params = _form([])
+        self.params = _form(self.kind, [])
         return super().execute_complete(context, event)
 
 
-def _form(labels: list[str]) -> Any:
+def _form(kind: ReviewKind, labels: list[str]) -> Any:
     """The Required Action's fields: the items the answer applies to (all at first), and why."""
     from airflow.sdk import Param
     from airflow.sdk.definitions.param import ParamsDict
@@ -271,7 +292,7 @@ def _form(labels: list[str]) -> Any:
                 labels,
                 type="array",
                 items=items,
-                title="Orders",
+                title=kind.items_title,
                 description="The answer applies to these; the others are asked about again.",
                 **choice,
             ),
@@ -282,146 +303,30 @@ def _form(labels: list[str]) -> Any:
 
 def apply_answer(**context: Any) -> str:
     """The answer as actions; returns (and logs) what happened to each item."""
+    from dropstream.review_answers import apply_review
+
     spec, kind, review_id = _conf(context)
     answer = context["ti"].xcom_pull(task_ids=kind.task_id) or {}
-    if kind is not HELD_ORDERS:  # another kind brings its own apply
-        raise ConfigurationError(f"{reviews.DAG_ID}: no apply for review kind {kind.name!r}")
-    return apply_held_orders(spec, review_id, answer, run=str(context["run_id"]))
+    return apply_review(
+        spec, kind, review_id, answer, run=str(context["run_id"]), ask_again=ask_for_review
+    )
 
 
 def apply_held_orders(
-    spec: ConnectionSpec,
-    review_id: str,
-    answer: dict[str, Any],
-    *,
-    run: str,
+    spec: ConnectionSpec, review_id: str, answer: dict[str, Any], *, run: str
 ) -> str:
-    """Release / cancel / keep holding the chosen orders of a review, as the person who
-    answered; a timed-out review keeps them all held. Orders left out are asked again."""
-    from dropstream.action_tasks import run_action
-    from dropstream.actions import ActionRequest
-    from dropstream.ledger import Ledger
+    """Release / cancel / keep holding the chosen orders of a review (see ``apply_review``)."""
+    from dropstream.review_answers import apply_review
 
-    kind = HELD_ORDERS
-    option, labels, why, who = reviews.chosen(answer, kind)
-    now = datetime.now(UTC)
-    ledger = Ledger()
-    done: list[str] = []
-    refused: list[str] = []
-    moved_on: list[str] = []
-    try:
-        asked = ledger.review_items(review_id, state="asked")
-        if who is None:  # nobody answered in time: the default, which changes nothing
-            moved = ledger.close_review_items(
-                spec.name,
-                kind.name,
-                [r["subject"] for r in asked],
-                "timed_out",
-                now,
-                answer=option,
-                actor=None,
-                run=run,
-                event="review_timed_out",
-                detail="still held; listed in the daily held-orders digest",
-            )
-            done.append(f"review timed out: {len(moved)} order(s) of {spec.name} stay held")
-        chosen_rows = [r for r in asked if r["label"] in labels] if who else []
-        left_out = [r["subject"] for r in asked if r["label"] not in labels] if who else []
-        reason = why or f"answered {option} in Required Actions ({run})"
-        for row in chosen_rows:
-            action = reviews.ACTIONS.get(option)
-            if action is None:
-                ledger.close_review_items(
-                    spec.name,
-                    kind.name,
-                    [row["subject"]],
-                    "answered",
-                    now,
-                    answer=option,
-                    actor=who,
-                    run=run,
-                    event="kept_held",
-                    detail=reason,
-                )
-                done.append(f"{row['label']} kept held")
-                continue
-            state = (ledger.order_row(spec.name, row["subject"]) or {}).get("state")
-            if state != "held":
-                # Released, sent or cancelled since the question was asked: the answer was about
-                # a held order, so it is not applied (a Cancel never sends a cancel file for an
-                # order a colleague released and the warehouse now has).
-                ledger.close_review_items(
-                    spec.name,
-                    kind.name,
-                    [row["subject"]],
-                    "moot",
-                    now,
-                    answer=f"{option} (not applied: {state})",
-                    actor=who,
-                    run=run,
-                )
-                note = f"{row['label']} is {state} now, no longer held: {option} not applied"
-                if state in _ALREADY.get(option, ()):
-                    done.append(note)
-                else:
-                    moved_on.append(note)
-                continue
-            request = ActionRequest.model_validate(
-                {
-                    "action": action,
-                    "connection": spec.name,
-                    "target": row["subject"],
-                    "reason": reason,
-                }
-            )
-            try:
-                outcome = run_action(request, actor=who or "", run=run, now=now)
-            except ConfigurationError as exc:
-                refused.append(f"{row['label']}: {exc}")
-                answered = f"{option} (refused)"
-            else:
-                done.append(outcome.message)
-                answered = option
-            ledger.close_review_items(
-                spec.name,
-                kind.name,
-                [row["subject"]],
-                "answered",
-                now,
-                answer=answered,
-                actor=who,
-                run=run,
-            )
-        if left_out:
-            ledger.forget_review(review_id)  # only the left-out rows are still "asked"
-    finally:
-        ledger.close()
-    # This review is closed: orders left out, or held since it was asked, get the next one.
-    ask_after_orders_run(spec, run)
-    if left_out:
-        done.append(f"{len(left_out)} order(s) left out: asked again in a new Required Action")
-    if who is None:
-        summary = "; ".join(done)
-        log.info("connection %s, review %s: %s", spec.name, review_id, summary)
-        return summary
-    summary = f"{option} by {who}: " + "; ".join(done)
-    log.info("connection %s, review %s: %s", spec.name, review_id, summary)
-    problems = []
-    if refused:
-        problems.append(
-            f"{len(refused)} order(s) could not be {_PAST.get(option, option)} and stay held: "
-            + " | ".join(refused)
-        )
-    if moved_on:
-        problems.append(
-            " | ".join(moved_on)
-            + f". If such an order must still be {_PAST.get(option, option)}, use that action on "
-            "its order page (DropStream → Orders), which does what fits its state now"
-        )
-    if problems:
-        raise ConfigurationError(
-            f"connection {spec.name!r}: "
-            + "; ".join(problems)
-            + (f". Done: {summary}" if done else "")
-        )
-    return summary
+    return apply_review(spec, HELD_ORDERS, review_id, answer, run=run, ask_again=ask_for_review)
+
+
+def apply_snapshots(
+    spec: ConnectionSpec, review_id: str, answer: dict[str, Any], *, run: str
+) -> str:
+    """Approve / reject / keep waiting the chosen suspect snapshots (see ``apply_review``)."""
+    from dropstream.review_answers import apply_review
+
+    return apply_review(
+        spec, SUSPECT_SNAPSHOT, review_id, answer, run=run, ask_again=ask_for_review
+    )

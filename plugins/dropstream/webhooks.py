@@ -1,19 +1,28 @@
 """Store webhooks: how each platform signs a delivery, and what a delivery means to DropStream.
 
 A webhook only says "the store has news": the receiver (``dropstream.web.webhooks``) checks the
-signature here, drops replays, and records an asset event ``dropstream://<connection>/orders``
-that starts the connection's orders DAG. Orders are still fetched by the DAG, from the
-watermark, so a forged, lost or late webhook can never put an order in a file by itself.
+signature here, drops repeats, and has an asset event ``dropstream://<connection>/orders`` start
+the connection's orders DAG. Orders are still fetched by the DAG, from the watermark, so a
+forged, lost or late webhook can never put an order in a file by itself.
 
 Per platform (docs/webhooks.md):
 
 - Shopify signs the raw body: ``X-Shopify-Hmac-Sha256`` = base64 HMAC-SHA256 keyed with the
-  app's API secret key; the event id (``X-Shopify-Event-Id``) is the same on every retry.
+  app's API secret key; the event id (``X-Shopify-Event-Id``) is the same on every retry, and
+  Shopify retries a delivery without a 2xx 8 times over 4 hours.
 - WooCommerce signs the raw body: ``X-WC-Webhook-Signature`` = base64 HMAC-SHA256 keyed with
-  the webhook's own secret; ``X-WC-Webhook-Delivery-ID`` names the delivery.
+  the webhook's own secret. ``X-WC-Webhook-Delivery-ID`` is a hash of the webhook id and the
+  *second* of sending, so every order of a burst in one second carries the same one: the
+  replay key adds the body's digest. WooCommerce never retries.
 - BigCommerce does not sign: a hook carries the custom headers it was created with, so the
   secret travels as ``X-DropStream-Webhook-Token`` over TLS; the payload's ``hash`` is the same
-  when one event is delivered twice.
+  when one event is delivered twice; it retries a delivery without a 2xx for about two days.
+
+Every platform counts any answer but a 2xx as a failed delivery (Shopify and BigCommerce retry it
+and finally drop the subscription, WooCommerce disables the webhook after 5 in a row) and
+documents that it may deliver one event twice. So a *repeat* the platform itself may send (the
+same key within its ``redelivery`` period) is a duplicate, answered 2xx and acted on once;
+the same key later than the platform could send it is a replay, refused with 409 (``repeat``).
 
 Pure: no Airflow, no HTTP library, no clock.
 """
@@ -28,6 +37,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 __all__ = [
     "BIGCOMMERCE_TOKEN_HEADER",
@@ -39,6 +49,7 @@ __all__ = [
     "WebhookRejected",
     "asset_uri",
     "generate_secret",
+    "repeat",
     "verify",
 ]
 
@@ -84,6 +95,8 @@ class Scheme:
     platform: str
     topics: tuple[str, ...]  # the topics setup subscribes to; they start the orders DAG
     verify: Callable[[str, Mapping[str, str], bytes], Delivery]
+    #: How long after a first delivery the platform itself may send the same one again.
+    redelivery: timedelta
 
 
 def _hmac_b64(secret: str, body: bytes) -> bytes:
@@ -134,9 +147,11 @@ def _woocommerce(secret: str, headers: Mapping[str, str], body: bytes) -> Delive
         # WooCommerce pings a new webhook's URL once, unsigned; answering 2xx lets it be saved.
         return Delivery("", "ping", starts_orders=False)
     _signed_body("WooCommerce", "X-WC-Webhook-Signature", secret, headers, body)
+    # One delivery id per webhook per second: the body tells the orders of one second apart.
     delivery = _needed(headers, "X-WC-Webhook-Delivery-ID")
+    digest = hashlib.sha256(body).hexdigest()[:32]
     topic = _needed(headers, "X-WC-Webhook-Topic")
-    return Delivery(delivery, topic, topic in WOOCOMMERCE_TOPICS)
+    return Delivery(f"{delivery}:{digest}", topic, topic in WOOCOMMERCE_TOPICS)
 
 
 def _bigcommerce(secret: str, headers: Mapping[str, str], body: bytes) -> Delivery:
@@ -162,9 +177,12 @@ WOOCOMMERCE_PING = re.compile(rb"webhook_id=[0-9]{1,20}")
 BIGCOMMERCE_TOPICS = ("store/order/created", "store/order/statusUpdated")
 
 SCHEMES: dict[str, Scheme] = {
-    "shopify": Scheme("shopify", SHOPIFY_TOPICS, _shopify),
-    "woocommerce": Scheme("woocommerce", WOOCOMMERCE_TOPICS, _woocommerce),
-    "bigcommerce": Scheme("bigcommerce", BIGCOMMERCE_TOPICS, _bigcommerce),
+    # 8 retries over 4 hours (an hour's margin for the first try's own delay).
+    "shopify": Scheme("shopify", SHOPIFY_TOPICS, _shopify, timedelta(hours=5)),
+    # No retries; the same key only within its second (a minute covers clock skew).
+    "woocommerce": Scheme("woocommerce", WOOCOMMERCE_TOPICS, _woocommerce, timedelta(minutes=1)),
+    # Retries for about 48 hours.
+    "bigcommerce": Scheme("bigcommerce", BIGCOMMERCE_TOPICS, _bigcommerce, timedelta(hours=49)),
 }
 
 
@@ -179,6 +197,18 @@ def verify(platform: str, secret: str, headers: Mapping[str, str], body: bytes) 
     if not secret:
         raise WebhookRejected(404, "webhooks are not set up for this connection")
     return scheme.verify(secret, headers, body)
+
+
+def repeat(platform: str, first_received: datetime, now: datetime) -> WebhookRejected | None:
+    """A delivery whose key was first received at ``first_received``: None for a duplicate the
+    platform itself may send (answer 2xx, act on nothing), else the 409 for a replay."""
+    if now - first_received <= SCHEMES[platform].redelivery:
+        return None
+    return WebhookRejected(
+        409,
+        f"replayed delivery: first received {first_received:%Y-%m-%d %H:%M:%S} UTC, later than "
+        f"{platform} re-sends one",
+    )
 
 
 #: The store platforms whose webhooks DropStream receives.

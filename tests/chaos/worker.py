@@ -30,7 +30,7 @@ import adapters.shopify  # noqa: F401
 import dropstream.transports.sftp  # noqa: F401
 from adapters import get_adapter
 from dropstream.flows import orders, tracking
-from dropstream.flows.common import SharedFolder, Step
+from dropstream.flows.context import RunContext, SharedFolder
 from dropstream.formats import get_format
 from dropstream.ledger import Ledger
 from dropstream.spec import parse_spec
@@ -116,7 +116,7 @@ def run(command: dict[str, Any], result_path: str) -> None:
     spec = parse_spec(command["spec"]["name"], command["spec"])
     ledger = Ledger(command["env"]["DROPSTREAM_LEDGER_URL"])
     now = datetime.now(UTC)
-    step = Step(spec=spec, ledger=ledger, now=now, run=command["run"])
+    step = RunContext(spec=spec, ledger=ledger, now=now, run=command["run"])
     fmt = get_format(spec.warehouse.format.name, spec.warehouse.format.options)
     transport = get_transport(spec.warehouse.protocol, command["warehouse_conn_id"])
     adapter = get_adapter(spec.store.platform, spec.store.conn_id, connection_name=spec.name)

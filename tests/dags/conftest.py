@@ -81,6 +81,11 @@ def deployment(
     request, monkeypatch, tmp_path, airflow_db, shopify_emulator, sftp_server
 ) -> Deployment:
     name = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40].strip("_")
+    if "airflow_api_server" not in request.fixturenames:
+        # Once a test has started the session's api-server, its Connection stays set: runs that
+        # hold orders or keep a suspect snapshot would trigger dropstream_review runs that wait,
+        # queued, for a later test's scheduler. Only a test that asks for the server uses it.
+        monkeypatch.delenv("AIRFLOW_CONN_DROPSTREAM_AIRFLOW_API", raising=False)
     monkeypatch.setenv("DROPSTREAM_LEDGER_URL", sqlite_ledger_url(tmp_path))
     monkeypatch.setenv(
         f"AIRFLOW_CONN_DROPSTREAM_{name.upper()}_STORE", shopify_connection_json(shopify_emulator)

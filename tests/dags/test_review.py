@@ -42,16 +42,11 @@ def ask(d) -> str:
 
 
 @pytest.fixture
-def no_airflow_api(monkeypatch):
-    """The orders run asks for a review itself when the Airflow Connection
-    ``dropstream_airflow_api`` exists (the session's api-server sets it once another test has
-    started it); here the tests ask (``ask``), so the orders runs must not."""
-    monkeypatch.delenv("AIRFLOW_CONN_DROPSTREAM_AIRFLOW_API", raising=False)
+def held(held_and_sent):  # noqa: F811 - the fixture imported above
+    """Orders 6001 (held: Canada), 6002 (held: no ship method), 6003 (published), 6004 (held).
 
-
-@pytest.fixture
-def held(no_airflow_api, held_and_sent):  # noqa: F811 - the fixture imported above
-    """Orders 6001 (held: Canada), 6002 (held: no ship method), 6003 (published), 6004 (held)."""
+    The orders run does not ask for a review itself (the ``deployment`` fixture leaves the
+    Airflow Connection ``dropstream_airflow_api`` out): the tests ask (``ask``)."""
     return held_and_sent
 
 

@@ -58,18 +58,24 @@ def delivered(folder: Path) -> list[str]:
     return sorted(numbers)
 
 
-def until(what: str, check, sched: AirflowScheduler, timeout: float = TIMEOUT) -> Any:
+def until(what: str, check, sched: AirflowScheduler, timeout: float = TIMEOUT, logs=None) -> Any:
+    """Wait for ``check()``; on timeout, fail with the components' logs (and ``logs()``)."""
     deadline = time.monotonic() + timeout
     while not (found := check()):
         sched.check_alive()
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout}s\n{sched.logs()[-6000:]}")
+            extra = logs()[-6000:] if logs else ""
+            pytest.fail(f"{what}: not within {timeout}s\n{sched.logs()[-6000:]}\n{extra}")
         time.sleep(2)
     return found
 
 
-def review_runs(api) -> list[dict]:
-    return api.get(f"/dags/{REVIEW}/dagRuns", params={"order_by": "start_date"})["dag_runs"]
+def review_runs(api, connection: str) -> list[dict]:
+    """The connection's review runs, oldest first (the session's metadata DB may hold other
+    tests' runs of the one review DAG)."""
+    runs = api.get(f"/dags/{REVIEW}/dagRuns", params={"order_by": "start_date", "limit": 100})
+    mine = f"review__{connection}__"
+    return [r for r in runs["dag_runs"] if r["dag_run_id"].startswith(mine)]
 
 
 def waiting(api, run_id: str) -> str | None:
@@ -78,20 +84,25 @@ def waiting(api, run_id: str) -> str | None:
     return ti.ok and ti.json()["state"] == "awaiting_input" and ti.json()["state"]
 
 
-def run_state(api, run_id: str) -> str:
-    return api.get(f"/dags/{REVIEW}/dagRuns/{run_id}")["state"]
+def succeeded(api, run_id: str) -> bool:
+    """Whether the review run succeeded; a failed one fails the test at once, with its logs."""
+    state = api.get(f"/dags/{REVIEW}/dagRuns/{run_id}")["state"]
+    if state == "failed":
+        pytest.fail(f"review run {run_id} failed:\n{task_logs(api, run_id)[-6000:]}")
+    return state == "success"
+
+
+def task_logs(api, run_id: str) -> str:
+    tis = api.get(f"/dags/{REVIEW}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    out = []
+    for ti in tis:
+        path = f"/dags/{REVIEW}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/"
+        log = api.call("GET", f"{path}{max(ti['try_number'], 1)}", params={"full_content": True})
+        out.append(f"--- {ti['task_id']} ({ti['state']})\n{log.text}")
+    return "\n".join(out)
 
 
 @pytest.mark.timeout(3 * TIMEOUT + 300)
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT on main since the fulfillment-rules merge (e09d5b0), to fix first: passed "
-        "twice on s16-review before it; after it, a fresh-clone run waited 420 s for the Required "
-        "Action and a rerun saw the Required Action but not the answer applied within 420 s. The "
-        "same release from Required Actions passes in the browser test (make run's standalone)."
-    ),
-)
 def test_a_held_order_waits_for_a_person_not_for_the_orders_dag(
     airflow_api_server,
     registered,
@@ -136,7 +147,7 @@ def test_a_held_order_waits_for_a_person_not_for_the_orders_dag(
         assert api.call("PATCH", f"/dags/{orders_dag}", json={"is_paused": False}).ok
 
         # 1. the first scheduled run sends the plain order and holds the Canadian ones: a review
-        first = until("a review run", lambda: review_runs(api), sched)[0]["dag_run_id"]
+        first = until("a review run", lambda: review_runs(api, name), sched)[0]["dag_run_id"]
         until("the Required Action", lambda: waiting(api, first), sched)
         assert delivered(inbox) == [str(plain)]
         detail = api.get(f"/dags/{REVIEW}/dagRuns/{first}/taskInstances/{ASK}/-1/hitlDetails")
@@ -159,7 +170,12 @@ def test_a_held_order_waits_for_a_person_not_for_the_orders_dag(
             json=answer,
         )
         assert response.ok, response.text
-        until("the answer applied", lambda: run_state(api, first) == "success", sched)
+        until(
+            "the answer applied",
+            lambda: succeeded(api, first),
+            sched,
+            logs=lambda: task_logs(api, first),
+        )
         until(
             "the released order sent by the next orders run",
             lambda: delivered(inbox) == sorted([str(plain), str(canadian)]),
@@ -169,12 +185,17 @@ def test_a_held_order_waits_for_a_person_not_for_the_orders_dag(
         # 3. the one left out is asked again; nobody answers; the orders DAG keeps running
         second = until(
             "a second review run",
-            lambda: [r["dag_run_id"] for r in review_runs(api) if r["dag_run_id"] != first],
+            lambda: [r["dag_run_id"] for r in review_runs(api, name) if r["dag_run_id"] != first],
             sched,
         )[0]
         until("the second Required Action", lambda: waiting(api, second), sched)
         waiting_since = datetime.now(UTC)
-        until("the review timed out", lambda: run_state(api, second) == "success", sched)
+        until(
+            "the review timed out",
+            lambda: succeeded(api, second),
+            sched,
+            logs=lambda: task_logs(api, second),
+        )
         timed_out_at = datetime.now(UTC)
         runs = api.get(f"/dags/{orders_dag}/dagRuns", params={"limit": 100})["dag_runs"]
 

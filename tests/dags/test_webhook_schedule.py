@@ -38,8 +38,8 @@ def test_an_asset_triggered_run_fetches_from_the_watermark_to_now():
     """Airflow gives an asset-triggered run no data interval (scheduler_job_runner creates it
     with ``data_interval=None``): it catches up from the watermark to now; a scheduled run keeps
     its own window whatever the watermark says."""
+    from dropstream.flows.context import run_window
     from dropstream.spec import ConnectionSpec
-    from dropstream.tasks import run_window
 
     spec = ConnectionSpec.model_validate(spec_dict("acme", webhooks={"enabled": True}))
     now = datetime(2026, 11, 30, 6, 0, 7, tzinfo=UTC)

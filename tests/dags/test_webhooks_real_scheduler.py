@@ -3,11 +3,13 @@ dag-processor (issue 14).
 
 The Shopify emulator sends its signed ``orders/create`` webhooks (subscribed through setup's own
 registration code) through a TCP proxy to the plugin's receiver in the api-server, which records
-the asset event; the scheduler starts the asset-triggered orders run; the order lands in the real
-sshd's folder. Then: a burst of 100 webhooks is a few runs and every order once; with the
-receiver unreachable the cron run sends the orders, and the webhooks the emulator retries after
-the outage send nothing twice. The connection's orders cron is every 3 minutes here (an explicit
-``schedules.orders``), so the safety net fires within the test.
+the delivery and has the asset event recorded; the scheduler starts the asset-triggered orders
+run; the order lands in the real sshd's folder. Then: a burst of 100 webhooks within a second
+(the emulator delivers them concurrently; every answer is a 2xx at the first attempt) is a few
+runs and every order once; with the receiver unreachable the cron run sends the orders, and the
+webhooks the emulator retries after the outage send nothing twice. The connection's orders cron
+is every 3 minutes here (an explicit ``schedules.orders``), so the safety net fires within the
+test.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def test_webhooks_start_the_orders_run_and_the_schedule_catches_what_they_missed
     name = f"wh_{uuid.uuid4().hex[:6]}"
     dag_id = f"dropstream__{name}__orders"
     folder = sftp_server.root / "in"
-    shop = ShopifyEmulator(webhook_time_scale=0.03, allow_http_webhooks=True)
+    shop = ShopifyEmulator(webhook_time_scale=0.03, allow_http_webhooks=True, webhook_workers=50)
     with running(shop):
         # Connections the api-server (receiver) and the workers both read, in the metadata DB.
         store = json.loads(
@@ -203,20 +205,29 @@ def test_webhooks_start_the_orders_run_and_the_schedule_catches_what_they_missed
             latency = time.monotonic() - placed
             print(f"webhook path: order {number} in the warehouse folder after {latency:.1f}s")
             assert received_by(ledger_url, name, [one])[one].startswith("asset_triggered__")
-            assert latency < 60
+            # The 60 s target is bench/latency.py's to measure (no timed assertion in a test).
 
-            # 2. A burst of 100 webhooks: a few runs, every order exactly once.
+            # 2. A burst: 100 orders placed at once, their webhooks delivered concurrently by the
+            # emulator's 50 delivery threads, each answered 2xx at the first attempt (no retry);
+            # a few runs, every order exactly once.
             wait_until("runs idle", lambda: all_done(api, dag_id), sched, 120)
             clear_of_a_tick(90)
             before = {r["dag_run_id"] for r in runs(api, dag_id)}
-            burst_started = time.monotonic()
+            tried = len(shop.webhooks.sender.attempts)
             burst = [shop.add_order(updated_at=datetime.now(UTC)) for _ in range(100)]
             numbers = [str(shop.order(o).number) for o in burst]
             assert shop.webhooks.sender.wait_idle(60)
-            answered = [a.at for a in shop.webhooks.sender.attempts if a.at >= burst_started]
-            assert len(answered) >= 100, len(answered)
-            span = max(answered) - burst_started
-            print(f"burst: {len(answered)} webhooks delivered in {span:.1f}s")
+            tries = shop.webhooks.sender.attempts[tried:]
+            assert [(a.number, a.status) for a in tries] == [(1, 200)] * 100, tries
+            spread = max(a.sent for a in tries) - min(a.sent for a in tries)
+            slowest = max(a.at - a.sent for a in tries)
+            load = os.getloadavg()[0]  # the 1 s budget is for this machine: say how busy it was
+            print(
+                f"burst: 100 webhooks sent within {spread:.2f}s, slowest answer {slowest:.2f}s "
+                f"(load average {load:.1f} on {os.cpu_count()} cores)"
+            )
+            # Every delivery answered 200 at its first attempt (above): none retried. How fast is
+            # bench/latency.py's figure (target: each answer within 1 s), not a timed assertion.
             wait_until("the burst in the folder", lambda: delivered(folder, numbers), sched, 300)
             wait_until("runs idle", lambda: all_done(api, dag_id), sched, 120)
             new_runs = [r for r in runs(api, dag_id) if r["dag_run_id"] not in before]

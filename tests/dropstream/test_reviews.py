@@ -87,3 +87,31 @@ def test_a_held_order_is_asked_about_once_and_closed_once(ledger):
         ("review_asked", None, "1001"),
         ("kept_held", "alice", "1001"),
     ]
+
+
+def test_a_suspect_snapshot_is_asked_with_its_file_the_skus_it_would_zero_and_counts():
+    from dropstream.reviews import SUSPECT_SNAPSHOT
+
+    row = {"source_file": "inv_2.csv", "reason": "would set 2 of the 3 SKUs …", "kept_at": NOW}
+    levels = [("SKU-1", 0, NOW), ("SKU-2", 0, NOW), ("SKU-3", 4, NOW), ("SKU-9", 0, NOW)]
+    published = {"SKU-1": 8, "SKU-2": 3, "SKU-3": 1, "SKU-4": 5, "SKU-5": 0}
+    item = reviews.snapshot_item(row, levels, published)
+    assert (item.subject, item.label, item.since) == ("inv_2.csv", "inv_2.csv", NOW)
+    assert item.detail == (
+        "it would set 2 of the 3 SKUs …; 4 SKU(s) in the file, 4 in stock in the store now; "
+        "would zero 2: SKU-1, SKU-2; 1 in-stock SKU(s) not in the file"
+    )
+    text = reviews.body(SUSPECT_SNAPSHOT, "acme", [item], timedelta(hours=4), view_url="/f")
+    assert "Connection **acme** kept back 1 inventory snapshot from the warehouse" in text
+    assert "| inv_2.csv | it would set 2 of the 3 SKUs …; " in text
+    assert "| 2026-11-20 08:00 |" in text
+    assert "- **Approve**: the stock really is gone: the next inventory run pushes" in text
+    assert "- **Reject**: a wrong file: its figures are never pushed." in text
+    assert "Nobody answering within 4 hours means **Keep waiting**" in text
+    assert "[The connection's files in DropStream](/f)" in text
+    assert reviews.subject_line(SUSPECT_SNAPSHOT, "acme", "acme-goods", 2) == (
+        "acme (acme-goods): 2 suspect inventory snapshots to review"
+    )
+    many = reviews.snapshot_item(row, [(f"S{n:02}", 0, NOW) for n in range(25)],
+                                 {f"S{n:02}": 1 for n in range(25)})  # fmt: skip
+    assert "would zero 25: S00, S01," in many.detail and "S19 and 5 more" in many.detail

@@ -9,7 +9,7 @@ import logging
 from dataclasses import replace
 
 from dropstream.flows import orders
-from dropstream.flows.common import Step
+from dropstream.flows.context import RunContext
 from dropstream.formats import get_format
 from dropstream.ledger import Ledger
 from dropstream.models import Cancellation
@@ -20,10 +20,12 @@ from tests.specs import spec_dict
 FORMAT = get_format("header_detail_csv")
 
 
-def step_at(ledger: Ledger, minutes: float, **rules) -> Step:
+def step_at(ledger: Ledger, minutes: float, **rules) -> RunContext:
     rules = {"default_ship_method": "UPS_GROUND", **rules}
     spec = parse_spec("c", spec_dict("c", rules=rules))
-    return Step(spec=spec, ledger=ledger, now=minutes_after(minutes), log=logging.getLogger("t"))
+    return RunContext(
+        spec=spec, ledger=ledger, now=minutes_after(minutes), log=logging.getLogger("t")
+    )
 
 
 def cancel(ledger: Ledger, placed, minutes: float) -> dict[str, int]:
@@ -33,7 +35,7 @@ def cancel(ledger: Ledger, placed, minutes: float) -> dict[str, int]:
     )
 
 
-def publish(ledger: Ledger, step: Step, name: str = "ord_1.csv") -> None:
+def publish(ledger: Ledger, step: RunContext, name: str = "ord_1.csv") -> None:
     ready = ledger.orders_in_state("c", "ready")
     ledger.create_order_file("c", "/in", name, b"x", [o.order_id for o in ready], step.now)
     ledger.mark_file_committing("c", name)

@@ -156,7 +156,8 @@ def airflow_api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Air
             stdin=subprocess.DEVNULL,
         )
     server = AirflowAPIServer(f"http://127.0.0.1:{port}", USER, password, process, log_path)
-    deadline = time.monotonic() + 90
+    # Starting takes ~15 s on a quiet machine; more than 90 s when other suites load both cores.
+    deadline = time.monotonic() + 240
     while True:
         if process.poll() is not None:
             pytest.fail(f"api-server exited with {process.returncode}:\n{server.log()[-3000:]}")

@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "unknown_shipment": "shipment for an unknown order",
     "error_file": "warehouse file moved to error",
     "suspect_snapshot": "inventory snapshot held back (suspect)",
+    "suspect_daily": "suspect inventory snapshots still waiting (daily digest)",
 }
 
 
@@ -221,6 +222,31 @@ def suspect_snapshots(connection: str, rows: Iterable[dict[str, Any]]) -> list[I
             "replaces it by itself.",
         )
         for row in rows
+    ]
+
+
+def suspect_daily(connection: str, rows: Iterable[dict[str, Any]], now: datetime) -> list[Incident]:
+    """Once a UTC day, every suspect snapshot still waiting that was kept before the day began
+    (told about when it was kept): a review nobody answered, or "Keep waiting"."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    told = [r for r in rows if r["kept_at"] < day_start]
+    if not told:
+        return []
+    lines = "\n".join(
+        f"- {r['source_file']}, kept since {r['kept_at']:%Y-%m-%d %H:%M} UTC: it {r['reason']}"
+        for r in told
+    )
+    return [
+        Incident(
+            f"suspect_daily:{day_start:%Y-%m-%d}",
+            "suspect_daily",
+            f"Connection '{connection}', inventory flow: {len(told)} suspect snapshot(s) still "
+            f"waiting on {day_start:%Y-%m-%d} (none of their figures reached the store):\n"
+            f"{lines}\n\n"
+            "What to do: check them with the warehouse, then approve or reject each "
+            "(Browse → Required Actions, or the dropstream_actions DAG: approve_snapshot / "
+            "reject_snapshot). A newer snapshot that is not suspect replaces them by itself.",
+        )
     ]
 
 

@@ -113,8 +113,11 @@ def sweep(
         errors = said.error_files(spec.name, error_folder, files)
         ledger.open_incidents(key, (i.row() for i in errors), now, channels)
         if flow == "inventory":
-            kept = said.suspect_snapshots(spec.name, ledger.suspect_snapshots(spec.name))
+            waiting = ledger.suspect_snapshots(spec.name)
+            kept = said.suspect_snapshots(spec.name, waiting)
             sync_kind(ledger, spec.name, "suspect_snapshot", kept, now, channels)
+            daily = said.suspect_daily(spec.name, waiting, now)
+            sync_kind(ledger, spec.name, "suspect_daily", daily, now, channels)
         if flow == "tracking":
             for holder in dict.fromkeys((key, spec.name)):
                 unknown = said.unknown_shipments(spec.name, path, ledger.unknown_shipments(holder))

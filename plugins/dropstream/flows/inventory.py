@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
+from dropstream.flows.common import FolderFlow, Summary, archive_read_files, read_new_files
+from dropstream.flows.context import RunContext, SharedFolder
 from dropstream.formats.base import FileFormat
 from dropstream.models import InventoryLevel
 from dropstream.rules.inventory import (
@@ -32,42 +33,39 @@ from dropstream.transports.base import RemoteFile, Transport
 FLOW = "inventory"
 
 
-def apply_approved(step: Step) -> list[str]:
+def apply_approved(ctx: RunContext) -> list[str]:
     """Record the figures of every snapshot a person approved; return their file names."""
     applied = []
-    for snapshot in step.ledger.suspect_snapshots(step.name, "approved"):
+    for snapshot in ctx.ledger.suspect_snapshots(ctx.name, "approved"):
         name = snapshot["source_file"]
-        levels = step.ledger.snapshot_levels(step.name, name)
-        step.ledger.record_warehouse_levels(step.name, levels, name)
-        if step.ledger.mark_snapshot_applied(step.name, name, step.now):
+        levels = ctx.ledger.snapshot_levels(ctx.name, name)
+        ctx.ledger.record_warehouse_levels(ctx.name, levels, name)
+        if ctx.ledger.mark_snapshot_applied(ctx.name, name, ctx.now):
             applied.append(name)
-            step.log.info(
-                "connection %s: applied %s, approved by %s", step.name, name, snapshot["decided_by"]
+            ctx.log.info(
+                "connection %s: applied %s, approved by %s", ctx.name, name, snapshot["decided_by"]
             )
     return applied
 
 
-def _guard_pct(step: Step, folder: SharedFolder, member: str) -> float:
-    if member == step.name:
-        return step.spec.rules.zero_out_guard_pct
+def _guard_pct(ctx: RunContext, folder: SharedFolder, member: str) -> float:
+    if member == ctx.name:
+        return ctx.spec.rules.zero_out_guard_pct
     return dict(folder.guard_pcts).get(member, Rules().zero_out_guard_pct)
 
 
 def extract(
-    step: Step, transport: Transport, file_format: FileFormat, folder: SharedFolder
+    ctx: RunContext, transport: Transport, file_format: FileFormat, folder: SharedFolder
 ) -> dict[str, Any]:
     """Record the levels of every inventory file not yet archived, for every connection
     sharing the folder: the newest snapshot wins; a suspect snapshot is kept, not recorded."""
     levels = 0
     suspect: list[str] = []
-    approved = apply_approved(step)
-
-    def parse(stream, name, on_error):  # type: ignore[no-untyped-def]
-        return file_format.read_inventory(stream, file_name=name, on_error=on_error)
+    approved = apply_approved(ctx)
 
     def keep(remote: RemoteFile, records: list[InventoryLevel]) -> None:
         nonlocal levels
-        as_of_default = remote.modified_at or step.now
+        as_of_default = remote.modified_at or ctx.now
         rows = [
             (level.sku, level.available, level.as_of or as_of_default)
             for level in records
@@ -75,21 +73,27 @@ def extract(
         ]
         snapshot = {sku: max(available, 0) for sku, available, _ in rows}
         for member in folder.members:
-            published = step.ledger.published_quantities(member)
-            verdict = judge_snapshot(published, snapshot, _guard_pct(step, folder, member))
+            published = ctx.ledger.published_quantities(member)
+            verdict = judge_snapshot(published, snapshot, _guard_pct(ctx, folder, member))
             if verdict.suspect:
-                _keep_suspect(step, member, remote.name, rows, verdict.reason)
-                if member == step.name:
+                _keep_suspect(ctx, member, remote.name, rows, verdict.reason)
+                if member == ctx.name:
                     suspect.append(remote.name)
                 continue
-            step.ledger.record_warehouse_levels(member, rows, remote.name)
+            ctx.ledger.record_warehouse_levels(member, rows, remote.name)
             if rows:
                 newest = max(when for _, _, when in rows)
-                step.ledger.supersede_snapshots(member, newest, step.now, by_file=remote.name)
+                ctx.ledger.supersede_snapshots(member, newest, ctx.now, by_file=remote.name)
         levels += len(rows)
 
     files, bad = read_new_files(
-        step, transport, FLOW, folder, file_format.inventory_pattern, parse, keep
+        ctx,
+        transport,
+        FLOW,
+        folder,
+        file_format.inventory_pattern,
+        file_format.read_inventory,
+        keep,
     )
     shared = {"for_connections": list(folder.members)} if folder.shared else {}
     return {
@@ -103,11 +107,11 @@ def extract(
 
 
 def _keep_suspect(
-    step: Step, member: str, name: str, rows: list[tuple[Any, ...]], reason: str
+    ctx: RunContext, member: str, name: str, rows: list[tuple[Any, ...]], reason: str
 ) -> None:
-    new = step.ledger.keep_suspect_snapshot(member, name, rows, reason, step.now, run=step.run)
+    new = ctx.ledger.keep_suspect_snapshot(member, name, rows, reason, ctx.now, run=ctx.run)
     if new:
-        step.log.error(
+        ctx.log.error(
             "connection %s: inventory file %s is a suspect snapshot and was not pushed: it %s. "
             "Check the file with the warehouse, then approve it (push it on the next run) or "
             "reject it in the dropstream_actions DAG (approve_snapshot / reject_snapshot); a "
@@ -118,14 +122,14 @@ def _keep_suspect(
         )
 
 
-def transform(step: Step) -> dict[str, Any]:
+def transform(ctx: RunContext) -> dict[str, Any]:
     """Compute the quantity to publish for every SKU the warehouse has reported, and for every
     bundle from its components."""
-    rules = step.spec.rules
-    in_flight = step.ledger.in_flight_units(step.name) if rules.subtract_in_flight else {}
+    rules = ctx.spec.rules
+    in_flight = ctx.ledger.in_flight_units(ctx.name) if rules.subtract_in_flight else {}
     reported = {
         row["sku"]: row["warehouse_available"]
-        for row in step.ledger.warehouse_levels(step.name)
+        for row in ctx.ledger.warehouse_levels(ctx.name)
         if row["warehouse_available"] is not None
     }
     targets = {
@@ -133,24 +137,24 @@ def transform(step: Step) -> dict[str, Any]:
         for sku, available in reported.items()
     }
     bundles = bundle_targets(rules, reported, in_flight)
-    step.ledger.set_targets(step.name, targets)
-    step.ledger.set_bundle_targets(step.name, bundles)
-    waiting = step.ledger.suspect_snapshots(step.name)
+    ctx.ledger.set_targets(ctx.name, targets)
+    ctx.ledger.set_bundle_targets(ctx.name, bundles)
+    waiting = ctx.ledger.suspect_snapshots(ctx.name)
     return {
         "skus": len(targets),
         "bundles": len(bundles),
-        "to_push": len(step.ledger.inventory_to_push(step.name)),
+        "to_push": len(ctx.ledger.inventory_to_push(ctx.name)),
         "suspect_snapshots": [s["source_file"] for s in waiting],
     }
 
 
 def load(
-    step: Step, adapter: StoreAdapter, transport: Transport, folder: SharedFolder
+    ctx: RunContext, adapter: StoreAdapter, transport: Transport, folder: SharedFolder
 ) -> dict[str, Any]:
     """Push changed quantities, record what the store accepted, then archive the files read."""
-    with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
-        to_push = step.ledger.inventory_to_push(step.name)
-        to_store = store_skus(step.spec.rules)
+    with ctx.ledger.lease(ctx.name, FLOW, run=ctx.run) as lease:
+        to_push = ctx.ledger.inventory_to_push(ctx.name)
+        to_store = store_skus(ctx.spec.rules)
         by_store_sku = {to_store.get(sku, sku): sku for sku in to_push}
         levels = [
             InventoryLevel(sku=store_sku, available=to_push[sku])
@@ -163,10 +167,22 @@ def load(
             result = adapter.push_inventory(levels)
             accepted = {by_store_sku[key]: to_push[by_store_sku[key]] for key in result.accepted}
             rejected = list(result.rejected)
-            step.ledger.record_inventory_pushed(step.name, accepted, step.now)
+            ctx.ledger.record_inventory_pushed(ctx.name, accepted, ctx.now)
         for sku, reason in rejected:
-            step.log.warning(
-                "connection %s: store refused quantity for SKU %s: %s", step.name, sku, reason
+            ctx.log.warning(
+                "connection %s: store refused quantity for SKU %s: %s", ctx.name, sku, reason
             )
-        archived = archive_read_files(step, transport, FLOW, folder)
+        archived = archive_read_files(ctx, transport, FLOW, folder)
     return {"pushed": len(accepted), "rejected": len(rejected), "archived": len(archived)}
+
+
+class InventoryFlow(FolderFlow):
+    """Inventory, warehouse -> store (the module's docstring)."""
+
+    name = FLOW
+    kind = "inventory"
+    read_files = staticmethod(extract)
+    push = staticmethod(load)
+
+    def transform(self) -> Summary:
+        return transform(self.ctx)

@@ -40,7 +40,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dropstream.errors import ConfigurationError, NotFoundError, TargetExistsError
-from dropstream.flows.common import Step
+from dropstream.flows.common import Flow, Summary
+from dropstream.flows.context import RunContext, refuse_prefix_conflicts
 from dropstream.formats.base import FileFormat
 from dropstream.ledger import Lease
 from dropstream.rules.fulfillment import Decision, decide
@@ -53,7 +54,7 @@ OVERLAP = timedelta(minutes=2)
 
 
 def extract(
-    step: Step,
+    ctx: RunContext,
     adapter: StoreAdapter,
     since: datetime,
     until: datetime,
@@ -66,7 +67,7 @@ def extract(
     """
     fetched = list(adapter.fetch_orders(since - OVERLAP, until))
     backlog = list(adapter.fetch_open_orders(backlog_since)) if backlog_since else []
-    new = step.ledger.record_received(step.name, fetched + backlog, step.now, step.run)
+    new = ctx.ledger.record_received(ctx.name, fetched + backlog, ctx.now, ctx.run)
     counts: dict[str, Any] = {
         "window": [since.isoformat(), until.isoformat()],
         "fetched": len(fetched),
@@ -76,27 +77,27 @@ def extract(
     # After the orders: an order fetched and cancelled in the same window ends up cancelled.
     if adapter.reports_cancellations:
         cancelled = list(adapter.fetch_cancellations(since - OVERLAP, until))
-        outcome = step.ledger.record_cancellations(step.name, cancelled, step.now, step.run)
+        outcome = ctx.ledger.record_cancellations(ctx.name, cancelled, ctx.now, ctx.run)
         counts["cancelled_before_sending"] = outcome["cancelled"]
         counts["cancelled_after_sending"] = outcome["cancel_after_send"]
         if outcome["cancel_after_send"]:
-            step.log.warning(
+            ctx.log.warning(
                 "connection %s: %d order(s) cancelled in the store after they were sent; "
                 "the load step sends the warehouse a cancel file",
-                step.name,
+                ctx.name,
                 outcome["cancel_after_send"],
             )
     else:
-        step.log.warning(
+        ctx.log.warning(
             "connection %s: %s stores do not report cancellations to DropStream yet; cancel "
             "orders with the dropstream_actions DAG (action cancel)",
-            step.name,
+            ctx.name,
             adapter.platform,
         )
     return {**counts, "new": new}
 
 
-def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
+def transform(ctx: RunContext, file_format: FileFormat) -> dict[str, Any]:
     """Decide ready / held / skipped for every received or held order.
 
     An order younger than ``rules.hold_minutes`` is left as it is (``received``): it is in the
@@ -106,12 +107,12 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
     reasons: dict[str, int] = {}  # why orders were held or skipped, for the run's note
     changes = []
     for state in ("received", "held"):
-        for order in step.ledger.orders_in_state(step.name, state):
+        for order in ctx.ledger.orders_in_state(ctx.name, state):
             decision = decide(
                 order,
-                step.spec.rules,
-                not_before=step.spec.start_date,
-                now=step.now,
+                ctx.spec.rules,
+                not_before=ctx.spec.start_date,
+                now=ctx.now,
                 address_limits=file_format.address_limits,
             )
             if decision.state == "waiting":
@@ -131,21 +132,25 @@ def transform(step: Step, file_format: FileFormat) -> dict[str, Any]:
             counts[decision.state] += 1
             if decision.state != "ready":
                 reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
-                step.log.warning(
+                ctx.log.warning(
                     "connection %s: order %s %s: %s",
-                    step.name,
+                    ctx.name,
                     order.number,
                     decision.state,
                     decision.reason,
                 )
-    step.ledger.set_order_states(
-        step.name, changes, step.now, from_states=("received", "held"), run=step.run
+    ctx.ledger.set_order_states(
+        ctx.name, changes, ctx.now, from_states=("received", "held"), run=ctx.run
     )
     return {**counts, "reasons": reasons}
 
 
 def finish_unfinished(
-    step: Step, transport: Transport, lease: Lease, *, cancel_files: dict[str, int] | None = None
+    ctx: RunContext,
+    transport: Transport,
+    lease: Lease,
+    *,
+    cancel_files: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Bring every file recorded but not yet published to ``published``, without duplicating it.
 
@@ -153,20 +158,20 @@ def finish_unfinished(
     (``{file name: cancellations sent}``) when it is given. Only the lease holder may call this.
     """
     finished: dict[str, int] = {}
-    for row in step.ledger.unfinished_files(step.name):
+    for row in ctx.ledger.unfinished_files(ctx.name):
         name, folder = row["file_name"], row["folder"]
         if row["state"] == "staged":  # the upload may be partial: upload it (again), whole
             lease.confirm()
             transport.stage(folder, name, row["content"])
-            step.ledger.mark_file_committing(step.name, name)
+            ctx.ledger.mark_file_committing(ctx.name, name)
         # committing: the temporary file present means not yet renamed; gone means renamed.
         if transport.exists(join(folder, staging_name(name))):
             lease.confirm()
             try:
                 transport.commit(folder, name)
             except TargetExistsError:
-                _heal_twice_uploaded(step, transport, row)
-        done = step.ledger.mark_file_published(step.name, name, step.now, run=step.run)
+                _heal_twice_uploaded(ctx, transport, row)
+        done = ctx.ledger.mark_file_published(ctx.name, name, ctx.now, run=ctx.run)
         if cancel_files is not None and row.get("kind") == "cancel":
             cancel_files[name] = done
         else:
@@ -174,7 +179,7 @@ def finish_unfinished(
     return finished
 
 
-def _heal_twice_uploaded(step: Step, transport: Transport, row: dict[str, Any]) -> None:
+def _heal_twice_uploaded(ctx: RunContext, transport: Transport, row: dict[str, Any]) -> None:
     """The final name is there beside a temporary copy: the rename happened, the copy is stale.
 
     Only when the final file holds exactly what the ledger sent; anything else is a name
@@ -187,50 +192,50 @@ def _heal_twice_uploaded(step: Step, transport: Transport, row: dict[str, Any]) 
         found = row["sha256"]
     if found != row["sha256"]:
         raise ConfigurationError(
-            f"connection {step.name!r}: {join(folder, name)} on the warehouse is not the order "
+            f"connection {ctx.name!r}: {join(folder, name)} on the warehouse is not the order "
             f"file this connection staged (sha256 {found[:12]}… vs {row['sha256'][:12]}…); the "
             f"upload waits at {join(folder, staging_name(name))}. Ask the warehouse who wrote "
             "that file; rename or remove it, then clear the task to publish again"
         )
     transport.discard_staged(folder, name)
-    step.log.warning(
+    ctx.log.warning(
         "connection %s: %s was already published; removed the stale temporary copy %s",
-        step.name,
+        ctx.name,
         name,
         staging_name(name),
     )
 
 
 def load(
-    step: Step, transport: Transport, file_format: FileFormat, until: datetime | None
+    ctx: RunContext, transport: Transport, file_format: FileFormat, until: datetime | None
 ) -> dict[str, Any]:
     """Publish all ready orders in one file; then advance the watermark to ``until``.
 
     Runs under the connection's orders lease: a concurrent run waits for it.
     """
     cancel_files: dict[str, int] = {}
-    with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
-        finished = finish_unfinished(step, transport, lease, cancel_files=cancel_files)
+    with ctx.ledger.lease(ctx.name, FLOW, run=ctx.run) as lease:
+        finished = finish_unfinished(ctx, transport, lease, cancel_files=cancel_files)
         recovered = list(finished) + list(cancel_files)
-        ready = step.ledger.orders_in_state(step.name, "ready")
+        ready = ctx.ledger.orders_in_state(ctx.name, "ready")
         if ready:
-            folder = step.spec.warehouse.paths.orders
-            name = file_format.order_file_name(_batch_id(step), step.now)
+            folder = ctx.spec.warehouse.paths.orders
+            name = file_format.order_file_name(_batch_id(ctx), ctx.now)
             buffer = io.BytesIO()
             file_format.write_orders(ready, buffer, file_name=name)
-            step.ledger.create_order_file(
-                step.name,
+            ctx.ledger.create_order_file(
+                ctx.name,
                 folder,
                 name,
                 buffer.getvalue(),
                 [o.order_id for o in ready],
-                step.now,
-                run=step.run,
+                ctx.now,
+                run=ctx.run,
             )
-            finished.update(finish_unfinished(step, transport, lease, cancel_files=cancel_files))
-        cancel_files.update(publish_cancellations(step, transport, file_format, lease))
+            finished.update(finish_unfinished(ctx, transport, lease, cancel_files=cancel_files))
+        cancel_files.update(publish_cancellations(ctx, transport, file_format, lease))
         if until is not None:
-            step.ledger.advance_watermark(step.name, FLOW, until)
+            ctx.ledger.advance_watermark(ctx.name, FLOW, until)
     summary: dict[str, Any] = {
         "files": list(finished),
         "orders_published": sum(finished.values()),
@@ -239,13 +244,13 @@ def load(
     if cancel_files:
         summary["cancel_files"] = list(cancel_files)
         summary["cancellations_sent"] = sum(cancel_files.values())
-    if step.run:
-        summary.update(step.ledger.run_order_counts(step.name, step.run, list(finished)))
+    if ctx.run:
+        summary.update(ctx.ledger.run_order_counts(ctx.name, ctx.run, list(finished)))
     return summary
 
 
 def publish_cancellations(
-    step: Step, transport: Transport, file_format: FileFormat, lease: Lease
+    ctx: RunContext, transport: Transport, file_format: FileFormat, lease: Lease
 ) -> dict[str, int]:
     """Tell the warehouse of every sent order cancelled since: one cancel file, published
     exactly once like an order file. Returns ``{cancel file: cancellations sent}``.
@@ -253,30 +258,53 @@ def publish_cancellations(
     Only the lease holder may call this, after ``finish_unfinished``: every order file is
     published by then, so a cancellation never reaches the warehouse before its order.
     """
-    to_cancel = step.ledger.orders_to_cancel(step.name)
+    to_cancel = ctx.ledger.orders_to_cancel(ctx.name)
     if not to_cancel:
         return {}
-    folder = step.spec.warehouse.paths.orders
-    name = file_format.cancel_file_name(_batch_id(step), step.now)
+    folder = ctx.spec.warehouse.paths.orders
+    name = file_format.cancel_file_name(_batch_id(ctx), ctx.now)
     buffer = io.BytesIO()
     file_format.write_cancellations([order for order, _ in to_cancel], buffer, file_name=name)
-    step.ledger.create_cancel_file(
-        step.name,
+    ctx.ledger.create_cancel_file(
+        ctx.name,
         folder,
         name,
         buffer.getvalue(),
         [order.order_id for order, _ in to_cancel],
-        step.now,
-        run=step.run,
+        ctx.now,
+        run=ctx.run,
     )
     published: dict[str, int] = {}
-    finish_unfinished(step, transport, lease, cancel_files=published)
+    finish_unfinished(ctx, transport, lease, cancel_files=published)
     if name not in published:  # finish_unfinished raises first; this says so if it ever did not
-        raise ConfigurationError(f"connection {step.name!r}: cancel file {name} was not published")
+        raise ConfigurationError(f"connection {ctx.name!r}: cancel file {name} was not published")
     return published
 
 
-def _batch_id(step: Step) -> str:
+def _batch_id(ctx: RunContext) -> str:
     """Unique, file-name safe batch id: the connection and a random suffix."""
-    slug = re.sub(r"[^A-Za-z0-9_-]", "-", step.name)
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", ctx.name)
     return f"{slug}-{uuid.uuid4().hex[:8]}"
+
+
+class OrdersFlow(Flow):
+    """Orders, store -> warehouse (the module's docstring)."""
+
+    name = FLOW
+
+    def extract(self) -> Summary:
+        ctx = self.ctx
+        refuse_prefix_conflicts(ctx.spec)
+        since, until, backlog = ctx.window
+        found = extract(ctx, ctx.adapter, since, until, backlog_since=backlog)
+        return {**found, "until": until.isoformat()}
+
+    def transform(self) -> Summary:
+        return transform(self.ctx, self.ctx.file_format)
+
+    def load(self) -> Summary:
+        """Publish, then advance the watermark to the end of the window this run's extract
+        fetched (its XCom ``until``)."""
+        extracted = self.ctx.pulled("extract")
+        until = datetime.fromisoformat(extracted["until"]) if extracted else None
+        return load(self.ctx, self.ctx.transport, self.ctx.file_format, until)

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from dropstream.flows.common import SharedFolder, Step, archive_read_files, read_new_files
+from dropstream.flows.common import FolderFlow, Summary, archive_read_files, read_new_files
+from dropstream.flows.context import RunContext, SharedFolder
 from dropstream.formats.base import FileFormat
 from dropstream.models import Order, OrderLine, Shipment, ShipmentLine
 from dropstream.rules.bundles import bundle_shipment_lines
@@ -32,17 +33,14 @@ FLOW = "tracking"
 
 
 def extract(
-    step: Step, transport: Transport, file_format: FileFormat, folder: SharedFolder
+    ctx: RunContext, transport: Transport, file_format: FileFormat, folder: SharedFolder
 ) -> dict[str, Any]:
     """Record every package in the folder's shipment files under the connection that sent it."""
     counts = {"new_shipments": 0, "for_other_connections": 0, "unknown_order": 0}
 
-    def parse(stream, name, on_error):  # type: ignore[no-untyped-def]
-        return file_format.read_shipments(stream, file_name=name, on_error=on_error)
-
     def keep(remote: RemoteFile, records: list[Shipment]) -> None:
         found = [r for r in records if isinstance(r, Shipment)]
-        senders = _senders(step, folder, found)
+        senders = _senders(ctx, folder, found)
         owned: dict[str, list[Shipment]] = {}
         unclaimed = []
         for shipment in found:
@@ -52,24 +50,28 @@ def extract(
             else:
                 owned.setdefault(claim[0], []).append(claim[1])
         for owner, shipments in owned.items():
-            new = step.ledger.record_shipments(
-                owner, shipments, remote.name, step.now, run=step.run
-            )
-            counts["new_shipments" if owner == step.name else "for_other_connections"] += len(new)
-        for shipment in step.ledger.record_shipments(
+            new = ctx.ledger.record_shipments(owner, shipments, remote.name, ctx.now, run=ctx.run)
+            counts["new_shipments" if owner == ctx.name else "for_other_connections"] += len(new)
+        for shipment in ctx.ledger.record_shipments(
             folder.key,
             unclaimed,
             remote.name,
-            step.now,
+            ctx.now,
             state="unknown_order",
             reason="no connection sharing the folder sent this order",
-            run=step.run,
+            run=ctx.run,
         ):
             counts["unknown_order"] += 1
-            _report_unknown(step, folder, shipment, remote.name, senders)
+            _report_unknown(ctx, folder, shipment, remote.name, senders)
 
     files, bad = read_new_files(
-        step, transport, FLOW, folder, file_format.shipment_pattern, parse, keep
+        ctx,
+        transport,
+        FLOW,
+        folder,
+        file_format.shipment_pattern,
+        file_format.read_shipments,
+        keep,
     )
     return {"files": files, **counts, "bad_records": bad}
 
@@ -77,9 +79,9 @@ def extract(
 Senders = dict[str, list[tuple[str, str, str]]]
 
 
-def _senders(step: Step, folder: SharedFolder, shipments: Iterable[Shipment]) -> Senders:
+def _senders(ctx: RunContext, folder: SharedFolder, shipments: Iterable[Shipment]) -> Senders:
     """Who sent orders under these numbers, among the connections sharing the folder."""
-    return step.ledger.orders_sent_as(folder.members, {s.order_number for s in shipments})
+    return ctx.ledger.orders_sent_as(folder.members, {s.order_number for s in shipments})
 
 
 def _claim(senders: Senders, shipment: Shipment) -> tuple[str, Shipment] | None:
@@ -93,7 +95,7 @@ def _claim(senders: Senders, shipment: Shipment) -> tuple[str, Shipment] | None:
 
 
 def _report_unknown(
-    step: Step, folder: SharedFolder, shipment: Shipment, file: str, senders: Senders
+    ctx: RunContext, folder: SharedFolder, shipment: Shipment, file: str, senders: Senders
 ) -> None:
     sent_by = senders.get(shipment.order_number, [])
     if sent_by:
@@ -103,10 +105,10 @@ def _report_unknown(
         why = f"none of the connections sharing the folder ({', '.join(folder.members)}) sent"
     else:
         why = "this connection never sent"
-    step.log.warning(
+    ctx.log.warning(
         "connection %s: %s in %s: shipment %s (tracking %s) is for order %s, which %s; kept as "
         "unknown_order and matched again on later runs",
-        step.name,
+        ctx.name,
         file,
         folder.path,
         shipment.key,
@@ -131,22 +133,22 @@ def _match_lines(shipment: Shipment, order: Order) -> tuple[ShipmentLine, ...]:
     return tuple(matched)
 
 
-def transform(step: Step, folder: SharedFolder) -> dict[str, Any]:
+def transform(ctx: RunContext, folder: SharedFolder) -> dict[str, Any]:
     """Hand over packages whose order has turned up; match this connection's to its orders."""
     handed = 0
-    holders = tuple(dict.fromkeys((folder.key, step.name)))
+    holders = tuple(dict.fromkeys((folder.key, ctx.name)))
     for holder in holders:
-        waiting = [s for s, _ in step.ledger.shipments_in_state(holder, "unknown_order")]
-        senders = _senders(step, folder, waiting)
+        waiting = [s for s, _ in ctx.ledger.shipments_in_state(holder, "unknown_order")]
+        senders = _senders(ctx, folder, waiting)
         for shipment in waiting:
             claim = _claim(senders, shipment)
             if claim is not None:
                 owner, claimed = claim
-                handed += step.ledger.hand_over_shipment(
-                    holder, shipment.key, owner, claimed, step.now, run=step.run
+                handed += ctx.ledger.hand_over_shipment(
+                    holder, shipment.key, owner, claimed, ctx.now, run=ctx.run
                 )
-    pending = [s for s, _ in step.ledger.shipments_in_state(step.name, "received")]
-    known = step.ledger.orders_by_number(step.name, {s.order_number for s in pending})
+    pending = [s for s, _ in ctx.ledger.shipments_in_state(ctx.name, "received")]
+    known = ctx.ledger.orders_by_number(ctx.name, {s.order_number for s in pending})
     matched = 0
     for shipment in pending:
         if shipment.order_number not in known:
@@ -155,27 +157,27 @@ def transform(step: Step, folder: SharedFolder) -> dict[str, Any]:
         # Components of a bundle close the bundle line (rules.bundles), in whole bundles.
         lines, notes = bundle_shipment_lines(_match_lines(shipment, order), order.lines)
         for note in notes:
-            step.log.warning("connection %s: shipment %s: %s", step.name, shipment.key, note)
+            ctx.log.warning("connection %s: shipment %s: %s", ctx.name, shipment.key, note)
         ready = replace(shipment, order_id=order.order_id, lines=tuple(lines))
-        matched += step.ledger.set_shipment_state(
-            step.name, ready, "ready", step.now, expected=("received",)
+        matched += ctx.ledger.set_shipment_state(
+            ctx.name, ready, "ready", ctx.now, expected=("received",)
         )
-    unknown = sum(len(step.ledger.shipments_in_state(h, "unknown_order")) for h in holders)
+    unknown = sum(len(ctx.ledger.shipments_in_state(h, "unknown_order")) for h in holders)
     return {"handed_over": handed, "matched": matched, "unknown_order": unknown}
 
 
 def load(
-    step: Step, adapter: StoreAdapter, transport: Transport, folder: SharedFolder
+    ctx: RunContext, adapter: StoreAdapter, transport: Transport, folder: SharedFolder
 ) -> dict[str, Any]:
     """Push every matched package once (under the lease); then archive the files read."""
     pushed = rejected = 0
-    with step.ledger.lease(step.name, FLOW, run=step.run) as lease:
+    with ctx.ledger.lease(ctx.name, FLOW, run=ctx.run) as lease:
         todo = [
             shipment
-            for shipment, state in step.ledger.shipments_in_state(step.name, "ready", "pushing")
+            for shipment, state in ctx.ledger.shipments_in_state(ctx.name, "ready", "pushing")
             if state == "pushing"  # pushed before, answer lost: the adapter sees its tracking
-            or step.ledger.set_shipment_state(
-                step.name, shipment, "pushing", step.now, expected=("ready",)
+            or ctx.ledger.set_shipment_state(
+                ctx.name, shipment, "pushing", ctx.now, expected=("ready",)
             )
         ]
         if todo:
@@ -183,31 +185,43 @@ def load(
             result = adapter.push_shipments(todo)
             by_key = {s.key: s for s in todo}
             for key in result.accepted:
-                pushed += step.ledger.set_shipment_state(
-                    step.name,
+                pushed += ctx.ledger.set_shipment_state(
+                    ctx.name,
                     by_key[key],
                     "pushed",
-                    step.now,
+                    ctx.now,
                     expected=("pushing",),
                     platform_id=result.details.get(key, ""),
-                    run=step.run,
+                    run=ctx.run,
                 )
             shipped = [(by_key[key].order_id, "shipped", "", None) for key in result.accepted]
-            step.ledger.set_order_states(
-                step.name, shipped, step.now, from_states=("published", "shipped"), run=step.run
+            ctx.ledger.set_order_states(
+                ctx.name, shipped, ctx.now, from_states=("published", "shipped"), run=ctx.run
             )
             for key, reason in result.rejected:
-                rejected += step.ledger.set_shipment_state(
-                    step.name,
+                rejected += ctx.ledger.set_shipment_state(
+                    ctx.name,
                     by_key[key],
                     "rejected",
-                    step.now,
+                    ctx.now,
                     expected=("pushing",),
                     reason=reason,
-                    run=step.run,
+                    run=ctx.run,
                 )
-                step.log.warning(
-                    "connection %s: store refused shipment %s: %s", step.name, key, reason
+                ctx.log.warning(
+                    "connection %s: store refused shipment %s: %s", ctx.name, key, reason
                 )
-        archived = archive_read_files(step, transport, FLOW, folder)
+        archived = archive_read_files(ctx, transport, FLOW, folder)
     return {"pushed": pushed, "rejected": rejected, "archived": len(archived)}
+
+
+class TrackingFlow(FolderFlow):
+    """Tracking, warehouse -> store (the module's docstring)."""
+
+    name = FLOW
+    kind = "shipments"
+    read_files = staticmethod(extract)
+    push = staticmethod(load)
+
+    def transform(self) -> Summary:
+        return transform(self.ctx, self.folder)

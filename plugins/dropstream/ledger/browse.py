@@ -27,6 +27,17 @@ _ORDER_COLUMNS = (
     orders.c.cancel_file,
 )
 
+_FILE_COLUMNS = (
+    files.c.file_name,
+    files.c.folder,
+    files.c.state,
+    files.c.order_count,
+    files.c.sha256,
+    files.c.created_at,
+    files.c.published_at,
+    files.c.kind,
+)
+
 
 class BrowseBook(LedgerBase):
     """What a person looking at a connection wants to see, a page at a time."""
@@ -67,17 +78,22 @@ class BrowseBook(LedgerBase):
 
     def order_files(self, connection: str, *, limit: int = 50, offset: int = 0) -> Page:
         """Order files this connection recorded (newest first), without their content."""
-        query = select(
-            files.c.file_name,
-            files.c.folder,
-            files.c.state,
-            files.c.order_count,
-            files.c.sha256,
-            files.c.created_at,
-            files.c.published_at,
-            files.c.kind,
-        ).where(files.c.connection == connection)
+        query = select(*_FILE_COLUMNS).where(files.c.connection == connection)
         return self._page(query, (files.c.created_at.desc(), files.c.file_name), limit, offset)
+
+    def order_file(self, connection: str, file_name: str) -> dict[str, Any] | None:
+        """One order (or cancel) file this connection recorded, without its content."""
+        with self._tx() as conn:
+            row = (
+                conn.execute(
+                    select(*_FILE_COLUMNS).where(
+                        files.c.connection == connection, files.c.file_name == file_name
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _plain(row) if row else None
 
     def warehouse_files(self, keys: Sequence[str], *, limit: int = 50, offset: int = 0) -> Page:
         """Files read from the warehouse under these ledger keys (the connection's own name and

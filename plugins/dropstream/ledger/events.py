@@ -40,12 +40,13 @@ EVENTS: dict[str, str] = {
     "repush_requested": "shipment queued by an operator to be pushed to the store again",
     "review_asked": "an operator was asked what to do (Airflow → Required Actions)",
     "kept_held": "an operator chose to keep it held",
-    "review_timed_out": "nobody answered the review in time: still held",
+    "review_timed_out": "nobody answered the review in time: still held (a snapshot: waits)",
     # Connection-level actions, kept in the same log with no order (order_id and number "").
     "enabled": "connection enabled (its three DAGs unpaused)",
     "disabled": "connection disabled (its three DAGs paused)",
     "snapshot_approved": "suspect inventory snapshot approved: pushed on the next inventory run",
     "snapshot_rejected": "suspect inventory snapshot rejected: never pushed",
+    "kept_waiting": "an operator chose to keep the suspect snapshot waiting (not pushed)",
 }
 
 

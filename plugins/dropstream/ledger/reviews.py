@@ -1,8 +1,11 @@
-"""Questions waiting for a person (``ds_reviews``): which held orders a review run asks about.
+"""Questions waiting for a person (``ds_reviews``): which held orders (or suspect inventory
+snapshots) a review run asks about.
 
-A subject (one held order) is asked about once: the row's key is (connection, kind, subject), so
-two orders runs holding the same order never raise two Required Actions for it. The answer (or
-the timeout) closes the rows of the batch that are still ``asked``; asked twice, it finds none.
+A subject (one held order, one snapshot file) is asked about once: the row's key is (connection,
+kind, subject), so two runs holding the same order never raise two Required Actions for it. The
+answer (or the timeout) closes the rows of the batch that are still ``asked``; asked twice, it
+finds none. The asking and closing go in the order's timeline; for a snapshot, in the
+connection's (empty order id, the file name first in the detail).
 """
 
 from __future__ import annotations
@@ -79,17 +82,17 @@ class ReviewBook(LedgerBase):
             write_events(
                 conn,
                 [
-                    event_row(
+                    _event(
                         r.connection,
+                        r.kind,
                         r.subject,
-                        _number(r.label),
+                        r.label,
                         "review_asked",
                         now,
                         f"in Required Actions ({run_id})",
                         run=run_id,
                     )
                     for r in rows
-                    if r.kind in ORDER_KINDS
                 ],
             )
 
@@ -139,10 +142,11 @@ class ReviewBook(LedgerBase):
                     write_events(
                         conn,
                         [
-                            event_row(
+                            _event(
                                 connection,
+                                kind,
                                 subject,
-                                _number(row.label),
+                                row.label,
                                 event,
                                 now,
                                 detail,
@@ -181,6 +185,27 @@ class ReviewBook(LedgerBase):
                 .order_by(reviews.c.asked_at, reviews.c.label)
             ).all()
         return [_plain(r) for r in rows]
+
+
+def _event(
+    connection: str,
+    kind: str,
+    subject: str,
+    label: str,
+    event: str,
+    now: datetime,
+    detail: str,
+    *,
+    run: str,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """The timeline row of a review step: the order's, or the connection's for another kind."""
+    if kind in ORDER_KINDS:
+        return event_row(
+            connection, subject, _number(label), event, now, detail, run=run, actor=actor
+        )
+    about = f"{label}: {detail}" if detail else label
+    return event_row(connection, "", "", event, now, about, run=run, actor=actor)
 
 
 def _number(label: str) -> str:

@@ -176,8 +176,8 @@ reviews = Table(
     "ds_reviews",
     metadata,
     _conn_col(),
-    # What a person is asked about: "held_orders" (subject = the order id); another kind (a
-    # suspect inventory snapshot, ...) is another value here with its own subject.
+    # What a person is asked about: "held_orders" (subject = the order id) or
+    # "suspect_snapshot" (subject = the kept snapshot's file name).
     Column("kind", String(40), primary_key=True),
     Column("subject", String(200), primary_key=True),
     # The batch asked together (one Required Action), and the dropstream_review run asking it.
@@ -185,7 +185,7 @@ reviews = Table(
     Column("run_id", String(250)),
     Column("label", String(200), nullable=False),  # what a person calls it, e.g. "#1042"
     Column("detail", Text, nullable=False),  # why it is asked, e.g. the hold reason
-    # asked -> answered | timed_out | moot (no longer held when the answer came)
+    # asked -> answered | timed_out | moot (no longer held / waiting when the answer came)
     Column("state", String(20), nullable=False),
     Column("answer", String(40)),
     Column("actor", String(200)),  # who answered (None: nobody, the review timed out)
@@ -212,9 +212,10 @@ inventory_snapshots = Table(
     Column("decision_note", Text),
     _time("applied_at"),
 )
-# Webhook deliveries already acted on, by the platform's own id for the event (Shopify's
-# X-Shopify-Event-Id, WooCommerce's delivery id, BigCommerce's payload hash): a replay of one
-# within REPLAY_WINDOW is refused. Rows older than that are purged as new ones arrive.
+# Webhook deliveries received, by the platform's own key for the event (Shopify's
+# X-Shopify-Event-Id, WooCommerce's delivery id and body digest, BigCommerce's payload hash): a
+# repeat within REPLAY_WINDOW is a duplicate or a replay (dropstream.webhooks.repeat). Rows older
+# than that count as never received, and are purged now and then.
 webhook_deliveries = Table(
     "ds_webhook_deliveries",
     metadata,

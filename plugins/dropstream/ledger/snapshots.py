@@ -80,6 +80,15 @@ class SnapshotBook(LedgerBase):
             out.append(item)
         return out
 
+    def snapshot_state(self, connection: str, source_file: str) -> str | None:
+        """The kept snapshot's state (None: the connection kept no snapshot from that file)."""
+        with self._tx() as conn:
+            return conn.execute(
+                select(snapshots.c.state).where(
+                    snapshots.c.connection == connection, snapshots.c.source_file == source_file
+                )
+            ).scalar()
+
     def suspect_snapshot_counts(self) -> dict[str, int]:
         """Connection -> snapshots waiting for a person (for the overview)."""
         with self._tx() as conn:

@@ -2,13 +2,13 @@
 
 Each emulator owns one ``WebhookSender`` and tells it what happened (``emit(topic, payload)``); the
 sender delivers the event to every active subscription of that topic from ``workers`` background
-threads (one by default: with 8 at once, the api-server's receiver fell behind under this machine's
-load and deliveries timed out into retries), the way the platform does: the platform's headers and
-signature (``sign``), a 2xx within ``timeout`` seconds counts as delivered, anything else is retried
-on the platform's schedule (``retry_delays``; ``time_scale`` shrinks it for tests) with the *same*
-payload and delivery id, and what the platform does after too many failures (``give_up``: Shopify
-and BigCommerce stop retrying the event, WooCommerce disables the webhook). ``attempts`` records
-every try for tests to inspect.
+threads (8 by default: the platforms deliver concurrently), the way the platform does: the
+platform's headers and signature (``sign``, called at each try), a 2xx within ``timeout`` seconds
+counts as delivered, anything else (a 4xx too) is retried on the platform's schedule
+(``retry_delays``; ``time_scale`` shrinks it for tests) with the *same* payload and event, and what
+the platform does after too many failures (``give_up``: Shopify and BigCommerce stop retrying the
+event and drop the subscription, WooCommerce disables the webhook). ``attempts`` records every try
+(when it was sent and when it was answered) for tests to inspect.
 
 The payload is serialised once per event, so a retry's body is byte-identical.
 """
@@ -49,7 +49,8 @@ class Attempt:
     delivery_id: str
     number: int  # 1 for the first try
     status: int | None  # None: no answer (refused, timed out)
-    at: float  # time.monotonic()
+    at: float  # time.monotonic() when the answer came (or the try failed)
+    sent: float = 0.0  # time.monotonic() when the request went out
 
 
 @dataclass
@@ -75,7 +76,7 @@ class WebhookSender:
         give_up: Callable[[Subscription], None] | None = None,
         timeout: float = 5.0,
         time_scale: float = 1.0,
-        workers: int = 1,
+        workers: int = 8,
     ) -> None:
         self._sign = sign
         self.retry_delays = tuple(retry_delays)
@@ -197,6 +198,7 @@ class WebhookSender:
             return  # removed or disabled since: the platform drops it
         headers = {"Content-Type": "application/json", **self._sign(sub, delivery)}
         status: int | None
+        sent = time.monotonic()
         try:
             answer = self._session().post(
                 sub.url, data=delivery.body, headers=headers, timeout=self.timeout
@@ -205,7 +207,13 @@ class WebhookSender:
         except requests.RequestException:
             status = None
         attempt = Attempt(
-            sub.id, delivery.topic, delivery.delivery_id, delivery.number, status, time.monotonic()
+            sub.id,
+            delivery.topic,
+            delivery.delivery_id,
+            delivery.number,
+            status,
+            time.monotonic(),
+            sent,
         )
         with self._cond:
             self.attempts.append(attempt)

@@ -1,5 +1,6 @@
-"""Operator actions from the DropStream pages: a form on the order page triggers the
-``dropstream_actions`` DAG through Airflow's REST API *as the logged-in user*.
+"""Operator actions from the DropStream pages: a form on the order page (and, to resend a whole
+order file, on the Files page) triggers the ``dropstream_actions`` DAG through Airflow's REST
+API *as the logged-in user*.
 
 The page's request carries the person's Airflow token (the UI's session cookie, or a bearer
 token); this route hands that same token to ``POST /api/v2/dags/dropstream_actions/dagRuns`` on
@@ -34,6 +35,12 @@ OFFERED: dict[str, tuple[str, ...]] = {
 #: Not offered once a cancellation was asked (by the store or a person): it is never sent again.
 NOT_AFTER_CANCEL = ("resend",)
 TIMEOUT = 30
+
+
+def offered_for_file(row: dict[str, Any]) -> tuple[str, ...]:
+    """What the Files page offers for a file (a ledger row): a published order file can be
+    resent whole (a cancel file is the orders flow's, never resent by hand)."""
+    return ("resend_file",) if row["kind"] == "orders" and row["state"] == "published" else ()
 
 
 def offered(order: dict[str, Any]) -> tuple[str, ...]:
@@ -109,14 +116,46 @@ def order_action(
             "not offered for it (reload the page: it may have moved on)",
         )
     conf = {"action": action, "connection": name, "target": target or order_id, "reason": reason}
+    run = trigger_action(request, _checked(conf))
+    return _back(request, name, "orders", order_id=order_id, asked=action, run_id=run["dag_run_id"])
+
+
+@router.post("/connections/{name}/files/{file_name:path}/actions")
+def file_action(
+    request: Request,
+    user: api.User,
+    name: str,
+    file_name: str,
+    action: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Ask to resend a whole order file; back to the Files page, which links to the run."""
+    row = api.get_order_file(user, name, file_name)  # 404 unless this person may see it
+    if action not in offered_for_file(row):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"{row['kind']} file {file_name} is {row['state']}: {ACTIONS.get(action, action)!r} "
+            "is not offered for it (only a published order file is resent whole)",
+        )
+    conf = {"action": action, "connection": name, "target": file_name, "reason": reason}
+    run = trigger_action(request, _checked(conf))
+    return _back(request, name, "files", file=file_name, asked=action, run_id=run["dag_run_id"])
+
+
+def _checked(conf: dict[str, Any]) -> dict[str, Any]:
+    """``conf`` as the actions DAG will validate it; 422 with the problems (an empty reason)."""
     try:
         ActionRequest.model_validate(conf)
     except ValidationError as exc:
         problems = "; ".join(e["msg"] for e in exc.errors())
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, problems) from None
-    run = trigger_action(request, conf)
+    return conf
+
+
+def _back(request: Request, name: str, page: str, **query: str) -> RedirectResponse:
+    """303 to the connection's ``page`` with ``query`` (the page then links to the run)."""
     root = str(request.scope.get("root_path") or "")
-    query = urlencode({"order_id": order_id, "asked": action, "run_id": run["dag_run_id"]})
     return RedirectResponse(
-        f"{root}/connections/{quote(name)}/orders?{query}", status_code=status.HTTP_303_SEE_OTHER
+        f"{root}/connections/{quote(name)}/{page}?{urlencode(query)}",
+        status_code=status.HTTP_303_SEE_OTHER,
     )

@@ -205,3 +205,17 @@ def list_files(user: User, name: str, limit: Limit = 50, offset: Offset = 0) -> 
         "limit": limit,
         "offset": offset,
     }
+
+
+def get_order_file(user: Any, name: str, file_name: str) -> dict[str, Any]:
+    """One order or cancel file of the connection (no content); 404 unless this user may see
+    the connection and it recorded the file."""
+    spec = connection_spec(user, name)
+    with _ledger() as ledger:
+        row = ledger.order_file(spec.name, file_name)
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"connection {name!r} sent no file {file_name!r}: see its Files page for the names",
+        )
+    return row

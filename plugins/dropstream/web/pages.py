@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from dropstream.actions import ACTIONS
 from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.web import api
-from dropstream.web.action_routes import offered
+from dropstream.web.action_routes import offered, offered_for_file
 from dropstream.web.summary import describe
 
 BASE = "/dropstream"
@@ -105,18 +105,39 @@ def orders_page(
         timeline=timeline,
         offered=[(a, ACTIONS[a]) for a in offered(order)] if order else [],
         asked=ACTIONS.get(asked or "") if run_id else None,
-        asked_run_url=f"/dags/{ACTIONS_DAG_ID}/runs/{quote(run_id, safe='')}" if run_id else "",
+        asked_run_url=_run_url(run_id),
         **_queries(request),
     )
 
 
 @router.get("/connections/{name}/files", response_class=HTMLResponse)
 def files_page(
-    user: api.User, name: str, limit: api.Limit = 100, offset: api.Offset = 0
+    user: api.User,
+    name: str,
+    file: str | None = None,
+    asked: str | None = None,
+    run_id: str | None = None,
+    limit: api.Limit = 100,
+    offset: api.Offset = 0,
 ) -> HTMLResponse:
+    """Files sent and read; a published order file can be resent whole from here."""
     spec = api.connection_spec(user, name)
     files = api.list_files(user, name, limit=limit, offset=offset)
-    return render("files.html", connection=describe(spec), files=files)
+    for row in files["order_files"]["items"]:
+        row["offered"] = [(a, ACTIONS[a]) for a in offered_for_file(row)]
+    return render(
+        "files.html",
+        connection=describe(spec),
+        files=files,
+        asked_file=file if run_id else None,
+        asked=ACTIONS.get(asked or "") if run_id else None,
+        asked_run_url=_run_url(run_id),
+    )
+
+
+def _run_url(run_id: str | None) -> str:
+    """The Airflow UI's page of a ``dropstream_actions`` run."""
+    return f"/dags/{ACTIONS_DAG_ID}/runs/{quote(run_id, safe='')}" if run_id else ""
 
 
 def error_page(request: Request, exc: HTTPException) -> HTMLResponse:

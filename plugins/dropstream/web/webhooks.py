@@ -6,31 +6,47 @@ reads the body as data:
 
 1. a body over 1 MiB is refused (413) by its Content-Length, or while it streams in;
 2. the connection must exist with ``webhooks.enabled`` and a secret in its store Connection,
-   else 404 (the same answer for both, so names do not leak);
+   else 404 (the same answer for both, so names do not leak); a found one is kept for
+   TARGET_TTL seconds, so a burst does not read the registry and the Connection per delivery;
 3. the signature is checked in constant time: missing or wrong is 401;
-4. the platform's delivery id is remembered in the ledger for a day: a replay is 409;
-5. an asset event ``dropstream://<connection>/orders`` is recorded through Airflow's REST API;
-   if that fails the delivery is forgotten again and the answer is 503, so the store retries.
+4. the delivery is recorded in the ledger by the platform's key for it, with the other
+   deliveries of the moment in one transaction (``dropstream.web.receipts``); if the ledger
+   cannot record it the answer is 503 and the store retries. A repeat of a recorded key is answered
+   200 as a duplicate while the platform itself may re-send it, and 409 as a replay after
+   that (``dropstream.webhooks.repeat``); either way it starts nothing;
+5. the delivery is handed to the ``Announcer`` (``dropstream.web.asset_events``), which records
+   the asset event ``dropstream://<connection>/orders`` through Airflow's REST API in the
+   background, one at a time per connection; the answer (200) does not wait for it.
 
 Nothing else happens here: the orders DAG fetches the orders. No payload is ever logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from dropstream.errors import ConfigurationError, DropStreamError
-from dropstream.webhooks import MAX_BODY, SECRET_EXTRA, WebhookRejected, asset_uri, verify
+from dropstream.errors import DropStreamError
+from dropstream.web.asset_events import Announcer, AssetEvents
+from dropstream.web.receipts import Receipts
+from dropstream.webhooks import (
+    MAX_BODY,
+    SECRET_EXTRA,
+    WebhookRejected,
+    repeat,
+    verify,
+)
 
 log = logging.getLogger("dropstream.webhooks")
 router = APIRouter()
@@ -45,18 +61,40 @@ class Target:
     secret: str
 
 
-class Deliveries(Protocol):
-    def remember_delivery(self, connection: str, delivery_id: str, now: datetime) -> bool: ...
-    def forget_delivery(self, connection: str, delivery_id: str) -> None: ...
-
-
-class RecordFailed(Exception):
-    """The asset event could not be recorded; the message is safe to log."""
+#: Seconds a connection found to take webhooks is kept (a new secret applies after this).
+TARGET_TTL = 10.0
+_found: TTLCache[str, Target] = TTLCache(maxsize=1024, ttl=TARGET_TTL)
+_found_lock = threading.Lock()
+# The first deliveries of a burst wait for one lookup instead of each making their own.
+_lookup_locks = [threading.Lock() for _ in range(16)]
 
 
 # --- the three collaborators, as FastAPI dependencies (tests swap them) ----------------------
-def find_target(connection: str) -> Target | None:
-    """The registry's connection ``connection`` if it takes webhooks (runs in the api-server)."""
+async def find_target(connection: str) -> Target | None:
+    """The registry's connection ``connection`` if it takes webhooks (runs in the api-server).
+
+    Found ones are kept for TARGET_TTL seconds and answered without leaving the event loop; a
+    miss is looked up again every time, so a connection just set up is taken at once."""
+    with _found_lock:
+        found = _found.get(connection)
+    if found is not None:
+        return found
+    return await run_in_threadpool(_find_and_keep, connection)
+
+
+def _find_and_keep(connection: str) -> Target | None:
+    with _lookup_locks[hash(connection) % len(_lookup_locks)]:
+        with _found_lock:
+            found = _found.get(connection)
+        if found is None:
+            found = _lookup(connection)
+            if found is not None:
+                with _found_lock:
+                    _found[connection] = found
+    return found
+
+
+def _lookup(connection: str) -> Target | None:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection
 
@@ -87,83 +125,27 @@ def find_target(connection: str) -> Target | None:
     return Target(connection, spec.store.platform, secret)
 
 
-class AssetEvents:
-    """Records ``dropstream://<connection>/orders`` events through Airflow's REST API, as the
-    service user of the Airflow Connection ``dropstream_airflow_api``.
-
-    One client (session and token) per thread of the api-server's pool: a burst of deliveries
-    records in parallel. One attempt, a short timeout: a store waits for the answer.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._asset_ids: dict[str, int] = {}
-
-    def _client(self) -> Any:
-        from dropstream.setup.api import AirflowAPI
-
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = self._local.api = AirflowAPI.from_connection(attempts=1, timeout=3)
-        return api
-
-    def __call__(self, connection: str, extra: dict[str, Any]) -> None:
-        try:
-            api = self._client()
-            try:
-                self._post(api, connection, extra)
-            except DropStreamError as exc:
-                # A stale token or an asset re-created under a new id: look both up once more.
-                if "HTTP 401" not in str(exc) and "HTTP 404" not in str(exc):
-                    raise
-                api._token = None
-                with self._lock:
-                    self._asset_ids.pop(connection, None)
-                self._post(api, connection, extra)
-        except DropStreamError as exc:
-            raise RecordFailed(str(exc)) from exc
-
-    def _post(self, api: Any, connection: str, extra: dict[str, Any]) -> None:
-        body = {"asset_id": self._asset_id(api, connection), "extra": extra}
-        api.request("POST", "/assets/events", json=body)
-
-    def _asset_id(self, api: Any, connection: str) -> int:
-        with self._lock:
-            if connection in self._asset_ids:
-                return self._asset_ids[connection]
-        uri = asset_uri(connection)
-        found = api.request("GET", "/assets", params={"uri_prefix_pattern": uri, "limit": 100})
-        ids = [a["id"] for a in found.get("assets", []) if a.get("uri") == uri]
-        if not ids:
-            raise ConfigurationError(
-                f"Airflow has no asset {uri} yet: the orders DAG of connection {connection} "
-                "with webhooks enabled has not been parsed (wait for the dag-processor)"
-            )
-        with self._lock:
-            self._asset_ids[connection] = ids[0]
-        return ids[0]
+_announcer = Announcer(AssetEvents())
+_receipts: list[Receipts] = []
 
 
-_record = AssetEvents()
-_book: list[Deliveries] = []
-
-
-def deliveries() -> Deliveries:
-    """The ledger (one engine for the api-server's life)."""
-    if not _book:
+# Async, though they block nowhere: FastAPI would run a plain def in a worker thread, three
+# extra trips per delivery in a burst.
+async def deliveries() -> Receipts:
+    """The ledger's writer of deliveries (one engine for the api-server's life)."""
+    if not _receipts:
         from dropstream.ledger import Ledger
 
-        _book.append(Ledger())
-    return _book[0]
+        _receipts.append(Receipts(Ledger()))  # create_engine does not connect yet
+    return _receipts[0]
 
 
-def targets() -> Callable[[str], Target | None]:
+async def targets() -> Callable[[str], Awaitable[Target | None]]:
     return find_target
 
 
-def recorder() -> Callable[[str, dict[str, Any]], None]:
-    return _record
+async def announcer() -> Announcer:
+    return _announcer
 
 
 # --- the route ----------------------------------------------------------------------------------
@@ -190,22 +172,24 @@ async def _body(request: Request) -> bytes | None:
 async def receive_webhook(
     connection: str,
     request: Request,
-    find: Annotated[Callable[[str], Target | None], Depends(targets)],
-    record: Annotated[Callable[[str, dict[str, Any]], None], Depends(recorder)],
-    book: Annotated[Deliveries, Depends(deliveries)],
+    find: Annotated[Callable[[str], Awaitable[Target | None]], Depends(targets)],
+    receipts: Annotated[Receipts, Depends(deliveries)],
+    announce: Annotated[Announcer, Depends(announcer)],
 ) -> JSONResponse:
     """Start the connection's orders DAG for an authentic, new delivery; see the module doc."""
     body = await _body(request)
     if body is None:
         return _refuse(413, f"body over {MAX_BODY} bytes", connection)
     try:
-        target = await run_in_threadpool(find, connection)
+        target = await find(connection)
     except DropStreamError as exc:  # the registry cannot be read: the store should retry
         return _refuse(503, f"registry unreadable: {exc}", connection)
     if target is None:
         return _refuse(404, "no connection by that name takes webhooks", connection)
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
+        # On the event loop: an HMAC is microseconds for an order (1 MiB at most: milliseconds),
+        # less than a trip to a worker thread costs while a burst keeps them all busy.
         delivery = verify(target.platform, target.secret, headers, body)
     except WebhookRejected as exc:
         return _refuse(exc.status, exc.reason, connection)
@@ -214,21 +198,23 @@ async def receive_webhook(
         return JSONResponse({"connection": connection, "recorded": False})
     now = datetime.now(UTC)
     try:
-        new = await run_in_threadpool(book.remember_delivery, connection, delivery.delivery_id, now)
+        first = await asyncio.wrap_future(receipts.receive(connection, delivery.delivery_id, now))
     except (DropStreamError, SQLAlchemyError) as exc:  # the store retries; the schedule catches up
         return _refuse(503, f"the ledger is unavailable ({type(exc).__name__}): {exc}", connection)
-    if not new:
-        return _refuse(409, f"delivery {delivery.delivery_id} was already received", connection)
-    extra = {
-        "topic": delivery.topic,
-        "delivery_id": delivery.delivery_id,
-        "platform": target.platform,
-    }
-    try:
-        await run_in_threadpool(record, connection, extra)
-    except RecordFailed as exc:
-        await run_in_threadpool(book.forget_delivery, connection, delivery.delivery_id)
-        return _refuse(503, f"not recorded, retry later: {exc}", connection)
+    if first is not None:
+        replay = repeat(target.platform, first, now)
+        if replay is not None:
+            return _refuse(replay.status, replay.reason, connection)
+        log.info(
+            "webhook for connection %s: %s delivery %s again, already received at %s; "
+            "acknowledged, starts nothing",
+            connection,
+            delivery.topic,
+            delivery.delivery_id,
+            f"{first:%H:%M:%S}",
+        )
+        return JSONResponse({"connection": connection, "recorded": False, "duplicate": True})
+    announce.announce(connection, target.platform, delivery.topic, delivery.delivery_id)
     log.info(
         "webhook for connection %s: %s delivery %s starts the orders DAG",
         connection,

@@ -110,3 +110,25 @@ def test_a_suspect_snapshot_is_mailed_once_and_resolved_when_decided(ledger, smt
     ledger.decide_snapshot("acme", "inv_2.csv", "reject", NOW, actor="ops")
     assert sweep(spec, ledger, "inventory", "load", NOW, folder=folder) == 0
     assert ledger.open_incident_keys("acme", "suspect_snapshot") == []
+
+
+def test_a_snapshot_nobody_decided_is_in_the_next_days_digest_once(ledger, smtp):
+    spec = acme()
+    ledger.keep_suspect_snapshot("acme", "inv_2.csv", [("SKU-1", 0, NOW)], "lists none", NOW)
+    folder = ("/out", "acme")
+    assert sweep(spec, ledger, "inventory", "load", NOW + timedelta(hours=1), folder=folder) == 1
+    next_day = NOW + timedelta(days=1)
+    assert sweep(spec, ledger, "inventory", "load", next_day, folder=folder) == 1
+    for hours in (1, 2):  # later runs that day: the same digest, no new mail
+        later = next_day + timedelta(hours=hours)
+        assert sweep(spec, ledger, "inventory", "load", later, folder=folder) == 0
+    first, digest = smtp.received()
+    assert "inventory snapshot held back (suspect) (inv_2.csv)" in first.subject
+    assert "suspect inventory snapshots still waiting (daily digest) (2026-11-21)" in digest.subject
+    assert "1 suspect snapshot(s) still waiting on 2026-11-21" in digest.body
+    assert "- inv_2.csv, kept since 2026-11-20 08:00 UTC: it lists none" in digest.body
+    ledger.decide_snapshot("acme", "inv_2.csv", "approve", next_day, actor="ops")
+    assert (
+        sweep(spec, ledger, "inventory", "load", next_day + timedelta(days=1), folder=folder) == 0
+    )
+    assert ledger.open_incident_keys("acme", "suspect_daily") == []

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dropstream.flows import inventory
-from dropstream.flows.common import SharedFolder, Step
+from dropstream.flows.context import RunContext, SharedFolder
 from dropstream.formats import get_format
 from dropstream.ledger import Ledger
 from dropstream.spec import parse_spec
@@ -30,9 +30,9 @@ def setup(monkeypatch, tmp_path, sftp_server):
     ledger.close()
 
 
-def step_for(ledger: Ledger, name: str, **rules) -> Step:
+def step_for(ledger: Ledger, name: str, **rules) -> RunContext:
     spec = parse_spec(name, spec_dict(name, rules=rules))
-    return Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
+    return RunContext(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
 
 
 def in_stock(ledger: Ledger, name: str, **levels: int) -> None:

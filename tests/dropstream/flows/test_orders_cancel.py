@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from dropstream.flows import orders
-from dropstream.flows.common import Step
+from dropstream.flows.context import RunContext
 from dropstream.formats import _csv, get_format
 from dropstream.formats.x12.envelope import read_segments
 from dropstream.ledger import Ledger
@@ -32,7 +32,7 @@ def sent(request, monkeypatch, tmp_path, sftp_server):
     monkeypatch.setenv("AIRFLOW_CONN_WH", sftp_server.connection_json())
     spec = parse_spec("acme", spec_dict("acme"))
     ledger = Ledger(sqlite_ledger_url(tmp_path))
-    step = Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
+    step = RunContext(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
     fmt = get_format(request.param, FORMATS[request.param]).for_run(
         now=NOW, next_control_number=lambda n: ledger.next_counter("acme", f"x12_{n}")
     )

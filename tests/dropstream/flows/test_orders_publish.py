@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from dropstream.flows import orders
-from dropstream.flows.common import Step
+from dropstream.flows.context import RunContext
 from dropstream.formats import get_format
 from dropstream.ledger import Ledger
 from dropstream.models import Address, Order, OrderLine
@@ -51,7 +51,7 @@ def setup(monkeypatch, tmp_path, sftp_server):
     monkeypatch.setenv("AIRFLOW_CONN_WH", sftp_server.connection_json())
     spec = parse_spec("acme", spec_dict("acme"))
     ledger = Ledger(sqlite_ledger_url(tmp_path))
-    step = Step(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
+    step = RunContext(spec=spec, ledger=ledger, now=NOW, log=logging.getLogger("test"))
     ledger.record_received("acme", [make_order(1001), make_order(1002)], NOW)
     orders.transform(step, get_format("header_detail_csv"))
     yield step, sftp_server

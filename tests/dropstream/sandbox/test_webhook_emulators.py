@@ -80,11 +80,11 @@ def test_shopify_subscriptions_signed_deliveries_and_retries(receiver_factory):
             register(access, receiver.url, secret)  # the same address again: Shopify refuses
         assert len(shop.webhooks.sender.subscriptions) == 3  # and nothing half-made is left
 
-        receiver.statuses = [500, 503]
+        receiver.statuses = [500, 409]  # any answer but a 2xx is a failure Shopify retries
         shop.add_order(updated_at=datetime.now(UTC))
         assert shop.webhooks.sender.wait_idle(10)
         attempts = shop.webhooks.sender.attempts
-        assert [(a.number, a.status) for a in attempts] == [(1, 500), (2, 503), (3, 200)]
+        assert [(a.number, a.status) for a in attempts] == [(1, 500), (2, 409), (3, 200)]
         # Every try carried a valid signature and the same event id: a replay to the receiver.
         assert len({d.delivery_id for d in receiver.deliveries}) == 1
         assert {d.topic for d in receiver.deliveries} == {"orders/create"}
@@ -129,6 +129,15 @@ def test_woocommerce_webhooks_are_signed_per_webhook_and_disabled_after_5_failur
         assert site.webhooks.sender.wait_idle(10)
         assert [d.topic for d in receiver.deliveries] == ["order.created"]
 
+        # WooCommerce's delivery id is wp_hash(webhook id . the second): a burst shares it,
+        # the receiver's key (id and body digest) still tells the orders apart.
+        for _ in range(3):
+            site.add_order(modified_at=datetime.now(UTC))
+        assert site.webhooks.sender.wait_idle(10)
+        burst = receiver.deliveries[1:]
+        assert len({d.delivery_id.split(":")[0] for d in burst}) <= 2  # a second may turn
+        assert len({d.delivery_id for d in burst}) == 3
+
         receiver.statuses = [500] * 5  # WooCommerce does not retry; five failures disable it
         for _ in range(5):
             site.add_order(modified_at=datetime.now(UTC))
@@ -139,7 +148,7 @@ def test_woocommerce_webhooks_are_signed_per_webhook_and_disabled_after_5_failur
         assert site.webhooks.statuses[created.id] == "disabled"
         site.add_order(modified_at=datetime.now(UTC))
         assert site.webhooks.sender.wait_idle(10)
-        assert len(receiver.deliveries) == 6
+        assert len(receiver.deliveries) == 9  # 1 + 3 + the 5 that failed; nothing after
         assert sorted(remove(access, ids)) == sorted(ids)
         assert site.webhooks.sender.subscriptions == {}
 

@@ -4,8 +4,11 @@ As WooCommerce does: a webhook has a ``topic`` (``order.created``…), a ``deliv
 ``secret`` (generated when none is given); ``DELETE`` needs ``force=true`` (webhooks cannot be
 trashed: 501). A delivery carries ``X-WC-Webhook-Source``, ``-Topic``, ``-Resource``, ``-Event``,
 ``-Signature`` (base64 HMAC-SHA256 of the raw body keyed with the webhook's secret), ``-ID`` and
-``-Delivery-ID``. WooCommerce does not retry a failed delivery: it counts consecutive failures
-and, at 5 (``woocommerce_max_webhook_delivery_failures``), sets the webhook ``disabled``.
+``-Delivery-ID``: ``WC_Webhook::get_new_delivery_id`` is ``wp_hash(webhook id . strtotime('now'))``
+(HMAC-MD5 with the site's salt), so every delivery of one webhook within one second carries the
+same id. WooCommerce does not retry a failed delivery (any answer but a 2xx): it counts
+consecutive failures and, at 5 (``woocommerce_max_webhook_delivery_failures``), sets the webhook
+``disabled``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +44,7 @@ def _wc_time(value: datetime) -> str:
 class SiteWebhooks:
     def __init__(self, site_url: Any) -> None:
         self._site_url = site_url  # a callable: the emulator's URL is known once it is started
+        self._salt = secrets.token_bytes(32)  # the site's auth salt, for wp_hash
         self.names: dict[int, str] = {}
         self.statuses: dict[int, str] = {}
         self.sender = WebhookSender(self._headers, retry_delays=(), give_up=self._failed)
@@ -60,8 +65,8 @@ class SiteWebhooks:
             "X-WC-Webhook-Event": event,
             "X-WC-Webhook-Signature": base64.b64encode(digest).decode(),
             "X-WC-Webhook-ID": str(sub.id),
-            "X-WC-Webhook-Delivery-ID": hashlib.md5(  # noqa: S324 - WooCommerce's wp_hash shape
-                f"{delivery.delivery_id}-{delivery.number}".encode()
+            "X-WC-Webhook-Delivery-ID": hmac.new(
+                self._salt, f"{sub.id}{int(time.time())}".encode(), hashlib.md5
             ).hexdigest(),
         }
 

@@ -148,6 +148,7 @@ class ShopifyEmulator(StrictEmulator):
         client_secret: str = "shpss_emulator_secret",
         webhook_time_scale: float = 1.0,
         allow_http_webhooks: bool = False,
+        webhook_workers: int = 8,
     ) -> None:
         super().__init__(port=port)
         self.token = token
@@ -158,6 +159,7 @@ class ShopifyEmulator(StrictEmulator):
             lambda: self.api_version,
             time_scale=webhook_time_scale,
             allow_http=allow_http_webhooks,
+            workers=webhook_workers,  # concurrent deliveries, as Shopify makes them
         )
         self.store = Store()
         self.bucket = TokenBucket(maximum_available, restore_rate)  # points, points per second

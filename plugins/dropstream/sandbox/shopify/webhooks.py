@@ -53,6 +53,7 @@ class ShopWebhooks:
         *,
         time_scale: float = 1.0,
         allow_http: bool = False,
+        workers: int = 8,
     ) -> None:
         self.client_secret = client_secret
         self.allow_http = allow_http
@@ -62,6 +63,7 @@ class ShopWebhooks:
             retry_delays=RETRY_DELAYS,
             give_up=self._remove,
             time_scale=time_scale,
+            workers=workers,
         )
 
     def _remove(self, sub: Subscription) -> None:
