@@ -19,8 +19,11 @@ deps: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
+# Four pytest-xdist workers: most tests wait on real servers, not on the CPU. Files that share one
+# server stay on one worker, the longest start first (tests/scheduling.py).
+TEST_WORKERS ?= 4
 test: deps services
-	$(BIN)/python -m pytest --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # The long chaos run (tests/chaos): 200 kills and 50 concurrent-load rounds per flow, figures
 # printed; `make test` runs the short version. Takes about half an hour.
