@@ -5,8 +5,9 @@ Airflow forks every task from the worker (the Task SDK's supervisor), so a modul
 imported before its pool forked costs the task nothing. Each variant runs in a fresh
 interpreter that imports what an Airflow Celery worker has loaded (the executor's module and
 Airflow's own preload of its operators), then (variant ``preload``)
-``dropstream.worker_preload``; it forks ``--forks`` children that each import the step modules
-and exit, and reports the children's CPU-seconds (user + system) per fork.
+``dropstream.worker_preload``; it forks ``--forks`` children that each import the step modules,
+load Airflow's plugins as the Task SDK does for every task, and exit, and reports the children's
+CPU-seconds (user + system) per fork.
 
     .venv/bin/python bench/preload.py [--forks 10]
 """
@@ -56,6 +57,8 @@ for _ in range(forks):
     if pid == 0:
         for name in modules:
             importlib.import_module(name)
+        from airflow.sdk.plugins_manager import integrate_macros_plugins
+        integrate_macros_plugins()  # what the Task SDK does when it starts a task
         os._exit(0)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     os.waitpid(pid, 0)
@@ -70,6 +73,7 @@ def measure(variant: str, forks: int, home: str) -> list[float]:
         **os.environ,
         "AIRFLOW_HOME": home,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT / "include")]),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
     }
     done = subprocess.run(
         [sys.executable, "-c", CHILD, variant, json.dumps(STEP_MODULES), str(forks)],
@@ -90,7 +94,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ds-bench-preload-") as home:
         figures = {v: measure(v, args.forks, home) for v in ("none", "preload")}
     bare, preloaded = (statistics.median(figures[v]) for v in ("none", "preload"))
-    print(f"step modules imported by each forked task ({len(STEP_MODULES)}; {args.forks} forks)")
+    print(
+        f"step modules ({len(STEP_MODULES)}) and Airflow's plugins loaded by each forked task"
+        f" ({args.forks} forks)"
+    )
     print(f"  worker without preload : {bare:.3f} CPU-s per task (median)")
     print(f"  worker with preload    : {preloaded:.3f} CPU-s per task (median)")
     print(f"  saved per task         : {bare - preloaded:.3f} CPU-s")

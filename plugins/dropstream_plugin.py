@@ -6,18 +6,38 @@ authentication (bearer token or the UI's session cookie), except the store webho
 (docs/webhooks.md); restart the api-server after a change.
 The "DropStream" navigation entry opens the Connections page inside the Airflow UI (an
 ``external_views`` entry with a ``url_route``: the UI frames the page under /plugin/dropstream).
+
+The app is built when ``fastapi_apps`` is first read, which only the api-server does (when it
+starts): every task process loads Airflow's plugins too, and building the app there (FastAPI and
+Airflow's API security modules) cost each task 1.8 CPU-s for nothing.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
-from dropstream.web.app import create_app
+
+@cache
+def _apps() -> list[dict[str, Any]]:
+    from dropstream.web.app import create_app
+
+    return [{"app": create_app(), "url_prefix": "/dropstream", "name": "DropStream"}]
+
+
+class _BuiltOnFirstRead:
+    """A class attribute computed on first read (``AirflowPlugin`` reads it on the class or an
+    instance)."""
+
+    def __get__(self, instance: object, owner: type) -> list[dict[str, Any]]:
+        return _apps()
 
 
 class DropStreamPlugin(AirflowPlugin):
     name = "dropstream"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/dropstream", "name": "DropStream"}]
+    fastapi_apps = _BuiltOnFirstRead()  # type: ignore[assignment]
     external_views = [
         {
             "name": "DropStream",

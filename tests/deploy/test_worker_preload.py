@@ -17,7 +17,9 @@ from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CON
 from dropstream.celery_config import CELERY_CONFIG
 import dropstream.worker_preload as preload
 from adapters import PLATFORMS
+from airflow.sdk.plugins_manager import integrate_macros_plugins
 print(json.dumps({
+    "plugins_cached": integrate_macros_plugins.cache_info().currsize,
     "imports": list(CELERY_CONFIG["imports"]),
     "defaults_kept": all(CELERY_CONFIG[k] == v for k, v in DEFAULT_CELERY_CONFIG.items()),
     "failed": preload.FAILED,
@@ -33,6 +35,7 @@ def probe(tmp_path: Path) -> dict:
         "PATH": "/usr/bin:/bin",
         "AIRFLOW_HOME": str(tmp_path),
         "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'include'}",
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
     }
     done = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
@@ -69,6 +72,11 @@ def test_the_worker_preloads_every_task_module_without_opening_anything(tmp_path
     assert needed <= modules, needed - modules
     for platform in seen["platforms"]:
         assert any(m == f"adapters.{platform}" for m in modules), platform
+    # Airflow's plugins are loaded as a task process loads them, so a forked task finds them
+    # cached; loading the DropStream plugin does not build the view's app (only the api-server
+    # reads ``fastapi_apps``).
+    assert seen["plugins_cached"] == 1
+    assert "dropstream_plugin" in modules
     # Not task-time code: the emulators, the web view's app and pages (the actions use only its
     # pure summary functions), Alembic's migration scripts.
     assert not {m for m in modules if m.startswith("dropstream.sandbox")}
