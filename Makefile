@@ -19,9 +19,9 @@ deps: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
-# Four pytest-xdist workers: most tests wait on real servers, not on the CPU. Files that share one
+# Three pytest-xdist workers: most tests wait on real servers, not on the CPU. Files that share one
 # server stay on one worker, the longest start first (tests/scheduling.py).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 test: deps services
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
 

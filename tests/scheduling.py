@@ -1,4 +1,4 @@
-"""How ``make test`` shares the test files among pytest-xdist workers (``-n 4 --dist loadfile``).
+"""How ``make test`` shares the test files among pytest-xdist workers (``-n 3 --dist loadfile``).
 
 Most of the suite's time is waiting on wall-clock (a real scheduler's minute crons, ``make run``
 starting, Celery picking up tasks), not CPU, so files run side by side. xdist's ``loadfile``
