@@ -35,6 +35,10 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
         "(Walmart's only modification time) to now: a past window read again no longer holds "
         "them. Each is fetched again in the window of its acknowledgement (the ledger dedupes)"
     ),
+    ("walmart", "test_cancellations_are_the_orders_cancelled_in_the_window"): (
+        "the Walmart adapter does not report cancellations yet (reports_cancellations False): "
+        "every orders run says so and operators cancel with the cancel action"
+    ),
     ("walmart", "test_expired_access_token_refreshed_once"): (
         "the second fetch of the same past window finds nothing (see test_window_boundaries); "
         "tests/adapters/test_walmart.py refreshes an expired token over a window that holds "
@@ -187,6 +191,24 @@ def test_money_is_exact_decimal(h: PlatformHarness, emu: Any, adapter: StoreAdap
         ("TEE-9", 3, Decimal("0.10")),
     ]
     assert sum(ln.unit_price * ln.quantity for ln in order.lines) == Decimal("24.50")
+
+
+def test_cancellations_are_the_orders_cancelled_in_the_window(
+    h: PlatformHarness, emu: Any, adapter: StoreAdapter
+) -> None:
+    """Cancelled in [since, until), as the platform cancels: reported once, with the order as the
+    store shows it and when; one listing (the floor of fetching one order); it is no longer open."""
+    assert adapter.reports_cancellations, f"{h.platform} does not report cancellations"
+    kept, gone, before, after = (h.seed_order(emu, 7901 + i, T0) for i in range(4))
+    h.cancel(emu, gone, T0 + timedelta(minutes=5))
+    h.cancel(emu, before, T0 - timedelta(seconds=1))
+    h.cancel(emu, after, T0 + timedelta(minutes=15))
+    spent = api_requests(h, emu)
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+    assert [(c.order_id, c.cancelled_at) for c in found] == [(gone, T0 + timedelta(minutes=5))]
+    assert found[0].order.number == h.order_number(emu, gone) and found[0].reason
+    assert api_requests(h, emu) - spent == h.fetch_floor(1)
+    assert [o.order_id for o in fetch(adapter, T0, T0 + timedelta(minutes=15))] == [kept]
 
 
 # --- throttling, failures, auth ------------------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 from adapters import get_adapter
 from adapters.allocation import OpenLine
 from adapters.base import RetryPolicy
-from adapters.etsy import EtsyAdapter, inventory_body, money, package_note, to_order
+from adapters.etsy import EtsyAdapter
+from adapters.etsy.mapping import inventory_body, money, package_note, to_cancellation, to_order
 from adapters.pacing import QuotaSpent
 from dropstream.errors import AuthenticationError, DataError, TransientError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
@@ -506,3 +507,41 @@ def test_digital_listings_need_no_shipping(etsy: EtsyEmulator, adapter: EtsyAdap
         ("PATTERN-PDF", False),
         ("MUG", True),
     ]
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_canceled_receipts_in_the_window(
+    etsy: EtsyEmulator, adapter: EtsyAdapter
+) -> None:
+    kept = etsy.add_receipt(updated_at=T0)
+    cancelled = etsy.add_receipt(updated_at=T0, lines=(("MUG", 2, "12.50"),))
+    earlier = etsy.add_receipt(updated_at=T0 - timedelta(hours=1))
+    etsy.cancel_order(cancelled, at=T0 + timedelta(minutes=7), reason="Buyer requested it")
+    etsy.cancel_order(earlier, at=T0 - timedelta(minutes=1))
+
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (str(cancelled), T0 + timedelta(minutes=7), "canceled on Etsy (Buyer requested it)")
+    ]
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2)]
+    query = etsy.requests[-1]["query"]  # one listing, Etsy's own filter: no paid/shipped flags
+    assert etsy.calls("GET", RECEIPTS) == 1 and query["was_canceled"] == ["true"]
+    assert not {"was_paid", "was_shipped"} & set(query)
+    assert fetch(adapter, T0, T0 + timedelta(minutes=15)) == [str(kept)]  # no longer open
+    receipt = etsy.receipts[cancelled]
+    assert receipt["status"] == "Canceled"
+    assert receipt["refunds"][0]["reason"] == "Buyer requested it"
+    with pytest.raises(ValueError, match="canceled already"):
+        etsy.cancel_order(cancelled, at=T0 + timedelta(minutes=9))
+    shipped = etsy.add_receipt(updated_at=T0, shipped=True)
+    with pytest.raises(ValueError, match="shipped: it cannot be canceled"):
+        etsy.cancel_order(shipped, at=T0 + timedelta(minutes=9))
+
+
+def test_cancellation_mapping_without_a_refund_reason() -> None:
+    raw = RECEIPT | {"status": "Canceled", "refunds": [{"reason": None, "status": None}]}
+    cancellation = to_cancellation(raw)
+    assert cancellation.reason == "canceled on Etsy"
+    assert cancellation.cancelled_at == datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    assert cancellation.order.number == "3012345678"

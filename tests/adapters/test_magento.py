@@ -15,7 +15,7 @@ from adapters import get_adapter
 from adapters.base import RetryPolicy
 from adapters.magento import MagentoAdapter
 from adapters.magento.client import render
-from adapters.magento.mapping import is_open, ship_body, source_items, to_order
+from adapters.magento.mapping import is_open, ship_body, source_items, to_cancellation, to_order
 from adapters.pacing import FixedRatePacer
 from dropstream.errors import AuthenticationError, ConfigurationError, DataError
 from dropstream.models import InventoryLevel, Shipment, ShipmentLine
@@ -562,3 +562,55 @@ def test_virtual_products_need_no_shipping(store: MagentoEmulator, adapter: Mage
         ("WARRANTY", False),
         ("MUG", True),
     ]
+
+
+# --- cancellations ---------------------------------------------------------------------------
+def test_cancellations_are_canceled_and_closed_orders_in_the_window(
+    store: MagentoEmulator, adapter: MagentoAdapter
+) -> None:
+    """A paid (invoiced) order cannot be cancelled in Magento: the merchant refunds it in full,
+    which closes it; an order with an amount due is cancelled. Both are cancellations."""
+    kept = store.add_order(updated_at=T0)
+    refunded = store.add_order(updated_at=T0, lines=(("MUG", 2, "12.50"),))
+    unpaid = store.add_order(updated_at=T0, state="new", total_due="10.00")
+    earlier = store.add_order(updated_at=T0 - HOUR)
+    store.cancel_order(refunded, at=T0 + timedelta(minutes=7))
+    store.cancel_order(unpaid, at=T0 + timedelta(minutes=8))
+    store.cancel_order(earlier, at=T0 - timedelta(minutes=1))
+
+    found = list(adapter.fetch_cancellations(T0, T0 + timedelta(minutes=15)))
+
+    assert [(c.order.order_id, c.cancelled_at, c.reason) for c in found] == [
+        (str(refunded), T0 + timedelta(minutes=7), "refunded in full in Magento (order closed)"),
+        (str(unpaid), T0 + timedelta(minutes=8), "canceled in Magento"),
+    ]
+    assert [(ln.sku, ln.quantity) for ln in found[0].order.lines] == [("MUG", 2)]
+    assert pages_asked(store) == ["1"]  # one listing of both states
+    query = store.requests[-1]["query"]
+    state = [k for k, v in query.items() if v == ["state"]][0].replace("[field]", "")
+    assert (query[f"{state}[value]"], query[f"{state}[condition_type]"]) == (
+        ["canceled,closed"],
+        ["in"],
+    )
+    assert [o.order_id for o in adapter.fetch_orders(T0, T0 + HOUR)] == [str(kept)]
+    item = store.orders[refunded]["items"][0]
+    assert (item["qty_refunded"], store.orders[unpaid]["items"][0]["qty_canceled"]) == (2, 1)
+    with pytest.raises(ValueError, match="closed: it cannot be canceled"):
+        store.cancel_order(refunded, at=T0 + timedelta(minutes=9))
+    shipped = store.add_order(updated_at=T0, lines=(("A", 2, "1.00"),))
+    store.orders[shipped]["items"][0]["qty_shipped"] += 1
+    with pytest.raises(ValueError, match="has shipments"):
+        store.cancel_order(shipped, at=T0 + timedelta(minutes=9))
+
+
+def test_a_malformed_cancelled_order_is_skipped_and_named(
+    store: MagentoEmulator, adapter: MagentoAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, fine = (store.add_order(updated_at=T0) for _ in range(2))
+    for order_id in (broken, fine):
+        store.cancel_order(order_id, at=T0 + timedelta(minutes=1))
+    store.orders[broken]["items"][0]["qty_ordered"] = Decimal("1.5")
+    assert [c.order_id for c in adapter.fetch_cancellations(T0, T0 + HOUR)] == [str(fine)]
+    assert f"Magento order '{store.orders[broken]['increment_id']}' is malformed" in caplog.text
+    closed = to_cancellation(store.orders[fine])
+    assert closed.reason == "refunded in full in Magento (order closed)"

@@ -2,7 +2,9 @@
 the platform's emulator (through the harness of ``tests/adapters/harness.py``).
 
 One test per platform covers orders -> warehouse, tracking -> store and inventory -> store, and
-reruns each flow to show nothing happens twice.
+reruns each flow to show nothing happens twice; others, per platform, the open backlog, orders
+cancelled in the store (before sending: never sent; after: one cancel file) and lines that need
+no shipping (never in an order file; an order of nothing else is skipped with the reason).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from adapters import PLATFORMS
+from adapters import PLATFORMS, get_adapter
 from tests.adapters.harness import PlatformHarness, harness_for, speed_up
 from tests.dags.conftest import Deployment
+from tests.dags.test_cancellations_end_to_end import cancelled_numbers, ledger_state
+from tests.dags.test_end_to_end import ledger_order, order_lines
 from tests.ledgers import sqlite_ledger_url
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # runs end on quarter hours after this
@@ -149,3 +153,61 @@ def test_first_run_imports_the_open_backlog_once(
     # The next window: the backlog is not imported again, nothing is sent twice.
     assert deployment.run("orders", T0 + timedelta(minutes=30)).state == "success"
     assert deployment.files("in") == files
+
+
+NO_CANCELLATIONS = "the Walmart adapter does not report cancellations yet"
+
+
+def test_cancelled_orders_never_go_or_go_as_one_cancel_file(
+    platform_deployment: tuple[PlatformHarness, Deployment], request: pytest.FixtureRequest
+) -> None:
+    """Cancelled in the store after it was sent: one cancel file (CSV ``order_number``), once,
+    whatever runs follow; cancelled before it was sent: never sent, recorded ``cancelled``."""
+    h, deployment = platform_deployment
+    if h.platform == "walmart":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NO_CANCELLATIONS))
+    assert type(get_adapter(h.platform, "unused")).reports_cancellations, NO_CANCELLATIONS
+    emu = deployment.shop
+    sent = h.seed_order(emu, 4001, T0 + timedelta(minutes=3))
+    kept = h.seed_order(emu, 4002, T0 + timedelta(minutes=4))
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    numbers = sorted(h.order_number(emu, o) for o in (sent, kept))
+    assert sorted(order_numbers(deployment.files("in"))) == numbers
+
+    h.cancel(emu, sent, T0 + timedelta(minutes=20))
+    unsent = h.seed_order(emu, 4003, T0 + timedelta(minutes=31))
+    h.cancel(emu, unsent, T0 + timedelta(minutes=33))
+    for window in (30, 30, 45, 60):  # a rerun of a window and the next ones tell nothing again
+        assert deployment.run("orders", T0 + timedelta(minutes=window)).state == "success"
+
+    files = deployment.files("in")
+    number = h.order_number(emu, sent)
+    assert cancelled_numbers("header_detail_csv", files) == [[number]]
+    assert sorted(order_numbers(files)) == numbers  # nothing sent again, the unsent never
+    assert ledger_state(deployment, number)[0] == "cancel_sent"
+    assert ledger_state(deployment, h.order_number(emu, unsent))[0] == "cancelled"
+    assert ledger_state(deployment, h.order_number(emu, kept))[0] == "published"
+
+
+@pytest.mark.parametrize(
+    "platform_deployment",
+    [p for p in PLATFORMS if harness_for(p).non_shipping_lines],
+    indirect=True,
+)
+def test_lines_that_need_no_shipping_never_reach_the_warehouse(
+    platform_deployment: tuple[PlatformHarness, Deployment],
+) -> None:
+    """A digital (virtual, gift card) line is left out of the order file; an order of nothing
+    else is not sent at all, and the ledger says why."""
+    h, deployment = platform_deployment
+    emu = deployment.shop
+    lines = [("EBOOK", 1, "5.00"), ("SKU-1", 2, "9.00")]
+    mixed = h.seed_non_shipping(emu, 3001, T0 + timedelta(minutes=3), lines, {"EBOOK"})
+    only = h.seed_non_shipping(emu, 3002, T0 + timedelta(minutes=4), lines[:1], {"EBOOK"})
+    assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
+    assert order_lines(deployment.files("in")) == [(h.order_number(emu, mixed), "2", "SKU-1", "2")]
+    skipped = ledger_order(deployment, h.order_number(emu, only))
+    assert (skipped["state"], skipped["reason"]) == (
+        "skipped",
+        "no lines to ship (all skipped by rules, need no shipping, or zero quantity)",
+    )

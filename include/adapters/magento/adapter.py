@@ -11,19 +11,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from adapters.allocation import OpenLine, allocate, totals
 from adapters.auth import HeaderToken
 from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.magento.client import PAGE_MAX, AclDenied, MagentoClient, MagentoRejected, search
 from adapters.magento.mapping import (
+    CANCELLED,
     TIME,
     is_open,
     open_quantities,
     ship_body,
     source_items,
+    to_cancellation,
     to_order,
+    updated_between,
 )
 from adapters.pacing import FixedRatePacer
 from adapters.paginators import TotalCountPaginator
@@ -39,9 +42,10 @@ from adapters.results import (
 )
 from adapters.times import created_at_or_after, in_window, query_time
 from dropstream import errors
-from dropstream.models import InventoryLevel, Order, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LIST_MAX = 20  # entities per request list: the documented input limit
 # The ACL resources of the routes the writes use (webapi.xml of Magento_Sales, Magento_InventoryApi)
@@ -53,6 +57,7 @@ class MagentoAdapter(HttpStoreAdapter[MagentoClient]):
     """A Magento 2 / Adobe Commerce store."""
 
     platform: ClassVar[str] = "magento"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> MagentoClient:
         if not conn.password:
@@ -67,15 +72,11 @@ class MagentoAdapter(HttpStoreAdapter[MagentoClient]):
                 "positive number (requests a second the store's front end allows)"
             )
         client = MagentoClient(
-            f"{conn.base_url()}/rest/V1",
-            platform=self.platform,
-            connection_name=self.connection_name,
-            conn_id=conn.conn_id,
-            headers={"Content-Type": "application/json"},
-            credential_hint="access token",
-            retry=self.retry_policy,
-            pacer=FixedRatePacer(float(rate)) if rate else None,
-        )
+            f"{conn.base_url()}/rest/V1", platform=self.platform,
+            connection_name=self.connection_name, conn_id=conn.conn_id,
+            headers={"Content-Type": "application/json"}, credential_hint="access token",
+            retry=self.retry_policy, pacer=FixedRatePacer(float(rate)) if rate else None,
+        )  # fmt: skip
         HeaderToken("Authorization", f"Bearer {conn.password}").apply(client.session)
         return client
 
@@ -106,29 +107,39 @@ class MagentoAdapter(HttpStoreAdapter[MagentoClient]):
     # --- orders -----------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
         """Processing orders updated in [since, until): ceil(N / 300) requests, at least one."""
-        bounds = [("updated_at", query_time(since, TIME), "from")]
-        bounds.append(("updated_at", query_time(until, TIME, round_up=True), "to"))
-        return self._orders(bounds, in_window(since, until, "updated_at"))
+        wanted = in_window(since, until, "updated_at")
+        return self._orders(
+            updated_between(since, until), lambda r: wanted(r) and is_open(r), to_order
+        )
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         bounds = [("created_at", query_time(created_since, TIME), "from")]
-        return self._orders(bounds, created_at_or_after(created_since, "created_at"))
+        wanted = created_at_or_after(created_since, "created_at")
+        return self._orders(bounds, lambda r: wanted(r) and is_open(r), to_order)
 
-    def _orders(self, bounds: list, wanted: Callable[[dict[str, Any]], bool]) -> Iterator[Order]:
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Orders cancelled (state ``canceled``) or refunded in full (``closed``: Magento cancels
+        no invoiced order) updated in [since, until): one listing of both states."""
+        wanted = in_window(since, until, "updated_at")
+        return self._orders(updated_between(since, until), wanted, to_cancellation, CANCELLED)
+
+    def _orders(
+        self, bounds: list, wanted: Callable[[Any], bool], mapped: Callable[[Any], T],
+        state: tuple[str, str] = ("processing", "eq"),
+    ) -> Iterator[T]:  # fmt: skip
         def page(n: int) -> tuple[list[Any], int]:
-            filters = search(*bounds, ("state", "processing", "eq"), page=n)
+            filters = search(*bounds, ("state", *state), page=n)
             body = self.client.call("GET", "orders", params=filters)
             return body.get("items") or [], int(body["total_count"])
 
         what = f"Magento orders of {self.connection_name!r}"
         for raw in TotalCountPaginator(what, PAGE_MAX, key=lambda o: o["entity_id"]).items(page):
             try:
-                if wanted(raw) and is_open(raw):
-                    yield self.to_order(raw)
+                if wanted(raw):
+                    yield mapped(raw)
             except (errors.DataError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                log.error(
-                    "Magento order %r is malformed, skipped: %s", raw.get("increment_id"), exc
-                )
+                number = raw.get("increment_id")
+                log.error("Magento order %r is malformed, skipped: %s", number, exc)
 
     def to_order(self, raw: dict[str, Any]) -> Order:
         return to_order(raw)

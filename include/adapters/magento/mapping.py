@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters.times import parse_iso
+from adapters.times import parse_iso, query_time
 from dropstream import errors
-from dropstream.models import Address, Order, OrderLine, Shipment
+from dropstream.models import Address, Cancellation, Order, OrderLine, Shipment
 
 TIME = "%Y-%m-%d %H:%M:%S"  # UTC, as Magento stores, filters and answers times
 CARRIERS = {"ups", "usps", "fedex", "dhl"}  # Magento's carrier codes; the rest is "custom"
 DONE = ("qty_shipped", "qty_refunded", "qty_canceled")
+CANCELLED = ("canceled,closed", "in")  # cancelled, or refunded in full (closed by credit memos)
+WHY = {"canceled": "canceled in Magento", "closed": "refunded in full in Magento (order closed)"}
 ADDRESS = {"company": "company", "city": "city", "postal_code": "postcode", "phone": "telephone"}
 
 
@@ -110,3 +113,18 @@ def source_items(skus: Sequence[str], wanted: dict[str, int], source: str) -> di
         {"sku": s, "source_code": source, "quantity": n, "status": int(n > 0)} for s, n in items
     ]
     return {"sourceItems": fields}
+
+
+def to_cancellation(raw: dict[str, Any]) -> Cancellation:
+    """An order in state ``canceled`` or ``closed`` -> Cancellation. Magento keeps no cancel time
+    on the order: its ``updated_at`` stands in."""
+    order = to_order(raw)
+    reason = WHY.get(str(raw.get("state")), f"state {raw.get('state')!r} in Magento")
+    return Cancellation(order=order, cancelled_at=order.updated_at, reason=reason)
+
+
+def updated_between(since: datetime, until: datetime) -> list[tuple[str, str, str]]:
+    """``searchCriteria`` filters: ``updated_at`` from/to (inclusive, whole seconds) around
+    [since, until); the adapter filters what comes back to the window exactly."""
+    return [("updated_at", query_time(since, TIME), "from"),
+            ("updated_at", query_time(until, TIME, round_up=True), "to")]  # fmt: skip

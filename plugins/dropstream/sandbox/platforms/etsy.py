@@ -19,7 +19,8 @@ new app: 10 a second, 10,000 a day.
 
 Strictness: a query parameter or JSON body field the endpoint does not define is 400 naming it;
 ``limit`` 1..100; booleans are ``true``/``false``; epoch filters are integers. Receipts: paid,
-unshipped, cancelled flags; ``createReceiptShipment`` adds a shipment (several per receipt are
+unshipped, cancelled flags (``cancel_order``: status Canceled, refunded in full, listed with
+``was_canceled=true`` only); ``createReceiptShipment`` adds a shipment (several per receipt are
 allowed) and marks the receipt shipped; the ``note_to_buyer`` is kept in ``notes`` (Etsy e-mails
 it to the buyer). Listings: one inventory per listing, replaced whole by
 ``updateListingInventory``, which refuses Money objects as prices, read-only fields
@@ -182,6 +183,23 @@ class EtsyEmulator(StrictEmulator):
             "_canceled": canceled,
         }
         return receipt_id
+
+    def cancel_order(self, receipt_id: int, *, at: datetime, reason: str = "") -> None:
+        """The seller cancels the receipt: ``status`` Canceled, the buyer refunded in full (a
+        ShopRefund with ``reason``), ``updated_timestamp`` ``at``. It then leaves the
+        ``was_canceled=false`` listings and is in the ``was_canceled=true`` ones. A shipped
+        receipt is refused (the emulator's rule: its buyer is refunded, not the order cancelled)."""
+        receipt = self.receipts[int(receipt_id)]
+        if receipt["_canceled"]:
+            raise ValueError(f"Etsy receipt {receipt_id} is canceled already")
+        if receipt["is_shipped"]:
+            raise ValueError(f"Etsy receipt {receipt_id} is shipped: it cannot be canceled")
+        stamp = int(at.timestamp())
+        receipt["refunds"].append({"amount": receipt["grandtotal"], "created_timestamp": stamp,
+                                   "reason": reason or None, "note_from_issuer": None,
+                                   "status": None})  # fmt: skip
+        receipt["status"], receipt["_canceled"] = "Canceled", True
+        receipt["updated_timestamp"] = receipt["update_timestamp"] = stamp
 
     def add_listing(self, skus: Sequence[tuple[str, int]], price: str = "10.00") -> int:
         """A listing of one product per (sku, quantity); ``sold_out`` when every quantity is 0."""

@@ -6,6 +6,9 @@ requests, and read back what the store was told (fulfillments, quantities, reque
 Orders are seeded with a neutral address (``Address`` field names) and ``(sku, qty, price)``
 lines; each harness translates them into its platform's shape.
 
+Each harness can also cancel an order the platform's way (``cancel``) and, where the platform
+marks lines that need no shipping, seed an order with one (``seed_non_shipping``).
+
 Request kinds counted by ``requests(emulator, kind)``:
 ``orders`` (order list pages), ``details`` (per-order detail reads while fetching),
 ``inventory_push`` (batch writes), ``inventory_lookup`` (SKU resolution and other inventory
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -126,6 +129,21 @@ class PlatformHarness:
         can express), created at ``created_at``; returns {what: order id}."""
         raise NotImplementedError
 
+    #: whether the platform marks a line of a physical order as needing no shipping (digital,
+    #: virtual, gift card: docs/platforms.md, "Order tags and lines that need no shipping")
+    non_shipping_lines: ClassVar[bool] = False
+
+    def seed_non_shipping(
+        self, emulator: Any, number: int, updated_at: datetime, lines: Iterable[Line],
+        non_shipping: Collection[str],
+    ) -> str:  # fmt: skip
+        """Seed an open order whose lines of the SKUs ``non_shipping`` need no shipping."""
+        raise NotImplementedError(f"{self.platform} has no line that needs no shipping")
+
+    def cancel(self, emulator: Any, order_id: str, at: datetime) -> None:
+        """Cancel an open order in the store at ``at``, as the merchant does on the platform."""
+        raise NotImplementedError(f"the {self.platform} emulator cannot cancel an order")
+
     def order_number(self, emulator: Any, order_id: str) -> str:
         """The number the merchant and the warehouse see (``Order.number``)."""
         return order_id
@@ -227,6 +245,15 @@ class ShopifyHarness(PlatformHarness):
     def order_number(self, emulator: ShopifyEmulator, order_id: str) -> str:
         return str(emulator.order(order_id).number)
 
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return emulator.add_order(number, updated_at=updated_at, created_at=updated_at,
+                                  lines=list(lines), digital_skus=non_shipping)  # fmt: skip
+
+    def cancel(self, emulator: ShopifyEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, reason="CUSTOMER", at=at)
+
     def seed_sku(self, emulator: ShopifyEmulator, sku: str, qty: int) -> None:
         emulator.add_variant(sku, available=qty)
 
@@ -307,6 +334,9 @@ class WooCommerceHarness(PlatformHarness):
 
     def order_number(self, emulator: WooCommerceEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["number"])
+
+    def cancel(self, emulator: WooCommerceEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
 
     def seed_sku(self, emulator: WooCommerceEmulator, sku: str, qty: int) -> None:
         emulator.add_product(sku, stock=qty)
@@ -392,6 +422,15 @@ class BigCommerceHarness(PlatformHarness):
             for what, status_id in statuses.items()
         }
 
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_order(modified_at=updated_at, lines=list(lines),
+                                      digital_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: BigCommerceEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
+
     def fetch_floor(self, n: int) -> int:
         # v2 lists say nothing about what is left: after a full last page, only the next
         # page's 204 tells that it was the last (``/v2/orders/count`` would cost as much).
@@ -471,6 +510,9 @@ class AmazonHarness(PlatformHarness):
             status.lower(): emulator.add_order(updated_at=created_at, status=status)
             for status in ("PENDING", "SHIPPED", "CANCELLED")
         }
+
+    def cancel(self, emulator: AmazonEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
 
     def seed_sku(self, emulator: AmazonEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)
@@ -563,6 +605,9 @@ class EbayHarness(PlatformHarness):
         emulator.orders[seeded["cancelled"]]["cancelStatus"]["cancelState"] = "CANCELED"
         return seeded
 
+    def cancel(self, emulator: EbayEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(order_id, at=at)
+
     def seed_sku(self, emulator: EbayEmulator, sku: str, qty: int) -> None:
         emulator.add_listing(sku, qty)
 
@@ -635,6 +680,15 @@ class EtsyHarness(PlatformHarness):
             "shipped": str(at(shipped=True)),
             "cancelled": str(at(canceled=True)),
         }
+
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_receipt(updated_at=updated_at, lines=list(lines),
+                                        digital_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: EtsyEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at, reason="Buyer requested cancellation")
 
     def seed_sku(self, emulator: EtsyEmulator, sku: str, qty: int) -> None:
         emulator.add_listing([(sku, qty)])
@@ -738,6 +792,15 @@ class MagentoHarness(PlatformHarness):
 
     def order_number(self, emulator: MagentoEmulator, order_id: str) -> str:
         return str(emulator.orders[int(order_id)]["increment_id"])
+
+    non_shipping_lines = True
+
+    def seed_non_shipping(self, emulator, number, updated_at, lines, non_shipping) -> str:
+        return str(emulator.add_order(updated_at=updated_at, lines=list(lines),
+                                      virtual_skus=non_shipping))  # fmt: skip
+
+    def cancel(self, emulator: MagentoEmulator, order_id: str, at: datetime) -> None:
+        emulator.cancel_order(int(order_id), at=at)
 
     def seed_sku(self, emulator: MagentoEmulator, sku: str, qty: int) -> None:
         emulator.add_product(sku, qty)

@@ -22,6 +22,8 @@ Failed", "errors": [...]}``.
   requests/s, ``burst``; default 50/50); past it, 429 with ``Retry-After``.
 - **Ship:** the order must be in state ``new``/``processing`` with the items' quantities still
   open; empty ``items`` ships every open item (as Magento does); fully shipped -> ``complete``.
+- **Cancel** (``cancel_order``, the merchant in the admin): an order not invoiced is
+  ``canceled``; an invoiced (paid) one cannot be, and is refunded in full instead: ``closed``.
 - **Source items:** unknown SKUs or sources fail the whole request with one error per item
   (``Product with SKU "%1" does not exist.``); nothing is saved then.
 """
@@ -209,6 +211,23 @@ class MagentoEmulator(StrictEmulator):
             },
         }
         return order_id
+
+    def cancel_order(self, order_id: int, *, at: datetime) -> None:
+        """The merchant cancels the order, as Magento allows it: an order with an amount due (not
+        invoiced) is cancelled (state and status ``canceled``, open quantities ``qty_canceled``);
+        an invoiced one cannot be (``Order::canCancel``) and is refunded in full with a credit
+        memo instead (state and status ``closed``, ``qty_refunded``). ``updated_at`` moves to
+        ``at``. An order with anything shipped, or canceled, closed or complete, is refused."""
+        order = self.orders[int(order_id)]
+        if order["state"] in ("canceled", "closed", "complete"):
+            raise ValueError(f"Magento order {order_id} is {order['state']}: it cannot be canceled")
+        if any(item["qty_shipped"] for item in order["items"]):
+            raise ValueError(f"Magento order {order_id} has shipments: refund it item by item")
+        invoiced = Decimal(order["total_due"]) <= 0
+        for item in order["items"]:
+            item["qty_refunded" if invoiced else "qty_canceled"] = item["qty_ordered"]
+        order["state"] = order["status"] = "closed" if invoiced else "canceled"
+        order["updated_at"] = magento_time(at)
 
     def add_product(self, sku: str, quantity: int = 0, source: str = "default") -> None:
         self.products.add(sku)

@@ -1,26 +1,34 @@
-"""Etsy store adapter (Open API v3): ``adapters.etsy:EtsyAdapter``; facts: docs/platforms.md.
+"""EtsyAdapter: the Airflow Connection, receipts, cancelled receipts, tracking and listing
+inventory over Open API v3; facts: docs/platforms.md.
 
 Airflow Connection: ``host`` ``https://api.etsy.com``, ``login`` the app's keystring (OAuth client
 id), ``password`` its shared secret, extra ``refresh_token``, ``shop_id``, optional ``token_url``.
-Costs: ceil(N / 100) receipt pages; per package a receipt read and a tracking write; inventory:
-the shop's active and sold-out listings (ceil(L / 100) reads each: Etsy has no SKU lookup), then
-one PUT per listing whose quantities change.
+Costs: ceil(N / 100) receipt pages (cancellations: one more listing); per package a receipt read
+and a tracking write; inventory: the shop's active and sold-out listings (ceil(L / 100) reads
+each: Etsy has no SKU lookup), then one PUT per listing whose quantities change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from decimal import Decimal
 from itertools import chain
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import requests
 
-from adapters.allocation import OpenLine, allocate, totals
+from adapters.allocation import allocate, totals
 from adapters.auth import HeaderToken
 from adapters.base import ConnectionInfo, HttpClient, HttpStoreAdapter
+from adapters.etsy.mapping import (
+    inventory_body,
+    open_lines,
+    package_note,
+    shipment_id,
+    to_cancellation,
+    to_order,
+)
 from adapters.http_client import json_field
 from adapters.oauth import BearerToken, RefreshTokenGrant
 from adapters.pacing import QuotaPacer
@@ -28,22 +36,19 @@ from adapters.paginators import OffsetPaginator
 from adapters.results import PushResults, Rejected, last_levels, push_each, push_groups
 from adapters.times import created_at_or_after, epoch_seconds, in_window, parse_epoch
 from dropstream import errors
-from dropstream.models import Address, InventoryLevel, Order, OrderLine, PushResult, Shipment
+from dropstream.models import Cancellation, InventoryLevel, Order, PushResult, Shipment
+
+T = TypeVar("T")
 
 API = "v3/application"
 PAGE = 100  # ``limit`` maximum of getShopReceipts and getListingsByShop
 SCOPES = ("transactions_r", "transactions_w", "listings_r", "listings_w")
 OPEN = {"was_paid": "true", "was_shipped": "false", "was_canceled": "false"}
+CANCELED = {"was_canceled": "true"}  # "only the canceled receipts" (OAS getShopReceipts)
 STOCKED = ("active", "sold_out")  # listing states whose stock the warehouse sets
 LISTED = {"includes": "Inventory"}  # getListingsByShop: listings with their inventory
 EMPTY: dict[str, Any] = {"products": []}
-ADDRESS = {"name": "name", "address1": "first_line", "address2": "second_line", "city": "city",
-           "state": "state", "postal_code": "zip", "country": "country_iso"}  # fmt: skip
-INVENTORY = ("products", "price_on_property", "quantity_on_property", "sku_on_property",
-             "readiness_state_on_property")  # what updateListingInventory takes  # fmt: skip
-READ_ONLY = {"product_id", "offering_id", "is_deleted", "scale_name"}  # getListingInventory's
 ZERO = "Etsy's API cannot set a listing's last stock to 0: deactivate it in Shop Manager"
-NOTE = "This package holds part of your order: {}. The rest ships separately."
 REFUSED = (errors.DataError, errors.ConfigurationError, errors.UpstreamRejectedError)
 
 
@@ -55,6 +60,7 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
     """An Etsy shop over Open API v3 with the seller's OAuth2 refresh token."""
 
     platform: ClassVar[str] = "etsy"
+    reports_cancellations: ClassVar[bool] = True
 
     def build_client(self, conn: ConnectionInfo) -> HttpClient:
         refresh, shop_id = (str(conn.extra.get(k) or "") for k in ("refresh_token", "shop_id"))
@@ -101,17 +107,21 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
 
     # --- orders: whole seconds, widened; exactly [since, until) on updated_timestamp --------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order]:
-        dates = {"min_last_modified": epoch_seconds(since)}
-        dates["max_last_modified"] = epoch_seconds(until, round_up=True)
-        return self._orders(dates, in_window(since, until, "updated_timestamp", parse_epoch))
+        return self._orders(OPEN | _modified(since, until), _in(since, until), to_order)
 
     def fetch_open_orders(self, created_since: datetime) -> Iterator[Order]:
         wanted = created_at_or_after(created_since, "created_timestamp", parse_epoch)
-        return self._orders({"min_created": epoch_seconds(created_since)}, wanted)
+        return self._orders(OPEN | {"min_created": epoch_seconds(created_since)}, wanted, to_order)
 
-    def _orders(self, dates: dict[str, int], wanted: Callable[[Any], bool]) -> Iterator[Order]:
-        query = OPEN | dates | {"sort_on": "created", "sort_order": "asc"}
-        return (to_order(r) for r in self._pages("receipts", query, "receipt_id") if wanted(r))
+    def fetch_cancellations(self, since: datetime, until: datetime) -> Iterator[Cancellation]:
+        """Receipts cancelled and last changed in [since, until): one listing (was_canceled)."""
+        return self._orders(CANCELED | _modified(since, until), _in(since, until), to_cancellation)
+
+    def _orders(
+        self, query: dict[str, Any], wanted: Callable[[Any], bool], mapped: Callable[[Any], T]
+    ) -> Iterator[T]:
+        query = query | {"sort_on": "created", "sort_order": "asc"}
+        return (mapped(r) for r in self._pages("receipts", query, "receipt_id") if wanted(r))
 
     def _pages(self, path: str, query: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
         def page(offset: int) -> tuple[list[Any], int | None]:
@@ -135,17 +145,15 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
             raise Rejected(f"{order}: Etsy receipt id unknown")
         path = f"{self.shop}/receipts/{quote(shipment.order_id, safe='')}"
         receipt = self.http.request("GET", path).json()
-        if done := _shipment_id(receipt, tracking):
+        if done := shipment_id(receipt, tracking):
             return done  # pushed before (a retry after a crash between write and ledger)
-        lines = [OpenLine(str(t["transaction_id"]), str(t["transaction_id"]),
-                          t.get("sku") or "", int(t["quantity"]), t)
-                 for t in receipt.get("transactions") or []]  # fmt: skip
+        lines = open_lines(receipt)
         takes = allocate(shipment, lines, unmatched=lambda ln: f"{order}: no line {ln.sku!r}")
         body = {"tracking_code": tracking, "carrier_name": shipment.carrier.lower() or "other"}
         if note := package_note(totals(takes), lines):  # Etsy ships receipts, not lines
             body["note_to_buyer"] = note
         created = self.http.request("POST", f"{path}/tracking", json=body).json()
-        return _shipment_id(created, tracking) or tracking
+        return shipment_id(created, tracking) or tracking
 
     # --- inventory: a PUT of the whole inventory (Etsy replaces it) per changed listing -----
     def push_inventory(self, levels: Sequence[InventoryLevel]) -> PushResult:
@@ -174,72 +182,11 @@ class EtsyAdapter(HttpStoreAdapter[HttpClient]):
         return results.result(list(wanted))
 
 
-# --- pure mapping ---------------------------------------------------------------------------
-def money(value: dict[str, Any]) -> Decimal:
-    """Etsy Money ``{amount, divisor}`` (a power of ten) exactly: ``1210 / 100`` -> ``12.10``."""
-    return Decimal(int(value["amount"])).scaleb(1 - len(str(int(value["divisor"]))))
+def _modified(since: datetime, until: datetime) -> dict[str, int]:
+    """Epoch-second bounds around [since, until) (Etsy does not say whether they are inclusive)."""
+    return {"min_last_modified": epoch_seconds(since),
+            "max_last_modified": epoch_seconds(until, round_up=True)}  # fmt: skip
 
 
-def _shipment_id(receipt: dict[str, Any], tracking: str) -> str:
-    found = [s for s in receipt.get("shipments") or [] if s.get("tracking_code") == tracking]
-    return str(found[0].get("receipt_shipping_id") or tracking) if found else ""
-
-
-def package_note(shipped: dict[str, int], lines: Sequence[OpenLine]) -> str:
-    """What a package holds (``2 × Mug; 1 × Tee``) when it is not the whole receipt."""
-    if all(shipped.get(line.id, 0) >= line.remaining for line in lines):
-        return ""
-    return NOTE.format("; ".join(f"{n} × {ln.ref.get('title') or ln.sku}" for ln in lines
-                                 if (n := shipped.get(ln.id))))  # fmt: skip
-
-
-def _writable(value: Any) -> Any:
-    """getListingInventory's value as updateListingInventory takes it (float prices)."""
-    if isinstance(value, list):
-        return [_writable(item) for item in value]
-    if isinstance(value, dict) and {"amount", "divisor"} <= value.keys():
-        return float(money(value))
-    if isinstance(value, dict):
-        return {k: _writable(v) for k, v in value.items() if k not in READ_ONLY}
-    return value
-
-
-def inventory_body(inventory: dict[str, Any], levels: dict[str, int]) -> tuple[dict, bool]:
-    """The listing's whole inventory with the SKUs in ``levels`` set; and whether it changed."""
-    body, changed = _writable({k: inventory.get(k) or [] for k in INVENTORY}), False
-    for product in body["products"]:
-        for offer in product["offerings"]:
-            quantity = levels.get(product.get("sku"), offer["quantity"])
-            changed, offer["quantity"] = changed or quantity != offer["quantity"], quantity
-    return body, changed
-
-
-def _line(n: int, item: dict[str, Any]) -> OrderLine:
-    sku, quantity = item.get("sku") or "", int(item["quantity"])
-    ships = not item.get("is_digital")  # a digital listing is downloaded: nothing to ship
-    return OrderLine(str(item["transaction_id"]), sku, quantity, money(item["price"]), n, ships)
-
-
-def to_order(raw: dict[str, Any]) -> Order:
-    """One ShopReceipt with its transactions -> Order (``number`` is the receipt id)."""
-    try:
-        items = raw.get("transactions") or []
-        first = items[0] if items else {}
-        return Order(
-            order_id=str(raw["receipt_id"]),
-            number=str(raw["receipt_id"]),
-            created_at=parse_epoch(raw["created_timestamp"]),
-            updated_at=parse_epoch(raw["updated_timestamp"]),
-            ship_to=Address(**{field: raw.get(key) or "" for field, key in ADDRESS.items()}),
-            lines=tuple(_line(n, t) for n, t in enumerate(items, start=1)),
-            email=raw.get("buyer_email") or "",
-            ship_method=first.get("shipping_upgrade") or first.get("shipping_method") or "",
-            currency=(first.get("price") or {}).get("currency_code") or "USD",
-            notes=raw.get("message_from_buyer") or "",
-            financial_status=raw.get("status") or "",
-            fulfillment_status="shipped" if raw.get("is_shipped") else "unshipped",
-            channel="etsy",
-        )
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        why = f"Etsy receipt {raw.get('receipt_id')} is malformed: {exc!r}"
-        raise errors.DataError(why) from exc
+def _in(since: datetime, until: datetime) -> Callable[[Any], bool]:
+    return in_window(since, until, "updated_timestamp", parse_epoch)
