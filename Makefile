@@ -19,8 +19,12 @@ deps: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
+# pytest-xdist workers: 0 runs the suite serially in one process (the default: a green parallel run
+# on two cores has not been seen yet). With N > 0, files that share one server stay on one worker,
+# the longest start first (tests/scheduling.py); try `make test TEST_WORKERS=3`.
+TEST_WORKERS ?= 0
 test: deps services
-	$(BIN)/python -m pytest --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # The long chaos run (tests/chaos): 200 kills and 50 concurrent-load rounds per flow, figures
 # printed; `make test` runs the short version. Takes about half an hour.

@@ -27,9 +27,12 @@ if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
 
 # Every module in tests/servers/ is a fixture plugin: a real server (sshd, FTP, S3, PostgreSQL)
 # or a platform emulator. Adding a server is adding a module there.
-pytest_plugins = sorted(
-    f"tests.servers.{path.stem}"
-    for path in (ROOT / "tests" / "servers").glob("*.py")
-    if not path.name.startswith("_") and "@pytest.fixture" in path.read_text(encoding="utf-8")
-)
-
+# tests/scheduling.py shares the files among `make test`'s xdist workers.
+pytest_plugins = [
+    "tests.scheduling",
+    *sorted(
+        f"tests.servers.{path.stem}"
+        for path in (ROOT / "tests" / "servers").glob("*.py")
+        if not path.name.startswith("_") and "@pytest.fixture" in path.read_text(encoding="utf-8")
+    ),
+]

@@ -3,8 +3,9 @@
 ``make_run`` starts ``scripts/run.sh`` (what ``make run`` runs) in a fresh AIRFLOW_HOME on a
 non-default port: Airflow standalone (scheduler, dag-processor, triggerer, api-server with the
 DropStream plugin), and the sandbox registered as the connection ``demo``. ``chromium`` is
-Debian's Chromium (installed by ``make test``) driven by Playwright. Both live for the session:
-the tests in this folder are one person's visit, in order.
+Debian's Chromium (installed by ``make test``) driven by Playwright. Both live while this folder's
+tests run (package scope: stopped when they end, not left idling under the other tests of a
+``make test`` worker): the tests in this folder are one person's visit, in order.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _attach(spec: str) -> RunningProduct:
     return RunningProduct(url, login[1], login[2], home, shop[1], process, output)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProduct]:
     """``make run`` on a free, non-default port, in a fresh AIRFLOW_HOME; stopped at the end."""
     if os.environ.get("DROPSTREAM_TEST_MAKE_RUN"):
@@ -159,7 +160,7 @@ def _stop(process: subprocess.Popen[bytes], home: Path) -> None:
             os.killpg(int(pid_file.read_text().strip()), signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium under Playwright (its own browser download is not reachable here)."""
     if not CHROMIUM.exists():
@@ -174,7 +175,7 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def person(
     make_run: RunningProduct, chromium: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AirflowUI]:

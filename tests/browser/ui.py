@@ -14,7 +14,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
-expect.set_options(timeout=30_000)  # a page under a busy scheduler can take a while
+# A page under a busy scheduler, beside make test's other workers, can take a while.
+expect.set_options(timeout=60_000)
 ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots go to docs/img (for the README's quick tour) with DROPSTREAM_UPDATE_SCREENSHOTS=1.
 SCREENSHOTS = (
@@ -41,7 +42,7 @@ class AirflowUI:
     def __init__(self, browser: Browser, base_url: str, shots: Path) -> None:
         self.base_url = base_url.rstrip("/")
         self.page: Page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        self.page.set_default_timeout(30_000)
+        self.page.set_default_timeout(60_000)
         self.shots = shots
 
     def close(self) -> None:

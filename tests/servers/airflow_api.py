@@ -105,6 +105,11 @@ class AirflowAPIServer(RestClient):
         self._write_registry(lambda registry: {k: v for k, v in registry.items() if k != name})
 
 
+#: Seconds for the api-server to answer: it imports Airflow and the plugin, a minute or more when
+#: `make test`'s workers start their servers at once on two cores.
+START_TIMEOUT = 300
+
+
 def _migrate() -> None:
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
@@ -156,8 +161,7 @@ def airflow_api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Air
             stdin=subprocess.DEVNULL,
         )
     server = AirflowAPIServer(f"http://127.0.0.1:{port}", USER, password, process, log_path)
-    # Starting takes ~15 s on a quiet machine; more than 90 s when other suites load both cores.
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
             pytest.fail(f"api-server exited with {process.returncode}:\n{server.log()[-3000:]}")

@@ -45,7 +45,7 @@ import requests
 from tests.servers.airflow_api import ROOT, AirflowAPIServer, free_port
 
 STOP_TIMEOUT = 20
-START_TIMEOUT = 90
+START_TIMEOUT = 300  # to start: minutes when make test's workers start Airflow at once
 
 
 @dataclass

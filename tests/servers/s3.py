@@ -120,7 +120,7 @@ class S3Server:
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # moto imports boto: slow on a loaded machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(

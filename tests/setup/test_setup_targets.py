@@ -124,13 +124,16 @@ def reduce_to_read_only(platform: str, emulator) -> str:
     if platform == "etsy":  # Etsy lists a token's scopes: the read scopes only
         emulator.granted_scopes = {"transactions_r", "listings_r"}
         return "lacks OAuth scopes transactions_w, listings_w;"
+    if platform == "walmart":  # Walmart's token detail: inventory view only
+        emulator.scopes["inventory"] = "view_only"
+        return "inventory: full_access"
     emulator.roles = {"Inventory and Order Tracking"}  # amazon: orders readable, listings not
     return "lacks the role(s) Product Listing."
 
 
 @pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
 @pytest.mark.parametrize(
-    "platform", ["woocommerce", "bigcommerce", "ebay", "amazon", "magento", "etsy"]
+    "platform", ["woocommerce", "bigcommerce", "ebay", "amazon", "magento", "etsy", "walmart"]
 )
 def test_store_check_names_the_missing_permission(request, platform, read_only):
     """The setup's store check (the code the form runs) on each platform's emulator."""

@@ -107,7 +107,7 @@ def start_view_server(
     server = ViewServer(
         f"http://127.0.0.1:{port}", passwords, ledger_url, registry, process, log_path
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # Airflow starting: minutes on a loaded machine
     while True:
         if process.poll() is not None:
             pytest.fail(f"api-server exited with {process.returncode}:\n{server.log()[-3000:]}")
