@@ -23,7 +23,7 @@ from adapters.base import ConnectionInfo, HttpStoreAdapter
 from adapters.paginators import CursorPaginator, OffsetPaginator
 from adapters.results import last_levels, push_batches, push_by_group, push_each, take_answer
 from adapters.times import ISO_Z, query_time
-from adapters.walmart import mapping
+from adapters.walmart import feeds, mapping
 from adapters.walmart.client import NothingFound, WalmartClient
 from adapters.walmart.mapping import Raw
 from dropstream.errors import AuthenticationError, UpstreamRejectedError
@@ -65,7 +65,7 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
     def test_connection(self) -> None:
         """The key's access per API area (``GET /v3/token/detail``), against ``NEEDED``."""
         scopes = self.http.request("GET", TOKEN_DETAIL).json().get("scopes") or {}
-        if problem := mapping.access_problem(scopes, NEEDED):
+        if problem := feeds.access_problem(scopes, NEEDED):
             raise AuthenticationError(
                 f"Walmart store for connection {self.connection_name!r}: the API key in Airflow "
                 f"Connection {self.conn_id!r} {problem}; grant that access to the key (or the "
@@ -167,13 +167,13 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
         )
 
     def _put(self, item: tuple[str, int]) -> str:
-        self.http.request("PUT", INVENTORY, params={"sku": item[0]}, json=mapping.quantity(*item))
+        self.http.request("PUT", INVENTORY, params={"sku": item[0]}, json=feeds.quantity(*item))
         return item[0]
 
     def _feed(self, batch: dict[str, int]) -> tuple[list[str], list[tuple[str, str]]]:
         """One ``feedType=inventory`` feed, polled until processed, read item by item:
         (accepted SKUs, rejected (SKU, why))."""
-        upload = {"file": ("inventory.json", mapping.feed_file(batch), "application/json")}
+        upload = {"file": ("inventory.json", feeds.feed_file(batch), "application/json")}
         posted = self.http.request("POST", FEEDS, params={"feedType": "inventory"}, files=upload)
         feed_id = str(posted.json()["feedId"])
         path, limit = f"{FEEDS}/{quote(feed_id, safe='')}", self.feed_detail_page
@@ -189,8 +189,8 @@ class WalmartAdapter(HttpStoreAdapter[WalmartClient]):
 
         def page(offset: int) -> tuple[list[Raw], int]:
             more = self.http.request("GET", path, params=details | {"offset": offset}).json()
-            return mapping.ingestion(more), received
+            return feeds.ingestion(more), received
 
         items = OffsetPaginator(f"Walmart feed {feed_id}", limit, key=lambda i: i.get("sku"))
-        first = (mapping.ingestion(status), received)  # the last poll holds the first page
-        return mapping.feed_outcome(feed_id, status, list(items.items(page, first)), batch)
+        first = (feeds.ingestion(status), received)  # the last poll holds the first page
+        return feeds.feed_outcome(feed_id, status, list(items.items(page, first)), batch)
