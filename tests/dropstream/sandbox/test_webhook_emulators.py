@@ -223,18 +223,23 @@ def test_cancelling_an_order_sends_each_platform_s_cancel_webhook(receiver_facto
         assert answer["data"]["orderCancel"]["orderCancelUserErrors"] == []
         shop.cancel_order(by_admin, reason="CUSTOMER")
         assert shop.webhooks.sender.wait_idle(10)
-        assert [d.topic for d in receiver.deliveries] == [
-            "orders/create",
-            "orders/create",
+        # The sender delivers from several threads, as the platforms do (Shopify: "webhooks
+        # aren't guaranteed to be delivered in order"), so arrival order is not asserted.
+        assert sorted(d.topic for d in receiver.deliveries) == [
             "orders/cancelled",
             "orders/cancelled",
+            "orders/create",
+            "orders/create",
         ]
         assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
-        cancels = [json.loads(b) for b in receiver.bodies[2:]]
-        assert [(c["admin_graphql_api_id"], c["cancel_reason"]) for c in cancels] == [
-            (by_mutation, "fraud"),
-            (by_admin, "customer"),
+        cancels = [
+            json.loads(body)
+            for d, body in zip(receiver.deliveries, receiver.bodies, strict=True)
+            if d.topic == "orders/cancelled"
         ]
+        assert sorted((c["admin_graphql_api_id"], c["cancel_reason"]) for c in cancels) == sorted(
+            [(by_mutation, "fraud"), (by_admin, "customer")]
+        )
         assert all(c["cancelled_at"] for c in cancels)
 
     with running(WooCommerceEmulator()) as site:
@@ -244,7 +249,7 @@ def test_cancelling_an_order_sends_each_platform_s_cancel_webhook(receiver_facto
         order = site.add_order(modified_at=now)
         site.cancel_order(order, at=now)
         assert site.webhooks.sender.wait_idle(10)
-        assert [d.topic for d in receiver.deliveries] == ["order.created", "order.updated"]
+        assert sorted(d.topic for d in receiver.deliveries) == ["order.created", "order.updated"]
         assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
 
     with running(BigCommerceEmulator(webhook_time_scale=0.001, allow_http_webhooks=True)) as store:
@@ -255,12 +260,16 @@ def test_cancelling_an_order_sends_each_platform_s_cancel_webhook(receiver_facto
         order = store.add_order(modified_at=now)
         store.cancel_order(order, at=now)
         assert store.hooks.sender.wait_idle(10)
-        assert [d.topic for d in receiver.deliveries] == [
+        assert sorted(d.topic for d in receiver.deliveries) == [
             "store/order/created",
             "store/order/statusUpdated",
         ]
         assert all(d.starts_orders for d in receiver.deliveries) and receiver.rejected == []
-        updated = json.loads(receiver.bodies[-1])
+        (updated,) = [
+            json.loads(body)
+            for d, body in zip(receiver.deliveries, receiver.bodies, strict=True)
+            if d.topic == "store/order/statusUpdated"
+        ]
         assert updated["data"] == {
             "type": "order",
             "id": order,
