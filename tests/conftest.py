@@ -25,6 +25,23 @@ if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
 
     os.environ["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
 
+# The metadata DB: a fresh PostgreSQL database per test process (each xdist worker its own), as
+# in production. SQLite, Airflow's embedded default, serialises every writer: a real scheduler,
+# api-server, dag-processor and CLI on one file meet "database is locked", and Airflow's own
+# recovery from it (a half-created backfill's cleanup) deleted runs under a live scheduler.
+# `make run` keeps its SQLite default (the browser tests start it without this setting).
+if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+    from tests.metadata_db import create_metadata_db
+
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = create_metadata_db()
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ARG001 - pytest's hook signature
+    from tests.metadata_db import drop_metadata_db
+
+    drop_metadata_db()
+
+
 # Every module in tests/servers/ is a fixture plugin: a real server (sshd, FTP, S3, PostgreSQL)
 # or a platform emulator. Adding a server is adding a module there.
 # tests/scheduling.py shares the files among `make test`'s xdist workers.

@@ -68,11 +68,14 @@ class RunningProduct(RestClient):
 
 def _clean_env(home: Path, port: int, shop_port: int, ftp_port: int) -> dict[str, str]:
     """The test process's environment minus what would bend the product (test connections,
-    Variables, another api-server's settings), plus the make-run settings."""
+    Variables, another api-server's settings, the tests' PostgreSQL metadata DB: `make run`
+    keeps its embedded SQLite default), plus the make-run settings."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__API", "PYTEST"))
+        if not k.startswith(
+            ("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__API", "AIRFLOW__DATABASE__", "PYTEST")
+        )
         and k not in {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW__CORE__EXECUTOR"}
     }
     env.update(

@@ -25,7 +25,8 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
-    """An initialised Airflow metadata DB (SQLite in the test AIRFLOW_HOME), as dag.test() needs."""
+    """An initialised Airflow metadata DB (this test process's PostgreSQL database), as
+    dag.test() needs."""
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         check=True,
