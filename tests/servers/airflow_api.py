@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from tests.servers._http import free_port
 
@@ -27,6 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 USER = "dropstream-service"
 SIMPLE_AUTH_MANAGER = (
     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+)
+READ_TIMEOUT = 30
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+_again_when_slow = retry(
+    retry=retry_if_exception_type((requests.Timeout, requests.ConnectionError)),
+    stop=stop_after_attempt(3),
+    wait=wait_fixed(2),
+    reraise=True,
 )
 
 
@@ -50,10 +59,16 @@ class RestClient:
         return self._token
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """``/api/v2{path}`` with the user's bearer token."""
+        """``/api/v2{path}`` with the user's bearer token. A call that may be repeated
+        (``IDEMPOTENT``) is asked again, twice, when the server does not answer in time: an
+        api-server on SQLite (``make run``) or on two busy cores can take longer than a read
+        timeout. A POST is sent once."""
         headers = {"Authorization": f"Bearer {self.token()}"}
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs
+        url = f"{self.url}/api/v2{path}"
+        if method.upper() not in IDEMPOTENT:
+            return requests.request(method, url, headers=headers, timeout=READ_TIMEOUT, **kwargs)
+        return _again_when_slow(requests.request)(
+            method, url, headers=headers, timeout=READ_TIMEOUT, **kwargs
         )
 
     def get(self, path: str, **kwargs: Any) -> Any:
