@@ -36,6 +36,7 @@ run: deps
 
 lint: deps
 	$(BIN)/ruff check plugins include dags tests bench
+	$(BIN)/ruff format --check plugins include dags tests bench
 	$(BIN)/mypy plugins include
 
 bench: deps

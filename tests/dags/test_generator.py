@@ -98,6 +98,8 @@ def test_backfill_windows_follow_the_offset_schedule(monkeypatch):
     assert windows[0][0] == start + timedelta(minutes=2, seconds=51)
     assert all(end - begin == timedelta(minutes=15) for begin, end in windows)
     assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+
+
 # --- the registry fails closed ---------------------------------------------------------------
 GENERATOR = str(DAGS / "dropstream_connections.py")
 

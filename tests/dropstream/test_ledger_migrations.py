@@ -108,7 +108,9 @@ def test_a_ledger_made_before_migrations_is_stamped_and_keeps_its_data(empty_url
         for n in (1, 2):
             received = order(n)
             conn.execute(
-                tables["ds_orders"].insert().values(
+                tables["ds_orders"]
+                .insert()
+                .values(
                     connection="acme",
                     order_id=received.order_id,
                     number=received.number,
