@@ -147,6 +147,13 @@ def test_files_published_and_read(view, story):
         ("tracking", "shp_1.csv", "archived")
     ]
     assert files["counts"] == {"order_files": {"published": 1}, "tracking_files": {"archived": 1}}
+    (kept,) = files["snapshots"]  # the story's suspect snapshot, waiting for a person
+    assert (kept["source_file"], kept["state"], kept["reason"], kept["decided_by"]) == (
+        "inv_0.csv",
+        "suspect",
+        "why",
+        None,
+    )
 
 
 def test_a_user_limited_to_one_merchant_sees_only_it(view, story):

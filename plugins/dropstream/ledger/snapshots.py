@@ -25,6 +25,8 @@ from dropstream.ledger.schema import inventory_snapshots as snapshots
 IN_FLIGHT_STATES = ("in_file", "published", "cancelling")
 
 WAITING = ("suspect",)
+#: Every state a kept snapshot can be in (the Files page lists them all).
+SNAPSHOT_STATES = ("suspect", "approved", "applied", "rejected", "superseded")
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 

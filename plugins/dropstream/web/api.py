@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from dropstream.actions import DAG_ID as ACTIONS_DAG_ID
 from dropstream.errors import RegistryReadError
 from dropstream.ledger import Ledger
+from dropstream.ledger.snapshots import SNAPSHOT_STATES
 from dropstream.reviews import DAG_ID as REVIEW_DAG_ID
 from dropstream.reviews import RUN_PREFIX as REVIEW_RUN_PREFIX
 from dropstream.spec import ConnectionSpec
@@ -191,20 +192,37 @@ def _with_run_link(spec: ConnectionSpec, event: dict[str, Any]) -> dict[str, Any
 
 @router.get("/connections/{name}/files")
 def list_files(user: User, name: str, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    """Order files published (or on their way) and warehouse files read, archived or errored."""
+    """Order files published (or on their way), warehouse files read, archived or errored, and
+    the inventory snapshots the zero-out guard kept back (newest first) with their decisions."""
     spec = connection_spec(user, name)
     keys = [spec.name]
     with _ledger() as ledger:
         sent, sent_total = ledger.order_files(spec.name, limit=limit, offset=offset)
         read, read_total = ledger.warehouse_files(keys, limit=limit, offset=offset)
         totals = ledger.file_counts(spec.name, keys)
+        kept = kept_snapshots(ledger, spec.name)
     return {
         "order_files": {"items": sent, "total": sent_total},
         "warehouse_files": {"items": read, "total": read_total},
+        "snapshots": kept,
         "counts": totals,
         "limit": limit,
         "offset": offset,
     }
+
+
+_SNAPSHOT_KEYS = ("source_file", "state", "reason", "as_of", "kept_at", "kept_run", "decided_at",
+                  "decided_by", "decision_note", "applied_at")  # fmt: skip
+
+
+def kept_snapshots(ledger: Ledger, connection: str) -> list[dict[str, Any]]:
+    """Inventory snapshots the zero-out guard kept back, newest first, in every state (waiting,
+    approved, applied, rejected, superseded) with who decided and why; times as ISO text."""
+    rows = reversed(ledger.suspect_snapshots(connection, *SNAPSHOT_STATES))
+    return [
+        {k: r[k].isoformat() if hasattr(r[k], "isoformat") else r[k] for k in _SNAPSHOT_KEYS}
+        for r in rows
+    ]
 
 
 def get_order_file(user: Any, name: str, file_name: str) -> dict[str, Any]:
