@@ -367,8 +367,7 @@ def a_bad_snapshot(product: RunningProduct) -> tuple[str, dict[str, int]]:
         now = datetime.now(UTC)
         name = f"inv_{now:%y%m%d%H%M%S}_recount.csv"
         deliver(product, folder, name, threepl_files.inventory_file(figures, now, "DEMO-1"))
-        response = product.call("POST", f"/dags/{INVENTORY}/dagRuns", json={"logical_date": None})
-        assert response.status_code == 200, response.text
+        product.trigger(INVENTORY, f"manual__recount_{name}")
         snapshot = wait(
             lambda name=name: kept(product, name),
             300,
