@@ -23,6 +23,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from dropstream.connection_lookup import OR_UNREADABLE, look_up
 from dropstream.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -69,15 +70,14 @@ class ConnectionInfo:
 
 def read_connection(conn_id: str, *, purpose: str = "") -> ConnectionInfo:
     """Read Airflow Connection ``conn_id`` (secrets backends, ``AIRFLOW_CONN_*``, API server)."""
-    from airflow.sdk import BaseHook  # lazy: keeps DAG parsing and pure tests free of Airflow
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        conn = BaseHook.get_connection(conn_id)
+        conn = look_up(conn_id)
     except AirflowNotFoundException as exc:
         what = f" ({purpose})" if purpose else ""
         raise ConfigurationError(
-            f"Airflow Connection {conn_id!r}{what} does not exist: create it "
+            f"Airflow Connection {conn_id!r}{what} does not exist{OR_UNREADABLE}: create it "
             "(the dropstream_setup DAG does) or fix the conn_id in the registry"
         ) from exc
     return ConnectionInfo(

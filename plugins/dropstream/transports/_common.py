@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from dropstream.connection_lookup import OR_UNREADABLE, look_up
 from dropstream.errors import ConfigurationError
 from dropstream.transports.base import RemoteFile, join
 
@@ -31,13 +32,12 @@ def archive_targets(folder: str, name: str) -> Iterator[str]:
 
 def get_airflow_connection(conn_id: str, conn_type: str) -> Any:
     """The Airflow Connection ``conn_id``, or a ConfigurationError that says how to create it."""
-    from airflow.providers.common.compat.sdk import BaseHook
-
     try:
-        return BaseHook.get_connection(conn_id)
+        return look_up(conn_id)
     except Exception as exc:
         if type(exc).__name__ == "AirflowNotFoundException":
             raise ConfigurationError(
-                f"Airflow Connection '{conn_id}' does not exist: create it (type {conn_type})"
+                f"Airflow Connection '{conn_id}' does not exist{OR_UNREADABLE}: create it "
+                f"(type {conn_type})"
             ) from exc
         raise ConfigurationError(f"Airflow Connection '{conn_id}' is invalid: {exc}") from exc

@@ -28,7 +28,7 @@ from dropstream.errors import (
     TargetExistsError,
     TransientError,
 )
-from dropstream.transports._common import archive_targets, newest_first
+from dropstream.transports._common import archive_targets, get_airflow_connection, newest_first
 from dropstream.transports.base import (
     RemoteFile,
     Transport,
@@ -217,15 +217,12 @@ class SFTPTransport(Transport):
     def _make_hook(self) -> SFTPHook:
         from airflow.providers.sftp.hooks.sftp import SFTPHook
 
+        get_airflow_connection(self.conn_id, "sftp")  # missing, or Airflow did not answer
         try:
             # One connect attempt: Airflow task retries own the retry policy, and a refused
             # password must fail fast instead of three times with sleeps in between.
             hook = SFTPHook(ssh_conn_id=self.conn_id, conn_retry_attempts=1)
         except Exception as exc:
-            if type(exc).__name__ == "AirflowNotFoundException":
-                raise ConfigurationError(
-                    f"Airflow Connection '{self.conn_id}' does not exist: create it (type sftp)"
-                ) from exc
             raise ConfigurationError(
                 f"Airflow Connection '{self.conn_id}' is invalid: {exc}"
             ) from exc
