@@ -13,8 +13,13 @@ import uuid
 
 from sqlalchemy import create_engine, text
 
-from tests.servers.postgres import SERVER_URL
-
+#: The PostgreSQL server the tests use (its ``postgres`` database): the metadata DBs and the
+#: ``postgres_url`` fixture's databases are created there. Defined here, not in the fixture
+#: module, because conftest imports this before pytest loads its fixture plugins.
+SERVER_URL = os.environ.get(
+    "DROPSTREAM_TEST_POSTGRES_URL",
+    "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres",
+)
 PREFIX = "dropstream_meta_"
 _created: list[str] = []
 

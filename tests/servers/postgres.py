@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 
-SERVER_URL = os.environ.get(
-    "DROPSTREAM_TEST_POSTGRES_URL",
-    "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres",
-)
+from tests.metadata_db import SERVER_URL
 
 
 @pytest.fixture(scope="session")
