@@ -199,7 +199,7 @@ def main() -> None:
         ftp.close_all()
 
     if placed:
-        print(f"\n{args.orders} orders, {args.interval}s apart (order placed -> file in the folder)")
+        print(f"\n{args.orders} orders, {args.interval}s apart (placed -> file in the folder)")
         for label, name in (("webhooks", HOOKS), ("scheduled (15 min)", CRON)):
             latencies = [arrivals.seen[name][n] - t for n, t in placed.items()]
             print(f"  {label:<20} {percentiles(latencies)}")
