@@ -73,14 +73,7 @@ def test_an_operator_releases_a_held_order_from_required_actions(person, make_ru
     held = list(detail["params"]["apply_to"]["value"])
     assert held and all(label.startswith("#") for label in held)
     page = person.page
-    person.open("/required_actions?response_received=false")  # pending ones
-    row = page.get_by_role("row").filter(has_text=detail["subject"]).first
-    expect(row).to_be_visible()
-    run_id = detail["task_instance"]["dag_run_id"]
-    row.get_by_role("link", name="ask_held_orders").click()
-    page.wait_for_url(
-        re.compile(f"/runs/{re.escape(run_id)}/tasks/ask_held_orders/required_actions")
-    )
+    person.open_required_action(detail, "ask_held_orders")
     expect(page.get_by_text("Connection demo holds").first).to_be_visible()
     person.screenshot("required-action-review", docs=True)
     page.get_by_test_id("hitl-option-Release").click()

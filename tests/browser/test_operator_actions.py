@@ -416,14 +416,8 @@ def test_an_operator_rejects_a_suspect_inventory_snapshot_from_required_actions(
         )
 
         page = person.page
-        person.open("/required_actions?response_received=false")
-        row = page.get_by_role("row").filter(has_text=detail["subject"]).first
-        expect(row).to_be_visible()
+        person.open_required_action(detail, "ask_suspect_snapshot")
         run_id = detail["task_instance"]["dag_run_id"]
-        row.get_by_role("link", name="ask_suspect_snapshot").click()
-        page.wait_for_url(
-            re.compile(f"/runs/{re.escape(run_id)}/tasks/ask_suspect_snapshot/required_actions")
-        )
         expect(
             page.get_by_text(f"Connection {DEMO} kept back 1 inventory snapshot").first
         ).to_be_visible()

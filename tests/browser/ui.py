@@ -71,6 +71,18 @@ class AirflowUI:
         self.page.wait_for_load_state("networkidle")
 
     # --- the trigger form ------------------------------------------------------------------
+    def open_required_action(self, detail: dict[str, Any], task_id: str) -> None:
+        """From the pending Required Actions list, open the one ``detail`` (an hitlDetails
+        entry of the REST API) describes, the way a person does: its row, then its task link."""
+        self.open("/required_actions?response_received=false")  # pending ones
+        row = self.page.get_by_role("row").filter(has_text=detail["subject"]).first
+        expect(row).to_be_visible()
+        run_id = detail["task_instance"]["dag_run_id"]
+        row.get_by_role("link", name=task_id).click()
+        self.page.wait_for_url(
+            re.compile(f"/runs/{re.escape(run_id)}/tasks/{task_id}/required_actions")
+        )
+
     def open_trigger_form(self, dag_id: str) -> Locator:
         self.open(f"/dags/{dag_id}")
         self.page.get_by_role("button", name="Trigger").first.click()
