@@ -344,6 +344,14 @@ def read_files(product: RunningProduct) -> list[str]:
     ]
 
 
+def in_stock_skus(
+    product: RunningProduct, stock: dict[str, int] | None = None
+) -> list[tuple[int, str]]:
+    """(quantity, SKU) of the demo store's SKUs in stock, fewest first."""
+    stock = product.sandbox()["store"]["stock"] if stock is None else stock
+    return sorted((qty, sku) for sku, qty in stock.items() if qty > 0)
+
+
 def a_bad_snapshot(product: RunningProduct) -> tuple[str, dict[str, int]]:
     """Deliver a stock file that zeroes the half of the store's SKUs it has most of (the 3PL's
     count went wrong), right after the warehouse's own minute snapshot (so none is newer when
@@ -352,10 +360,20 @@ def a_bad_snapshot(product: RunningProduct) -> tuple[str, dict[str, int]]:
     it zeroes (with the store's stock then). Delivered again if a newer snapshot superseded it
     first."""
     folder = demo_folder(product, "inventory")
+    # Run alone, this test starts with a fresh `make run`: the demo's inventory DAG is not parsed
+    # yet and the store has no stock until its first inventory run pushed some.
+    wait(lambda: product.call("GET", f"/dags/{INVENTORY}").ok, 600, f"{INVENTORY} parsed", every=2)
+    wait(
+        lambda: len(in_stock_skus(product)) >= 4,
+        600,
+        "the demo's first inventory run to stock the store (4 SKUs in stock)",
+        every=3,
+        seen=lambda: product.sandbox()["store"]["stock"],
+    )
     for _attempt in range(4):
         stock = product.sandbox()["store"]["stock"]
-        in_stock = sorted((qty, sku) for sku, qty in stock.items() if qty > 0)
-        assert len(in_stock) >= 4, f"the demo store has too little in stock yet: {stock}"
+        in_stock = in_stock_skus(product, stock)
+        assert len(in_stock) >= 4, f"the demo store has too little in stock: {stock}"
         zeroed = {sku: qty for qty, sku in in_stock[len(in_stock) // 2 :]}
         figures = {sku: 0 if sku in zeroed else qty for sku, qty in stock.items()}
         last = newest_warehouse_snapshot(product)

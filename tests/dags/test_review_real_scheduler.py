@@ -88,17 +88,38 @@ def succeeded(api, run_id: str) -> bool:
     """Whether the review run succeeded; a failed one fails the test at once, with its logs."""
     state = api.get(f"/dags/{REVIEW}/dagRuns/{run_id}")["state"]
     if state == "failed":
-        pytest.fail(f"review run {run_id} failed:\n{task_logs(api, run_id)[-6000:]}")
+        pytest.fail(f"review run {run_id} failed:\n{task_logs(api, run_id)}")
     return state == "success"
 
 
-def task_logs(api, run_id: str) -> str:
+def log_lines(response) -> str:
+    """A task log as the UI shows it: a line per event (time, level, event, error detail)."""
+    try:
+        events = response.json()["content"]
+    except (ValueError, KeyError, TypeError):
+        return response.text
+    lines = []
+    for e in events:
+        if isinstance(e, dict):
+            extra = e.get("error_detail") or ""
+            lines.append(f"{e.get('timestamp', '')} {e.get('level', '')} {e.get('event')} {extra}")
+        else:
+            lines.append(str(e))
+    return "\n".join(lines)
+
+
+def task_logs(api, run_id: str, each: int = 4000) -> str:
+    """The run's task logs, failed tasks first, the last ``each`` characters of each (so the
+    failure's own log is never cut off by the others')."""
     tis = api.get(f"/dags/{REVIEW}/dagRuns/{run_id}/taskInstances")["task_instances"]
     out = []
-    for ti in tis:
+    for ti in sorted(tis, key=lambda ti: ti["state"] != "failed"):
+        if not ti["try_number"]:
+            out.append(f"--- {ti['task_id']} ({ti['state']}, never ran)")
+            continue
         path = f"/dags/{REVIEW}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/"
-        log = api.call("GET", f"{path}{max(ti['try_number'], 1)}", params={"full_content": True})
-        out.append(f"--- {ti['task_id']} ({ti['state']})\n{log.text}")
+        log = api.call("GET", f"{path}{ti['try_number']}", params={"full_content": True})
+        out.append(f"--- {ti['task_id']} ({ti['state']})\n{log_lines(log)[-each:]}")
     return "\n".join(out)
 
 
