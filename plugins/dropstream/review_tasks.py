@@ -34,6 +34,8 @@ log = logging.getLogger("dropstream.reviews")
 _ANY_TIME = timedelta(seconds=1)
 #: An item still asked this long after its review's timeout lost its run: asked again.
 STALE_AFTER = timedelta(hours=1)
+#: How soon an ask task whose answer Airflow lost tries again (it reads that answer back).
+RETRY_DELAY = timedelta(seconds=5)
 
 
 def held_order_items(spec: ConnectionSpec, ledger: Ledger, now: datetime) -> list[Item]:
@@ -254,6 +256,10 @@ class ReviewOperator(HITLOperator):
     def __init__(self, *, kind: ReviewKind, **kwargs: Any) -> None:
         self.kind = kind
         kwargs.pop("params", None)  # the DAG's (the run's conf): not fields of this form
+        # One retry, for an answer Airflow lost: see ``answer_of_the_last_try``.
+        # (The DAG's default_args come in as kwargs: retries=0 there must not win.)
+        kwargs["retries"] = max(1, kwargs.get("retries") or 0)
+        kwargs["retry_delay"] = RETRY_DELAY
         super().__init__(
             task_id=kind.task_id,
             subject=f"Review {kind.what}s",
@@ -264,11 +270,68 @@ class ReviewOperator(HITLOperator):
         )
 
     def execute(self, context: Any) -> Any:
+        if context["ti"].try_number > 1 and (event := self.answer_of_the_last_try(context)):
+            return self.execute_complete(context, event)
         question = context["ti"].xcom_pull(task_ids="prepare", key="question")
         self.subject, self.body = question["subject"], question["body"]
         self.params = _form(self.kind, list(question["labels"]))
         self.response_timeout = timedelta(seconds=float(question["timeout_seconds"]))
         return super().execute(context)
+
+    def answer_of_the_last_try(self, context: Any) -> dict[str, Any] | None:
+        """The answer a person gave an earlier try, when Airflow failed that try after it came.
+
+        Airflow 3.3.2's scheduler can fail a Human-in-the-loop task answered within about a
+        second of it starting to wait: the answer re-queues the task before the scheduler reads
+        the executor's report that the waiting process ended, and that report then looks like a
+        task "killed externally" ("finished with state success, but the task instance's state
+        attribute is queued"). The answer is kept with the Required Action of that try: this
+        retry reads it back through the REST API (the Task SDK cannot read another try's) and
+        finishes with it, as given and by whoever gave it, instead of asking again. No answer
+        found, or no API: the question is asked again."""
+        ti = context["ti"]
+        try:
+            answer = self._kept_before(ti)
+        except Exception as exc:  # noqa: BLE001 - asking again loses nothing but a click
+            log.warning(
+                "%s: earlier tries' answers could not be read (%s: %s): asking again",
+                ti.task_id,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        if not answer:
+            log.info("%s: no answer kept from an earlier try: asking again", ti.task_id)
+            return None
+        who = answer.get("responded_by_user") or None
+        log.warning(
+            "%s: an earlier try was answered %s by %s at %s, and Airflow failed it after that: "
+            "applying that answer",
+            ti.task_id,
+            answer["chosen_options"],
+            (who or {}).get("name", "the timeout"),
+            answer.get("responded_at"),
+        )
+        return {
+            "chosen_options": list(answer["chosen_options"]),
+            "params_input": answer.get("params_input") or {},
+            "responded_at": datetime.fromisoformat(answer["responded_at"]),
+            "responded_by_user": who and {"id": who["id"], "name": who["name"]},
+        }
+
+    @staticmethod
+    def _kept_before(ti: Any) -> dict[str, Any] | None:
+        """The newest answered Required Action among this task's tries (a failed try can be
+        recorded under the next try's number, so the current one is looked at too)."""
+        from dropstream.setup.api import AirflowAPI
+
+        api = AirflowAPI.from_connection()
+        map_index = getattr(ti, "map_index", -1)
+        for number in range(ti.try_number, 0, -1):
+            detail = api.hitl_detail(ti.dag_id, ti.run_id, ti.task_id, number, map_index)
+            if detail and detail.get("response_received") and detail.get("chosen_options"):
+                return detail
+        return None
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         # The form's fields only (the answer is checked against them, not the run's conf).

@@ -187,6 +187,17 @@ class AirflowAPI:
         )
         return list(body["dag_runs"])
 
+    def hitl_detail(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> dict[str, Any] | None:
+        """A Required Action's question and answer as one try of its task left it (None: that
+        try asked nothing)."""
+        path = (
+            f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
+            f"/{int(map_index)}/hitlDetails/tries/{int(try_number)}"
+        )
+        return self.request("GET", path, ok=(404,))
+
     def delete_run(self, dag_id: str, run_id: str) -> None:
         self.request("DELETE", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", ok=(404,))
 
