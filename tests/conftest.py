@@ -36,6 +36,12 @@ if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = create_metadata_db()
 
 
+def pytest_configure(config) -> None:  # noqa: ARG001 - pytest's hook signature
+    from tests.dag_test_sync import install
+
+    install()  # dag.test() re-writes the bundle only when what it is made from changed
+
+
 def pytest_unconfigure(config) -> None:  # noqa: ARG001 - pytest's hook signature
     from tests.metadata_db import drop_metadata_db
 

@@ -31,7 +31,7 @@ def test_the_files_page_offers_a_published_order_file_for_resending(view, story)
 
 
 def test_resending_a_file_from_the_files_page_runs_as_the_person_who_asked(view, story):
-    known_to_airflow()
+    known_to_airflow(view)
     path = f"/connections/acme_east/files/{quote(story['order_file'])}/actions"
     response = post(view, "admin", path, action="resend_file", reason="3PL lost the batch")
     assert response.status_code == 303, response.text

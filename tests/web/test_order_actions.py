@@ -4,19 +4,27 @@ them (not a service account) as the run's triggering user, which the action reco
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, quote, urlparse
 
+import pytest
 import requests
 
 from tests.web.conftest import DAGS
 
 
-def known_to_airflow() -> None:
-    """Put ``dropstream_actions`` in the metadata DB, as the dag-processor does."""
+def known_to_airflow(view) -> None:
+    """Put ``dropstream_actions`` in the metadata DB as the view server's dag-processor would:
+    parsed with its registry (the form's connection choices), not whatever registry earlier
+    tests of this process left in the metadata DB."""
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
-    bag = DagBag(dag_folder=str(DAGS / "dropstream_actions.py"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_VAR_DROPSTREAM_CONNECTIONS", json.dumps(view.registry))
+        bag = DagBag(dag_folder=str(DAGS / "dropstream_actions.py"))
     assert not bag.import_errors, bag.import_errors
+    choices = bag.dags["dropstream_actions"].params.get_param("connection").schema["enum"]
+    assert set(view.registry) <= set(choices), choices
     sync_bag_to_db(bag, "dags-folder", None)
 
 
@@ -45,7 +53,7 @@ def test_the_order_page_offers_the_actions_of_the_order_state(view, story):
 
 
 def test_an_action_from_the_order_page_runs_as_the_person_who_asked(view, story):
-    known_to_airflow()
+    known_to_airflow(view)
     path = f"/connections/acme_east/orders/{story['held']}/actions"
     response = post(view, "admin", path, action="cancel", reason="buyer called")
     assert response.status_code == 303, response.text
