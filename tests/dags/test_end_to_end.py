@@ -227,7 +227,9 @@ def test_order_inside_hold_minutes_goes_in_a_later_run(deployment):
     import time
 
     deployment.register(rules={"hold_minutes": 1})
-    placed = datetime.now(UTC) - timedelta(seconds=10)  # the hold period runs on the real clock
+    # The hold period runs on the real clock: placed 40 s ago, the order is too young for the
+    # first run (which has 20 s to decide) and old enough after a 21-second wait.
+    placed = datetime.now(UTC) - timedelta(seconds=40)
     deployment.shop.add_order(8001, updated_at=T0 + timedelta(minutes=3), created_at=placed)
     assert deployment.run("orders", T0 + timedelta(minutes=15)).state == "success"
     assert deployment.files("in") == {}  # too young: it waits (not held)
