@@ -39,7 +39,9 @@ def _registry_in_db(session: Any) -> str | None:
     from airflow.models.variable import Variable
     from sqlalchemy import select
 
-    return session.scalar(select(Variable._val).where(Variable.key == "dropstream_connections"))
+    from dropstream.registry import VARIABLE_KEY
+
+    return session.scalar(select(Variable._val).where(Variable.key == VARIABLE_KEY))
 
 
 def _state(session: Any) -> tuple:

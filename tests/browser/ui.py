@@ -70,7 +70,7 @@ class AirflowUI:
         self.page.goto(self.base_url + path)
         self.page.wait_for_load_state("networkidle")
 
-    # --- the trigger form ------------------------------------------------------------------
+    # --- Required Actions -------------------------------------------------------------------
     def open_required_action(self, detail: dict[str, Any], task_id: str) -> None:
         """From the pending Required Actions list, open the one ``detail`` (an hitlDetails
         entry of the REST API) describes, the way a person does: its row, then its task link."""
@@ -83,6 +83,7 @@ class AirflowUI:
             re.compile(f"/runs/{re.escape(run_id)}/tasks/{task_id}/required_actions")
         )
 
+    # --- the trigger form ------------------------------------------------------------------
     def open_trigger_form(self, dag_id: str) -> Locator:
         self.open(f"/dags/{dag_id}")
         self.page.get_by_role("button", name="Trigger").first.click()
